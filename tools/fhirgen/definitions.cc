@@ -83,6 +83,7 @@ class Builder {
     paths_.clear();
     paths_[name] = s.get();
     BuildStruct(*s, elements, 0);
+    CheckFieldCounts(*s);
     (s->kind == StructKind::kResource ? defs_.resources : defs_.datatypes).push_back(std::move(s));
   }
 
@@ -117,6 +118,12 @@ class Builder {
       i = next;
     }
     return i;
+  }
+
+  // The JSON parser tracks seen fields in a 256-bit set (fhir/json/parser.cc).
+  static void CheckFieldCounts(const Struct& s) {
+    if (s.fields.size() > 256) Fail("more than 256 elements in " + s.fhir_name);
+    for (const auto& n : s.nested) CheckFieldCounts(*n);
   }
 
   static bool IsChild(const std::string& path, const std::string& parent) {
