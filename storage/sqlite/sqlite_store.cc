@@ -1,0 +1,803 @@
+#include "storage/sqlite/sqlite_store.h"
+
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <sqlite3.h>
+
+#include "fhir/base/status.h"
+#include "storage/store.h"
+
+namespace storage::sqlite {
+namespace {
+
+using fhir::IssueType;
+using fhir::Result;
+using fhir::Status;
+
+// PRAGMA user_version of the schema below. A file with a higher number was written by a newer
+// server and is refused rather than misread; a future schema change migrates from the lower
+// numbers inside EnsureSchema's transaction.
+constexpr int kSchemaVersion = 1;
+
+// Every version is a row of `versions`; `current` points at the newest version of each resource
+// (a delete marker included) so that a read is one primary-key lookup; `tokens` index the current,
+// non-deleted version only, so a search never has to filter out superseded versions.
+// AUTOINCREMENT keeps `seq` strictly increasing even if rows are ever removed, which the history
+// paging cursor relies on.
+constexpr const char* kSchemaSql = R"sql(
+CREATE TABLE versions(
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  type TEXT NOT NULL,
+  id TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  last_updated TEXT NOT NULL,
+  deleted INTEGER NOT NULL,
+  json BLOB NOT NULL,
+  UNIQUE(type, id, version));
+CREATE INDEX versions_by_type ON versions(type, seq);
+CREATE TABLE current(
+  type TEXT NOT NULL,
+  id TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  seq INTEGER NOT NULL,
+  last_updated TEXT NOT NULL,
+  deleted INTEGER NOT NULL,
+  PRIMARY KEY(type, id)) WITHOUT ROWID;
+CREATE TABLE tokens(
+  type TEXT NOT NULL,
+  id TEXT NOT NULL,
+  param TEXT NOT NULL,
+  system TEXT NOT NULL,
+  value TEXT NOT NULL);
+CREATE INDEX tokens_by_value ON tokens(type, param, value, system);
+CREATE INDEX tokens_by_resource ON tokens(type, id);
+PRAGMA user_version = 1;
+)sql";
+
+// Long enough to ride out another process's checkpoint or write transaction, short enough that a
+// stuck lock surfaces as an error instead of a hung request.
+constexpr int kBusyTimeoutMs = 5000;
+
+// Dynamic queries (Find with n ids, History with optional filters) come in many shapes; the cache
+// keeps the most recent ones without growing without bound.
+constexpr std::size_t kMaxCachedStatements = 64;
+
+// Bound values are only read during sqlite3_step, and every Statement is stepped and reset while
+// the strings it was bound to are alive, so SQLite need not copy them. This is SQLITE_STATIC,
+// spelled without the macro's C-style cast.
+const sqlite3_destructor_type kStatic = nullptr;
+
+std::string Reference(std::string_view type, std::string_view id) {
+  std::string out(type);
+  out += '/';
+  out += id;
+  return out;
+}
+
+Status SqliteError(sqlite3* db, int rc, std::string_view what) {
+  std::string message = "SQLite error while ";
+  message += what;
+  message += ": ";
+  // sqlite3_errmsg describes the most recent failure on the connection; when that is not the
+  // failure at hand (rc came from elsewhere), the generic text of the code is the better message.
+  if (db != nullptr && (sqlite3_errcode(db) & 0xff) == (rc & 0xff)) {
+    message += sqlite3_errmsg(db);
+  } else {
+    message += sqlite3_errstr(rc);
+  }
+  message += " (code " + std::to_string(rc) + ")";
+  return Status(IssueType::kException, std::move(message));
+}
+
+// A prepared statement checked out of a Connection's cache (or, when the cached one is in use, a
+// private copy). Values are bound in the order of the `?` placeholders. The destructor resets the
+// statement, so no statement keeps a read snapshot or a bound pointer alive between calls.
+class Statement {
+ public:
+  Statement(sqlite3_stmt* stmt, bool* in_use) : stmt_(stmt), in_use_(in_use) {}
+  Statement(Statement&& other) noexcept
+      : stmt_(std::exchange(other.stmt_, nullptr)),
+        in_use_(std::exchange(other.in_use_, nullptr)),
+        next_(other.next_),
+        bind_rc_(other.bind_rc_) {}
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+  Statement& operator=(Statement&&) = delete;
+  ~Statement() {
+    if (stmt_ == nullptr) return;
+    if (in_use_ == nullptr) {
+      sqlite3_finalize(stmt_);
+      return;
+    }
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+    *in_use_ = false;
+  }
+
+  void Bind(std::string_view text) {
+    // A null pointer would bind SQL NULL, which no `=` matches; an empty string_view may have one.
+    const char* data = text.data() != nullptr ? text.data() : "";
+    Check(sqlite3_bind_text64(stmt_, ++next_, data, text.size(), kStatic, SQLITE_UTF8));
+  }
+  void Bind(std::int64_t value) { Check(sqlite3_bind_int64(stmt_, ++next_, value)); }
+  void BindBlob(std::string_view bytes) {
+    const char* data = bytes.data() != nullptr ? bytes.data() : "";
+    Check(sqlite3_bind_blob64(stmt_, ++next_, data, bytes.size(), kStatic));
+  }
+
+  // True: a row is available; false: the statement is done.
+  Result<bool> Step() {
+    if (bind_rc_ != SQLITE_OK) return Error(bind_rc_);
+    int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    return Error(rc);
+  }
+
+  // Steps to the end, ignoring rows.
+  Status Run() {
+    while (true) {
+      FHIR_ASSIGN_OR_RETURN(bool row, Step());
+      if (!row) return Status::Ok();
+    }
+  }
+
+  std::int64_t Int(int column) { return sqlite3_column_int64(stmt_, column); }
+  std::string Text(int column) {
+    const unsigned char* text = sqlite3_column_text(stmt_, column);
+    int size = sqlite3_column_bytes(stmt_, column);
+    if (text == nullptr) return {};
+    return std::string(reinterpret_cast<const char*>(text), static_cast<std::size_t>(size));
+  }
+  std::string Blob(int column) {
+    const void* blob = sqlite3_column_blob(stmt_, column);
+    int size = sqlite3_column_bytes(stmt_, column);
+    if (blob == nullptr) return {};  // also a zero-length blob
+    return std::string(static_cast<const char*>(blob), static_cast<std::size_t>(size));
+  }
+
+ private:
+  void Check(int rc) {
+    if (rc != SQLITE_OK && bind_rc_ == SQLITE_OK) bind_rc_ = rc;
+  }
+  Status Error(int rc) {
+    return SqliteError(sqlite3_db_handle(stmt_), rc,
+                       std::string("running `") + sqlite3_sql(stmt_) + "`");
+  }
+
+  sqlite3_stmt* stmt_;
+  bool* in_use_;  // the cache entry's flag; null for a private copy, finalized by the destructor
+  int next_ = 0;
+  int bind_rc_ = SQLITE_OK;  // the first bind failure, reported by Step
+};
+
+// One sqlite3 connection and its statement cache. Not thread-safe: the store hands each
+// connection to one thread at a time (the writer under the write gate, readers via the pool).
+class Connection {
+ public:
+  static Result<std::unique_ptr<Connection>> Open(const std::string& path, int flags) {
+    sqlite3* db = nullptr;
+    // NOMUTEX: SQLite's own per-connection mutex is redundant with the store's hand-over.
+    int rc = sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, nullptr);
+    // sqlite3_open_v2 allocates a handle even when it fails (to carry the message); the
+    // Connection closes it either way.
+    std::unique_ptr<Connection> connection(new Connection(db));
+    if (db == nullptr) {
+      return Status(IssueType::kException, "SQLite could not allocate a connection");
+    }
+    if (rc != SQLITE_OK) return SqliteError(db, rc, "opening '" + path + "'");
+    rc = sqlite3_busy_timeout(db, kBusyTimeoutMs);
+    if (rc != SQLITE_OK) return SqliteError(db, rc, "setting busy_timeout");
+    return connection;
+  }
+
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+  ~Connection() {
+    for (auto& [sql, entry] : cache_) sqlite3_finalize(entry.stmt);
+    sqlite3_close_v2(db_);
+  }
+
+  sqlite3* db() const { return db_; }
+
+  Result<Statement> Prepare(const std::string& sql) {
+    auto it = cache_.find(sql);
+    if (it != cache_.end() && !it->second.in_use) {
+      it->second.in_use = true;
+      return Statement(it->second.stmt, &it->second.in_use);
+    }
+    if (sql.size() > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
+      return Status(IssueType::kTooCostly, "query too long for SQLite");
+    }
+    sqlite3_stmt* stmt = nullptr;
+    int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
+                                SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+    if (rc != SQLITE_OK) {
+      sqlite3_finalize(stmt);
+      return SqliteError(db_, rc, "preparing `" + sql + "`");
+    }
+    if (it != cache_.end()) return Statement(stmt, nullptr);  // the cached one is busy
+    if (cache_.size() >= kMaxCachedStatements) EvictIdle();
+    Cached& entry = cache_.emplace(sql, Cached{stmt, true}).first->second;
+    return Statement(stmt, &entry.in_use);
+  }
+
+  // Runs one or more statements without caching them (schema, pragmas).
+  Status Exec(const char* sql) {
+    char* error = nullptr;
+    int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &error);
+    if (rc == SQLITE_OK) return Status::Ok();
+    std::string message = "SQLite error while running `";
+    message += sql;
+    message += "`: ";
+    message += error != nullptr ? error : sqlite3_errstr(rc);
+    message += " (code " + std::to_string(rc) + ")";
+    sqlite3_free(error);
+    return Status(IssueType::kException, std::move(message));
+  }
+
+  // Runs a cached statement without parameters (BEGIN, COMMIT, SAVEPOINT ...).
+  Status Run(const std::string& sql) {
+    FHIR_ASSIGN_OR_RETURN(Statement statement, Prepare(sql));
+    return statement.Run();
+  }
+
+  bool InTransaction() const { return sqlite3_get_autocommit(db_) == 0; }
+
+ private:
+  struct Cached {
+    sqlite3_stmt* stmt;
+    bool in_use;
+  };
+
+  explicit Connection(sqlite3* db) : db_(db) {}
+
+  // Finalizes every cached statement that no Statement holds. (References into an
+  // unordered_map stay valid while other elements are erased, so held entries are safe.)
+  void EvictIdle() {
+    for (auto it = cache_.begin(); it != cache_.end();) {
+      if (it->second.in_use) {
+        ++it;
+      } else {
+        sqlite3_finalize(it->second.stmt);
+        it = cache_.erase(it);
+      }
+    }
+  }
+
+  sqlite3* db_;
+  std::unordered_map<std::string, Cached> cache_;
+};
+
+// --- Queries shared by the reader connections and the write transaction -----------------------
+
+// The columns ReadVersionRow expects, from `versions v`.
+constexpr const char* kVersionColumns =
+    "v.seq, v.type, v.id, v.version, v.last_updated, v.deleted, v.json";
+
+StoredVersion ReadVersionRow(Statement& statement) {
+  StoredVersion v;
+  v.sequence = statement.Int(0);
+  v.type = statement.Text(1);
+  v.id = statement.Text(2);
+  v.version = statement.Int(3);
+  v.last_updated = statement.Text(4);
+  v.deleted = statement.Int(5) != 0;
+  v.json = statement.Blob(6);
+  return v;
+}
+
+Result<StoredVersion> ReadCurrentOn(Connection& connection, std::string_view type,
+                                    std::string_view id) {
+  FHIR_ASSIGN_OR_RETURN(Statement statement,
+                        connection.Prepare(std::string("SELECT ") + kVersionColumns +
+                                           " FROM current c JOIN versions v ON v.seq = c.seq"
+                                           " WHERE c.type = ? AND c.id = ?"));
+  statement.Bind(type);
+  statement.Bind(id);
+  FHIR_ASSIGN_OR_RETURN(bool row, statement.Step());
+  if (!row) return Status(IssueType::kNotFound, Reference(type, id) + " is not known");
+  return ReadVersionRow(statement);
+}
+
+Result<StoredVersion> ReadVersionOn(Connection& connection, std::string_view type,
+                                    std::string_view id, std::int64_t version) {
+  FHIR_ASSIGN_OR_RETURN(Statement statement,
+                        connection.Prepare(std::string("SELECT ") + kVersionColumns +
+                                           " FROM versions v"
+                                           " WHERE v.type = ? AND v.id = ? AND v.version = ?"));
+  statement.Bind(type);
+  statement.Bind(id);
+  statement.Bind(version);
+  FHIR_ASSIGN_OR_RETURN(bool row, statement.Step());
+  if (!row) {
+    return Status(IssueType::kNotFound,
+                  Reference(type, id) + "/_history/" + std::to_string(version) + " is not known");
+  }
+  return ReadVersionRow(statement);
+}
+
+// The current version number of (type, id); 0 if the resource never existed.
+Result<std::int64_t> CurrentVersionOn(Connection& connection, std::string_view type,
+                                      std::string_view id) {
+  FHIR_ASSIGN_OR_RETURN(
+      Statement statement,
+      connection.Prepare("SELECT version FROM current WHERE type = ? AND id = ?"));
+  statement.Bind(type);
+  statement.Bind(id);
+  FHIR_ASSIGN_OR_RETURN(bool row, statement.Step());
+  if (!row) return std::int64_t{0};
+  return statement.Int(0);
+}
+
+// REQUIRES: the caller holds a read transaction on `connection`, so that the count and the page
+// see the same snapshot.
+Result<HistoryPage> HistoryOn(Connection& connection, const HistoryQuery& query) {
+  if (!query.id.empty() && query.type.empty()) {
+    return Status(IssueType::kValue, "an instance history needs the resource type");
+  }
+  // The filters shared by the count and the page, and their values in placeholder order. The
+  // bound string_views point into `query`, which outlives both statements.
+  std::string where = " WHERE 1 = 1";
+  std::vector<std::string_view> values;
+  if (!query.type.empty()) {
+    where += " AND v.type = ?";
+    values.push_back(query.type);
+  }
+  if (!query.id.empty()) {
+    where += " AND v.id = ?";
+    values.push_back(query.id);
+  }
+  if (query.since) {
+    // Instants are written as UTC `YYYY-MM-DDThh:mm:ss.sssZ`, so text order is time order.
+    where += " AND v.last_updated >= ?";
+    values.push_back(*query.since);
+  }
+  if (query.at) {
+    // Per resource, the highest version that existed at `at` (a delete marker included: the
+    // resource was deleted at that time).
+    where +=
+        " AND v.last_updated <= ? AND v.version = (SELECT max(w.version) FROM versions w"
+        " WHERE w.type = v.type AND w.id = v.id AND w.last_updated <= ?)";
+    values.push_back(*query.at);
+    values.push_back(*query.at);
+  }
+
+  HistoryPage page;
+  {
+    FHIR_ASSIGN_OR_RETURN(Statement count,
+                          connection.Prepare("SELECT count(*) FROM versions v" + where));
+    for (std::string_view value : values) count.Bind(value);
+    FHIR_ASSIGN_OR_RETURN(bool row, count.Step());
+    page.total = row ? count.Int(0) : 0;
+  }
+
+  std::string sql = std::string("SELECT ") + kVersionColumns + " FROM versions v" + where;
+  if (query.before_sequence > 0) sql += " AND v.seq < ?";
+  sql += " ORDER BY v.seq DESC LIMIT ?";
+  FHIR_ASSIGN_OR_RETURN(Statement select, connection.Prepare(sql));
+  for (std::string_view value : values) select.Bind(value);
+  if (query.before_sequence > 0) select.Bind(query.before_sequence);
+  // One row more than the page tells whether another page exists.
+  const std::int64_t count = query.count > 0 ? query.count : 0;
+  select.Bind(count + 1);
+  while (true) {
+    FHIR_ASSIGN_OR_RETURN(bool row, select.Step());
+    if (!row) break;
+    if (static_cast<std::int64_t>(page.versions.size()) == count) {
+      page.more = true;
+      break;
+    }
+    page.versions.push_back(ReadVersionRow(select));
+  }
+  return page;
+}
+
+Result<std::vector<std::string>> FindOn(Connection& connection, const SimpleQuery& query) {
+  // Values in placeholder order; they point into `query`, which outlives the statement.
+  std::vector<std::string_view> values;
+  std::string sql = "SELECT c.id FROM current c WHERE c.type = ? AND c.deleted = 0";
+  values.push_back(query.type);
+  if (!query.ids.empty()) {
+    sql += " AND c.id IN (";
+    for (std::size_t i = 0; i < query.ids.size(); ++i) {
+      sql += i == 0 ? "?" : ", ?";
+      values.push_back(query.ids[i]);
+    }
+    sql += ")";
+  }
+  for (const TokenIndex& token : query.tokens) {
+    // An uncorrelated subquery: SQLite evaluates it once through tokens_by_value.
+    sql += " AND c.id IN (SELECT t.id FROM tokens t WHERE t.type = ? AND t.param = ?";
+    values.push_back(query.type);
+    values.push_back(token.param);
+    // `system|` (empty value, non-empty system) matches any value of that system.
+    if (!token.value.empty() || token.system.empty()) {
+      sql += " AND t.value = ?";
+      values.push_back(token.value);
+    }
+    // An empty system matches any system.
+    if (!token.system.empty()) {
+      sql += " AND t.system = ?";
+      values.push_back(token.system);
+    }
+    sql += ")";
+  }
+  if (query.last_updated_ge) {
+    sql += " AND c.last_updated >= ?";
+    values.push_back(*query.last_updated_ge);
+  }
+  if (query.last_updated_lt) {
+    sql += " AND c.last_updated < ?";
+    values.push_back(*query.last_updated_lt);
+  }
+  sql += " ORDER BY c.id";
+  if (query.limit > 0) sql += " LIMIT ?";
+
+  FHIR_ASSIGN_OR_RETURN(Statement statement, connection.Prepare(sql));
+  for (std::string_view value : values) statement.Bind(value);
+  if (query.limit > 0) statement.Bind(std::int64_t{query.limit});
+  std::vector<std::string> ids;
+  while (true) {
+    FHIR_ASSIGN_OR_RETURN(bool row, statement.Step());
+    if (!row) break;
+    ids.push_back(statement.Text(0));
+  }
+  return ids;
+}
+
+// --- The store -------------------------------------------------------------------------------
+
+class SqliteStore;
+
+class SqliteWriteTransaction final : public WriteTransaction {
+ public:
+  SqliteWriteTransaction(SqliteStore& store, Connection& connection)
+      : store_(store), connection_(connection) {}
+  SqliteWriteTransaction(const SqliteWriteTransaction&) = delete;
+  SqliteWriteTransaction& operator=(const SqliteWriteTransaction&) = delete;
+  ~SqliteWriteTransaction() override {
+    if (!done_) Finish();
+  }
+
+  // Runs BEGIN IMMEDIATE. On failure the caller drops the transaction, whose destructor lets the
+  // next writer in.
+  Status Begin() {
+    // A transaction left open by a failed ROLLBACK must not swallow this one.
+    if (connection_.InTransaction()) (void)connection_.Run("ROLLBACK");
+    return connection_.Run("BEGIN IMMEDIATE");
+  }
+
+  Result<StoredVersion> ReadCurrent(std::string_view type, std::string_view id) override {
+    FHIR_RETURN_IF_ERROR(CheckActive());
+    return ReadCurrentOn(connection_, type, id);
+  }
+
+  Result<std::vector<std::string>> Find(const SimpleQuery& query) override {
+    FHIR_RETURN_IF_ERROR(CheckActive());
+    return FindOn(connection_, query);
+  }
+
+  Status Put(StoredVersion& v, const std::vector<TokenIndex>& tokens) override {
+    FHIR_RETURN_IF_ERROR(CheckActive());
+    if (v.type.empty() || v.id.empty()) {
+      return Status(IssueType::kValue, "a stored version needs a type and an id");
+    }
+    FHIR_ASSIGN_OR_RETURN(std::int64_t current, CurrentVersionOn(connection_, v.type, v.id));
+    if (v.version != current + 1) {
+      return Status(IssueType::kConflict, Reference(v.type, v.id) + ": version " +
+                                              std::to_string(v.version) +
+                                              " is not the next version (the current version is " +
+                                              std::to_string(current) + ")");
+    }
+    // A savepoint makes the Put all or nothing, so a failure half-way leaves the transaction as
+    // it was and the caller may still commit the earlier Puts.
+    FHIR_RETURN_IF_ERROR(connection_.Run("SAVEPOINT put"));
+    Result<std::int64_t> sequence = Write(v, tokens);
+    if (!sequence.ok()) {
+      Status undo = connection_.Run("ROLLBACK TO put");
+      if (undo.ok()) undo = connection_.Run("RELEASE put");
+      if (!undo.ok()) broken_ = true;
+      return sequence.status();
+    }
+    Status release = connection_.Run("RELEASE put");
+    if (!release.ok()) {
+      broken_ = true;
+      return release;
+    }
+    v.sequence = *sequence;
+    return Status::Ok();
+  }
+
+  Status Commit() override {
+    if (done_) return Status(IssueType::kException, "the write transaction has already ended");
+    Status status;
+    if (broken_) {
+      status = Status(IssueType::kException,
+                      "not committed: an earlier Put failed and could not be undone");
+    } else if (!connection_.InTransaction()) {
+      status = Status(IssueType::kException,
+                      "not committed: SQLite rolled the transaction back after an earlier error");
+    } else {
+      status = connection_.Run("COMMIT");
+    }
+    Finish();  // rolls back if COMMIT failed
+    return status;
+  }
+
+ private:
+  Status CheckActive() {
+    if (done_) return Status(IssueType::kException, "the write transaction has already ended");
+    if (broken_) {
+      return Status(IssueType::kException,
+                    "an earlier Put failed and could not be undone; the transaction can only be "
+                    "rolled back");
+    }
+    // Some errors (disk full, I/O error) make SQLite roll the whole transaction back; statements
+    // run now would each commit on their own.
+    if (!connection_.InTransaction()) {
+      return Status(IssueType::kException,
+                    "SQLite rolled the write transaction back after an earlier error");
+    }
+    return Status::Ok();
+  }
+
+  // The rows of one Put; returns the new version's sequence.
+  Result<std::int64_t> Write(const StoredVersion& v, const std::vector<TokenIndex>& tokens) {
+    {
+      FHIR_ASSIGN_OR_RETURN(
+          Statement insert,
+          connection_.Prepare("INSERT INTO versions(type, id, version, last_updated, deleted, json)"
+                              " VALUES(?, ?, ?, ?, ?, ?)"));
+      insert.Bind(v.type);
+      insert.Bind(v.id);
+      insert.Bind(v.version);
+      insert.Bind(v.last_updated);
+      insert.Bind(std::int64_t{v.deleted ? 1 : 0});
+      insert.BindBlob(v.json);
+      FHIR_RETURN_IF_ERROR(insert.Run());
+    }
+    const std::int64_t sequence = sqlite3_last_insert_rowid(connection_.db());
+    {
+      FHIR_ASSIGN_OR_RETURN(
+          Statement upsert,
+          connection_.Prepare("INSERT INTO current(type, id, version, seq, last_updated, deleted)"
+                              " VALUES(?, ?, ?, ?, ?, ?) ON CONFLICT(type, id) DO UPDATE SET"
+                              " version = excluded.version, seq = excluded.seq,"
+                              " last_updated = excluded.last_updated, deleted = excluded.deleted"));
+      upsert.Bind(v.type);
+      upsert.Bind(v.id);
+      upsert.Bind(v.version);
+      upsert.Bind(sequence);
+      upsert.Bind(v.last_updated);
+      upsert.Bind(std::int64_t{v.deleted ? 1 : 0});
+      FHIR_RETURN_IF_ERROR(upsert.Run());
+    }
+    {
+      FHIR_ASSIGN_OR_RETURN(Statement drop,
+                            connection_.Prepare("DELETE FROM tokens WHERE type = ? AND id = ?"));
+      drop.Bind(v.type);
+      drop.Bind(v.id);
+      FHIR_RETURN_IF_ERROR(drop.Run());
+    }
+    if (!v.deleted) {
+      for (const TokenIndex& token : tokens) {
+        FHIR_ASSIGN_OR_RETURN(
+            Statement add,
+            connection_.Prepare(
+                "INSERT INTO tokens(type, id, param, system, value) VALUES(?, ?, ?, ?, ?)"));
+        add.Bind(v.type);
+        add.Bind(v.id);
+        add.Bind(token.param);
+        add.Bind(token.system);
+        add.Bind(token.value);
+        FHIR_RETURN_IF_ERROR(add.Run());
+      }
+    }
+    return sequence;
+  }
+
+  // Rolls back whatever is still open and lets the next writer in.
+  void Finish();
+
+  SqliteStore& store_;
+  Connection& connection_;
+  bool done_ = false;
+  bool broken_ = false;  // a failed Put could not be undone: only a rollback is safe
+};
+
+class SqliteStore final : public Store {
+ public:
+  explicit SqliteStore(std::unique_ptr<Connection> writer) : writer_(std::move(writer)) {}
+
+  void AddReader(std::unique_ptr<Connection> reader) {
+    std::lock_guard<std::mutex> lock(readers_mu_);
+    free_readers_.push_back(reader.get());
+    readers_.push_back(std::move(reader));
+  }
+
+  Result<std::unique_ptr<WriteTransaction>> BeginWrite() override {
+    // A flag and a condition variable rather than a mutex held by the transaction: the
+    // transaction may end on another thread than the one that began it (a coroutine resumed
+    // elsewhere), which std::mutex does not allow.
+    {
+      std::unique_lock<std::mutex> lock(write_mu_);
+      write_cv_.wait(lock, [this] { return !writing_; });
+      writing_ = true;
+    }
+    auto transaction = std::make_unique<SqliteWriteTransaction>(*this, *writer_);
+    FHIR_RETURN_IF_ERROR(transaction->Begin());
+    std::unique_ptr<WriteTransaction> result = std::move(transaction);
+    return result;
+  }
+
+  Result<StoredVersion> ReadCurrent(std::string_view type, std::string_view id) override {
+    Lease reader(*this);
+    return ReadCurrentOn(reader.connection(), type, id);
+  }
+
+  Result<StoredVersion> ReadVersion(std::string_view type, std::string_view id,
+                                    std::int64_t version) override {
+    Lease reader(*this);
+    return ReadVersionOn(reader.connection(), type, id, version);
+  }
+
+  Result<HistoryPage> History(const HistoryQuery& query) override {
+    Lease reader(*this);
+    Connection& connection = reader.connection();
+    // The count and the page must see one snapshot. A deferred BEGIN on a reader takes no lock
+    // and blocks no writer.
+    FHIR_RETURN_IF_ERROR(connection.Run("BEGIN"));
+    Result<HistoryPage> page = HistoryOn(connection, query);
+    (void)connection.Run("ROLLBACK");  // read-only: ending the snapshot cannot lose anything
+    return page;
+  }
+
+  Result<std::vector<std::string>> Find(const SimpleQuery& query) override {
+    Lease reader(*this);
+    return FindOn(reader.connection(), query);
+  }
+
+  void EndWrite() {
+    {
+      std::lock_guard<std::mutex> lock(write_mu_);
+      writing_ = false;
+    }
+    write_cv_.notify_one();
+  }
+
+ private:
+  // A reader connection checked out of the pool for one call; waits until one is free.
+  class Lease {
+   public:
+    explicit Lease(SqliteStore& store) : store_(store) {
+      std::unique_lock<std::mutex> lock(store_.readers_mu_);
+      store_.readers_cv_.wait(lock, [this] { return !store_.free_readers_.empty(); });
+      connection_ = store_.free_readers_.back();
+      store_.free_readers_.pop_back();
+      lock.unlock();
+      // A snapshot left open (a failed ROLLBACK after History) would pin this reader to old data.
+      if (connection_->InTransaction()) (void)connection_->Run("ROLLBACK");
+    }
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    ~Lease() {
+      {
+        std::lock_guard<std::mutex> lock(store_.readers_mu_);
+        store_.free_readers_.push_back(connection_);
+      }
+      store_.readers_cv_.notify_one();
+    }
+    Connection& connection() { return *connection_; }
+
+   private:
+    SqliteStore& store_;
+    Connection* connection_ = nullptr;
+  };
+
+  // Declared first, destroyed last: the last connection to close checkpoints the WAL into the
+  // database file and removes it.
+  std::unique_ptr<Connection> writer_;
+  std::mutex write_mu_;
+  std::condition_variable write_cv_;
+  bool writing_ = false;  // guarded by write_mu_: a WriteTransaction is alive
+
+  std::mutex readers_mu_;
+  std::condition_variable readers_cv_;
+  std::vector<std::unique_ptr<Connection>> readers_;
+  std::vector<Connection*> free_readers_;  // guarded by readers_mu_
+};
+
+void SqliteWriteTransaction::Finish() {
+  if (connection_.InTransaction()) (void)connection_.Run("ROLLBACK");
+  done_ = true;
+  store_.EndWrite();
+}
+
+// --- Opening ---------------------------------------------------------------------------------
+
+Status UseWal(Connection& connection) {
+  FHIR_ASSIGN_OR_RETURN(Statement statement, connection.Prepare("PRAGMA journal_mode = WAL"));
+  FHIR_ASSIGN_OR_RETURN(bool row, statement.Step());
+  std::string mode = row ? statement.Text(0) : "";
+  if (mode != "wal") {
+    return Status(IssueType::kException,
+                  "SQLite could not switch the database to WAL mode (journal_mode is '" + mode +
+                      "'); the path must name a file on a local file system");
+  }
+  return Status::Ok();
+}
+
+Result<std::int64_t> UserVersion(Connection& connection) {
+  FHIR_ASSIGN_OR_RETURN(Statement statement, connection.Prepare("PRAGMA user_version"));
+  FHIR_ASSIGN_OR_RETURN(bool row, statement.Step());
+  return row ? statement.Int(0) : 0;
+}
+
+Status CreateSchema(Connection& connection) {
+  // Another process may be creating the same file: decide under the write lock.
+  FHIR_ASSIGN_OR_RETURN(std::int64_t version, UserVersion(connection));
+  if (version == kSchemaVersion) return Status::Ok();
+  if (version != 0) {
+    return Status(IssueType::kException, "the database has schema version " +
+                                             std::to_string(version) + "; this server knows " +
+                                             std::to_string(kSchemaVersion));
+  }
+  return connection.Exec(kSchemaSql);
+}
+
+Status EnsureSchema(Connection& connection) {
+  FHIR_ASSIGN_OR_RETURN(std::int64_t version, UserVersion(connection));
+  if (version == kSchemaVersion) return Status::Ok();
+  if (version != 0) {
+    return Status(IssueType::kException, "the database has schema version " +
+                                             std::to_string(version) + "; this server knows " +
+                                             std::to_string(kSchemaVersion));
+  }
+  FHIR_RETURN_IF_ERROR(connection.Exec("BEGIN IMMEDIATE"));
+  Status status = CreateSchema(connection);
+  if (status.ok()) status = connection.Exec("COMMIT");
+  if (connection.InTransaction()) (void)connection.Exec("ROLLBACK");
+  return status;
+}
+
+}  // namespace
+
+fhir::Result<std::unique_ptr<storage::Store>> OpenSqliteStore(const SqliteOptions& options) {
+  if (options.path.empty() || options.path == ":memory:") {
+    return Status(IssueType::kValue, "SqliteOptions.path must name a database file");
+  }
+  if (options.readers < 1) {
+    return Status(IssueType::kValue, "SqliteOptions.readers must be at least 1");
+  }
+  FHIR_ASSIGN_OR_RETURN(std::unique_ptr<Connection> writer,
+                        Connection::Open(options.path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE));
+  FHIR_RETURN_IF_ERROR(UseWal(*writer));
+  // synchronous is a per-connection setting; only the writer's commits need it.
+  FHIR_RETURN_IF_ERROR(writer->Exec(options.sync == SqliteOptions::Sync::kFull
+                                        ? "PRAGMA synchronous = FULL"
+                                        : "PRAGMA synchronous = NORMAL"));
+  FHIR_RETURN_IF_ERROR(EnsureSchema(*writer));
+
+  auto store = std::make_unique<SqliteStore>(std::move(writer));
+  for (int i = 0; i < options.readers; ++i) {
+    // Read-only connections: a bug in a read path cannot write.
+    FHIR_ASSIGN_OR_RETURN(std::unique_ptr<Connection> reader,
+                          Connection::Open(options.path, SQLITE_OPEN_READONLY));
+    store->AddReader(std::move(reader));
+  }
+  std::unique_ptr<Store> result = std::move(store);
+  return result;
+}
+
+}  // namespace storage::sqlite

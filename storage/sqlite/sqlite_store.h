@@ -1,0 +1,50 @@
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "fhir/base/status.h"
+#include "storage/store.h"
+
+namespace storage::sqlite {
+
+struct SqliteOptions {
+  // The database file; created (with its schema) if missing. Must name a file on a local file
+  // system: WAL mode needs shared memory between the connections, so ":memory:", an empty path
+  // and network file systems are not supported. The `-wal` and `-shm` files live beside it.
+  std::string path;
+
+  // What a committed transaction survives (https://www.sqlite.org/pragma.html#pragma_synchronous,
+  // https://www.sqlite.org/wal.html):
+  //   kNormal  synchronous=NORMAL: the WAL is synced only at checkpoints. A committed transaction
+  //            survives a crash or kill -9 of the process, but the last transactions before an
+  //            OS crash or power loss may be lost (the database itself stays consistent).
+  //   kFull    synchronous=FULL: the WAL is synced at every commit, so a committed transaction
+  //            also survives an OS crash or power loss. Slower commits.
+  enum class Sync { kNormal, kFull };
+  Sync sync = Sync::kNormal;
+
+  // Reader connections, used by Store::ReadCurrent/ReadVersion/History/Find; a call blocks until
+  // one is free. Must be >= 1.
+  int readers = 4;
+};
+
+// Opens (creating the file and schema if missing) the SQLite store at `options.path`.
+//
+// The database runs in WAL mode: readers never block the writer and see the state of the last
+// commit before their statement started. One writer connection serves the write transactions,
+// one at a time (Store::BeginWrite blocks until the previous transaction ends; each runs as
+// BEGIN IMMEDIATE ... COMMIT, so another process writing the same file waits too, up to a busy
+// timeout of a few seconds). The schema is versioned with PRAGMA user_version; a file written by
+// a newer schema, or that is not a database, is refused.
+//
+// Every failure is a Status: kValue for unusable options, kException (with SQLite's message) for
+// a file that cannot be opened or any other SQLite error, kConflict for a Put whose version is not
+// the current version + 1, kNotFound for a read of something that does not exist.
+//
+// The returned Store is thread-safe. REQUIRES: every WriteTransaction is destroyed before the
+// Store; a thread that holds a WriteTransaction must not call BeginWrite again (it would wait for
+// itself).
+fhir::Result<std::unique_ptr<storage::Store>> OpenSqliteStore(const SqliteOptions& options);
+
+}  // namespace storage::sqlite

@@ -1,0 +1,934 @@
+#include "storage/sqlite/sqlite_store.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <random>
+#include <string>
+#include <sys/wait.h>
+#include <system_error>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <doctest/doctest.h>
+
+#include "fhir/base/status.h"
+#include "storage/store.h"
+
+namespace storage::sqlite {
+namespace {
+
+using fhir::IssueType;
+
+// A unique database path under the temp directory; the database and its -wal/-shm files are
+// removed when the TempPath goes (declare it before the store, so the store closes first).
+class TempPath {
+ public:
+  TempPath() {
+    static std::atomic<int> counter{0};
+    std::random_device random;
+    path_ = (std::filesystem::temp_directory_path() /
+             ("fhir-sqlite-store-test-" + std::to_string(random()) + "-" +
+              std::to_string(counter++) + ".db"))
+                .string();
+  }
+  TempPath(const TempPath&) = delete;
+  TempPath& operator=(const TempPath&) = delete;
+  ~TempPath() {
+    for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+      std::error_code ignored;
+      std::filesystem::remove(path_ + suffix, ignored);
+    }
+  }
+  const std::string& str() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+std::unique_ptr<Store> Open(const std::string& path, int readers = 4,
+                            SqliteOptions::Sync sync = SqliteOptions::Sync::kNormal) {
+  SqliteOptions options;
+  options.path = path;
+  options.readers = readers;
+  options.sync = sync;
+  auto store = OpenSqliteStore(options);
+  REQUIRE_MESSAGE(store.ok(), store.status().ToString());
+  return std::move(store).value();
+}
+
+// 2024-01-01T00:00:0s.000Z; instants of one test differ by whole seconds.
+std::string Instant(int second) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "2024-01-01T00:%02d:%02d.000Z", second / 60, second % 60);
+  return buffer;
+}
+
+std::string Json(const std::string& type, const std::string& id, std::int64_t version) {
+  return R"({"resourceType":")" + type + R"(","id":")" + id + R"(","meta":{"versionId":")" +
+         std::to_string(version) + R"("}})";
+}
+
+StoredVersion Version(const std::string& type, const std::string& id, std::int64_t version,
+                      int second, bool deleted = false) {
+  StoredVersion v;
+  v.type = type;
+  v.id = id;
+  v.version = version;
+  v.last_updated = Instant(second);
+  v.deleted = deleted;
+  v.json = deleted ? "" : Json(type, id, version);
+  return v;
+}
+
+TokenIndex Identifier(const std::string& system, const std::string& value) {
+  return TokenIndex{"identifier", system, value};
+}
+
+// Builders for the queries (designated initializers would leave members uninitialized in the
+// eyes of -Wmissing-field-initializers).
+struct Q : SimpleQuery {
+  explicit Q(std::string resource_type) { type = std::move(resource_type); }
+  Q& AnyId(std::vector<std::string> values) {
+    ids = std::move(values);
+    return *this;
+  }
+  Q& Tokens(std::vector<TokenIndex> values) {
+    tokens = std::move(values);
+    return *this;
+  }
+  Q& Ge(std::string instant) {
+    last_updated_ge = std::move(instant);
+    return *this;
+  }
+  Q& Lt(std::string instant) {
+    last_updated_lt = std::move(instant);
+    return *this;
+  }
+  Q& Limit(int n) {
+    limit = n;
+    return *this;
+  }
+};
+
+struct H : HistoryQuery {
+  H& Type(std::string resource_type) {
+    type = std::move(resource_type);
+    return *this;
+  }
+  H& Id(std::string resource_id) {
+    id = std::move(resource_id);
+    return *this;
+  }
+  H& Since(std::string instant) {
+    since = std::move(instant);
+    return *this;
+  }
+  H& At(std::string instant) {
+    at = std::move(instant);
+    return *this;
+  }
+  H& Before(std::int64_t sequence) {
+    before_sequence = sequence;
+    return *this;
+  }
+  H& Count(int n) {
+    count = n;
+    return *this;
+  }
+};
+
+SqliteOptions OptionsFor(const std::string& path) {
+  SqliteOptions options;
+  options.path = path;
+  return options;
+}
+
+// Puts `v` in a transaction of its own; returns its sequence.
+std::int64_t PutOne(Store& store, StoredVersion v, const std::vector<TokenIndex>& tokens = {}) {
+  auto transaction = store.BeginWrite();
+  REQUIRE_MESSAGE(transaction.ok(), transaction.status().ToString());
+  fhir::Status put = (*transaction)->Put(v, tokens);
+  REQUIRE_MESSAGE(put.ok(), put.ToString());
+  fhir::Status commit = (*transaction)->Commit();
+  REQUIRE_MESSAGE(commit.ok(), commit.ToString());
+  return v.sequence;
+}
+
+std::vector<std::int64_t> Sequences(const HistoryPage& page) {
+  std::vector<std::int64_t> out;
+  for (const StoredVersion& v : page.versions) out.push_back(v.sequence);
+  return out;
+}
+
+HistoryPage History(Store& store, HistoryQuery query) {
+  auto page = store.History(query);
+  REQUIRE_MESSAGE(page.ok(), page.status().ToString());
+  return std::move(page).value();
+}
+
+std::vector<std::string> Find(Store& store, const SimpleQuery& query) {
+  auto ids = store.Find(query);
+  REQUIRE_MESSAGE(ids.ok(), ids.status().ToString());
+  return std::move(ids).value();
+}
+
+using Ids = std::vector<std::string>;
+using Seqs = std::vector<std::int64_t>;
+
+TEST_CASE("SqliteStore creates the file, then creates, reads and updates versions") {
+  TempPath path;
+  auto store = Open(path.str());
+  CHECK(std::filesystem::exists(path.str()));
+
+  auto missing = store->ReadCurrent("Patient", "a");
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.status().type() == IssueType::kNotFound);
+  CHECK(missing.status().diagnostics() == "Patient/a is not known");
+
+  StoredVersion v1 = Version("Patient", "a", 1, 1);
+  v1.json = "{\"resourceType\":\"Patient\",\"id\":\"a\",\"name\":[{\"family\":\"Müller\"}]}";
+  CHECK(PutOne(*store, v1) == 1);
+
+  auto current = store->ReadCurrent("Patient", "a");
+  REQUIRE(current.ok());
+  CHECK(current->type == "Patient");
+  CHECK(current->id == "a");
+  CHECK(current->version == 1);
+  CHECK(current->last_updated == "2024-01-01T00:00:01.000Z");
+  CHECK_FALSE(current->deleted);
+  CHECK(current->json == v1.json);
+  CHECK(current->sequence == 1);
+
+  CHECK(PutOne(*store, Version("Patient", "a", 2, 2)) == 2);
+  current = store->ReadCurrent("Patient", "a");
+  REQUIRE(current.ok());
+  CHECK(current->version == 2);
+  CHECK(current->last_updated == "2024-01-01T00:00:02.000Z");
+  CHECK(current->json == Json("Patient", "a", 2));
+  CHECK(current->sequence == 2);
+
+  auto first = store->ReadVersion("Patient", "a", 1);
+  REQUIRE(first.ok());
+  CHECK(first->version == 1);
+  CHECK(first->json == v1.json);
+  CHECK(first->sequence == 1);
+  CHECK(first->last_updated == "2024-01-01T00:00:01.000Z");
+  auto second = store->ReadVersion("Patient", "a", 2);
+  REQUIRE(second.ok());
+  CHECK(second->version == 2);
+  CHECK(second->json == Json("Patient", "a", 2));
+  CHECK(second->sequence == 2);
+
+  auto third = store->ReadVersion("Patient", "a", 3);
+  REQUIRE_FALSE(third.ok());
+  CHECK(third.status().type() == IssueType::kNotFound);
+  CHECK(third.status().diagnostics() == "Patient/a/_history/3 is not known");
+  auto other_type = store->ReadVersion("Observation", "a", 1);
+  REQUIRE_FALSE(other_type.ok());
+  CHECK(other_type.status().type() == IssueType::kNotFound);
+}
+
+TEST_CASE("SqliteStore: a Put with a stale or skipped version is a conflict and stores nothing") {
+  TempPath path;
+  auto store = Open(path.str());
+  PutOne(*store, Version("Patient", "a", 1, 1));
+
+  auto transaction = store->BeginWrite();
+  REQUIRE(transaction.ok());
+  StoredVersion stale = Version("Patient", "a", 1, 2);
+  fhir::Status status = (*transaction)->Put(stale, {});
+  CHECK(status.type() == IssueType::kConflict);
+  CHECK(status.diagnostics() ==
+        "Patient/a: version 1 is not the next version (the current version is 1)");
+  CHECK(stale.sequence == 0);
+  StoredVersion skipped = Version("Patient", "a", 3, 2);
+  CHECK((*transaction)->Put(skipped, {}).type() == IssueType::kConflict);
+  StoredVersion new_at_two = Version("Patient", "b", 2, 2);
+  status = (*transaction)->Put(new_at_two, {});
+  CHECK(status.type() == IssueType::kConflict);
+  CHECK(status.diagnostics() ==
+        "Patient/b: version 2 is not the next version (the current version is 0)");
+  StoredVersion new_at_zero = Version("Patient", "b", 0, 2);
+  CHECK((*transaction)->Put(new_at_zero, {}).type() == IssueType::kConflict);
+  // The conflicts leave the transaction usable.
+  CHECK((*transaction)->Commit().ok());
+
+  auto current = store->ReadCurrent("Patient", "a");
+  REQUIRE(current.ok());
+  CHECK(current->version == 1);
+  CHECK(current->json == Json("Patient", "a", 1));
+  CHECK(store->ReadVersion("Patient", "a", 3).status().type() == IssueType::kNotFound);
+  CHECK(store->ReadCurrent("Patient", "b").status().type() == IssueType::kNotFound);
+  HistoryPage all = History(*store, {});
+  CHECK(all.total == 1);
+  CHECK(Sequences(all) == Seqs{1});
+
+  // No sequence was used up by the conflicts.
+  CHECK(PutOne(*store, Version("Patient", "a", 2, 3)) == 2);
+}
+
+TEST_CASE("SqliteStore: a Put needs a type and an id") {
+  TempPath path;
+  auto store = Open(path.str());
+  auto transaction = store->BeginWrite();
+  REQUIRE(transaction.ok());
+  StoredVersion no_id = Version("Patient", "", 1, 1);
+  CHECK((*transaction)->Put(no_id, {}).type() == IssueType::kValue);
+  StoredVersion no_type = Version("", "a", 1, 1);
+  CHECK((*transaction)->Put(no_type, {}).type() == IssueType::kValue);
+}
+
+TEST_CASE("SqliteStore: a delete is a version without content; a later Put recreates") {
+  TempPath path;
+  auto store = Open(path.str());
+  PutOne(*store, Version("Patient", "a", 1, 1), {Identifier("sysA", "1")});
+  CHECK(PutOne(*store, Version("Patient", "a", 2, 2, /*deleted=*/true),
+               {Identifier("sysA", "1")}) == 2);
+
+  auto current = store->ReadCurrent("Patient", "a");
+  REQUIRE(current.ok());
+  CHECK(current->version == 2);
+  CHECK(current->deleted);
+  CHECK(current->json == "");
+  CHECK(current->sequence == 2);
+  CHECK(current->last_updated == "2024-01-01T00:00:02.000Z");
+  auto first = store->ReadVersion("Patient", "a", 1);
+  REQUIRE(first.ok());
+  CHECK_FALSE(first->deleted);
+  CHECK(first->json == Json("Patient", "a", 1));
+  auto marker = store->ReadVersion("Patient", "a", 2);
+  REQUIRE(marker.ok());
+  CHECK(marker->deleted);
+  CHECK(marker->json == "");
+
+  // Deleted resources are not found, and the delete dropped the tokens.
+  CHECK(Find(*store, Q("Patient")).empty());
+  CHECK(Find(*store, Q("Patient").AnyId({"a"})).empty());
+  CHECK(Find(*store, Q("Patient").Tokens({Identifier("sysA", "1")})).empty());
+
+  CHECK(PutOne(*store, Version("Patient", "a", 3, 3), {Identifier("sysA", "3")}) == 3);
+  current = store->ReadCurrent("Patient", "a");
+  REQUIRE(current.ok());
+  CHECK(current->version == 3);
+  CHECK_FALSE(current->deleted);
+  CHECK(Find(*store, Q("Patient").Tokens({Identifier("sysA", "3")})) == Ids{"a"});
+  CHECK(Find(*store, Q("Patient").Tokens({Identifier("sysA", "1")})).empty());
+}
+
+TEST_CASE("SqliteStore: a WriteTransaction destroyed without Commit rolls back") {
+  TempPath path;
+  auto store = Open(path.str());
+  {
+    auto transaction = store->BeginWrite();
+    REQUIRE(transaction.ok());
+    StoredVersion v = Version("Patient", "a", 1, 1);
+    REQUIRE((*transaction)->Put(v, {Identifier("sysA", "1")}).ok());
+    CHECK(v.sequence == 1);
+    auto inside = (*transaction)->ReadCurrent("Patient", "a");
+    REQUIRE(inside.ok());
+    CHECK(inside->version == 1);
+  }
+  CHECK(store->ReadCurrent("Patient", "a").status().type() == IssueType::kNotFound);
+  CHECK(store->ReadVersion("Patient", "a", 1).status().type() == IssueType::kNotFound);
+  CHECK(Find(*store, Q("Patient").Tokens({Identifier("sysA", "1")})).empty());
+  HistoryPage all = History(*store, {});
+  CHECK(all.total == 0);
+  CHECK(all.versions.empty());
+
+  // The write gate was released, and the rolled-back insert used up no sequence.
+  CHECK(PutOne(*store, Version("Patient", "a", 1, 2)) == 1);
+  CHECK(store->ReadCurrent("Patient", "a")->last_updated == "2024-01-01T00:00:02.000Z");
+}
+
+TEST_CASE("SqliteStore: the Puts of one transaction become visible together at Commit") {
+  TempPath path;
+  auto store = Open(path.str());
+  auto transaction = store->BeginWrite();
+  REQUIRE(transaction.ok());
+  StoredVersion a = Version("Patient", "a", 1, 1);
+  StoredVersion b = Version("Patient", "b", 1, 1);
+  StoredVersion c = Version("Observation", "c", 1, 1);
+  REQUIRE((*transaction)->Put(a, {Identifier("sysA", "1")}).ok());
+  REQUIRE((*transaction)->Put(b, {}).ok());
+  REQUIRE((*transaction)->Put(c, {}).ok());
+  CHECK(a.sequence == 1);
+  CHECK(b.sequence == 2);
+  CHECK(c.sequence == 3);
+
+  CHECK(store->ReadCurrent("Patient", "a").status().type() == IssueType::kNotFound);
+  CHECK(store->ReadCurrent("Patient", "b").status().type() == IssueType::kNotFound);
+  CHECK(store->ReadCurrent("Observation", "c").status().type() == IssueType::kNotFound);
+  CHECK(History(*store, {}).total == 0);
+  CHECK(Find(*store, Q("Patient")).empty());
+  auto inside = (*transaction)->Find(Q("Patient"));
+  REQUIRE(inside.ok());
+  CHECK(*inside == Ids{"a", "b"});
+
+  REQUIRE((*transaction)->Commit().ok());
+  CHECK(store->ReadCurrent("Patient", "a")->sequence == 1);
+  CHECK(store->ReadCurrent("Patient", "b")->sequence == 2);
+  CHECK(store->ReadCurrent("Observation", "c")->sequence == 3);
+  CHECK(Find(*store, Q("Patient")) == Ids{"a", "b"});
+  HistoryPage all = History(*store, {});
+  CHECK(all.total == 3);
+  CHECK(Sequences(all) == Seqs{3, 2, 1});
+
+  // The transaction is spent.
+  fhir::Status again = (*transaction)->Commit();
+  CHECK(again.type() == IssueType::kException);
+  CHECK(again.diagnostics() == "the write transaction has already ended");
+  StoredVersion late = Version("Patient", "a", 2, 2);
+  CHECK((*transaction)->Put(late, {}).type() == IssueType::kException);
+  CHECK((*transaction)->ReadCurrent("Patient", "a").status().type() == IssueType::kException);
+  CHECK(store->ReadCurrent("Patient", "a")->version == 1);
+}
+
+TEST_CASE("SqliteStore: readers see the last committed state while a write is open") {
+  TempPath path;
+  auto store = Open(path.str());
+  PutOne(*store, Version("Patient", "a", 1, 1), {Identifier("sysA", "1")});
+
+  auto transaction = store->BeginWrite();
+  REQUIRE(transaction.ok());
+  StoredVersion v2 = Version("Patient", "a", 2, 2);
+  REQUIRE((*transaction)->Put(v2, {Identifier("sysA", "2")}).ok());
+
+  auto outside = store->ReadCurrent("Patient", "a");
+  REQUIRE(outside.ok());
+  CHECK(outside->version == 1);
+  CHECK(outside->json == Json("Patient", "a", 1));
+  CHECK(Find(*store, Q("Patient").Tokens({Identifier("sysA", "1")})) == Ids{"a"});
+  CHECK(Find(*store, Q("Patient").Tokens({Identifier("sysA", "2")})).empty());
+  CHECK(History(*store, H().Type("Patient").Id("a")).total == 1);
+
+  auto inside = (*transaction)->ReadCurrent("Patient", "a");
+  REQUIRE(inside.ok());
+  CHECK(inside->version == 2);
+  auto inside_find = (*transaction)->Find(Q("Patient").Tokens({Identifier("sysA", "2")}));
+  REQUIRE(inside_find.ok());
+  CHECK(*inside_find == Ids{"a"});
+
+  REQUIRE((*transaction)->Commit().ok());
+  auto after = store->ReadCurrent("Patient", "a");
+  REQUIRE(after.ok());
+  CHECK(after->version == 2);
+  CHECK(after->json == Json("Patient", "a", 2));
+  CHECK(Find(*store, Q("Patient").Tokens({Identifier("sysA", "1")})).empty());
+  CHECK(Find(*store, Q("Patient").Tokens({Identifier("sysA", "2")})) == Ids{"a"});
+}
+
+TEST_CASE("SqliteStore: BeginWrite waits until the open transaction ends") {
+  TempPath path;
+  auto store = Open(path.str());
+  auto first = store->BeginWrite();
+  REQUIRE(first.ok());
+  std::atomic<bool> second_began{false};
+  std::thread other([&] {
+    auto second = store->BeginWrite();
+    second_began = true;
+    if (second.ok()) {
+      StoredVersion v = Version("Patient", "a", 2, 2);
+      (void)(*second)->Put(v, {});
+      (void)(*second)->Commit();
+    }
+  });
+  StoredVersion v1 = Version("Patient", "a", 1, 1);
+  REQUIRE((*first)->Put(v1, {}).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  CHECK_FALSE(second_began.load());
+  REQUIRE((*first)->Commit().ok());
+  other.join();
+  CHECK(second_began.load());
+  CHECK(store->ReadCurrent("Patient", "a")->version == 2);
+}
+
+// seq 1 Patient/a v1 @1; 2 Patient/b v1 @2; 3 Observation/o v1 @3; 4 Patient/a v2 @4;
+// 5 Patient/b v2 deleted @5; 6 Patient/a v3 @6.
+void WriteHistory(Store& store) {
+  REQUIRE(PutOne(store, Version("Patient", "a", 1, 1)) == 1);
+  REQUIRE(PutOne(store, Version("Patient", "b", 1, 2)) == 2);
+  REQUIRE(PutOne(store, Version("Observation", "o", 1, 3)) == 3);
+  REQUIRE(PutOne(store, Version("Patient", "a", 2, 4)) == 4);
+  REQUIRE(PutOne(store, Version("Patient", "b", 2, 5, /*deleted=*/true)) == 5);
+  REQUIRE(PutOne(store, Version("Patient", "a", 3, 6)) == 6);
+}
+
+TEST_CASE("SqliteStore: instance, type and system history, newest first") {
+  TempPath path;
+  auto store = Open(path.str());
+  WriteHistory(*store);
+
+  HistoryPage instance = History(*store, H().Type("Patient").Id("a"));
+  CHECK(Sequences(instance) == Seqs{6, 4, 1});
+  CHECK(instance.total == 3);
+  CHECK_FALSE(instance.more);
+  REQUIRE(instance.versions.size() == 3);
+  CHECK(instance.versions[0].version == 3);
+  CHECK(instance.versions[1].version == 2);
+  CHECK(instance.versions[2].version == 1);
+  CHECK(instance.versions[2].json == Json("Patient", "a", 1));
+  CHECK(instance.versions[2].last_updated == "2024-01-01T00:00:01.000Z");
+
+  HistoryPage type = History(*store, H().Type("Patient"));
+  CHECK(Sequences(type) == Seqs{6, 5, 4, 2, 1});
+  CHECK(type.total == 5);
+  CHECK_FALSE(type.more);
+  REQUIRE(type.versions.size() == 5);
+  CHECK(type.versions[1].deleted);
+  CHECK(type.versions[1].id == "b");
+  CHECK(type.versions[1].json == "");
+
+  HistoryPage observations = History(*store, H().Type("Observation"));
+  CHECK(Sequences(observations) == Seqs{3});
+  CHECK(observations.total == 1);
+
+  HistoryPage system = History(*store, {});
+  CHECK(Sequences(system) == Seqs{6, 5, 4, 3, 2, 1});
+  CHECK(system.total == 6);
+  CHECK_FALSE(system.more);
+
+  HistoryPage unknown = History(*store, H().Type("Patient").Id("zz"));
+  CHECK(unknown.versions.empty());
+  CHECK(unknown.total == 0);
+  CHECK_FALSE(unknown.more);
+
+  auto id_without_type = store->History(H().Id("a"));
+  REQUIRE_FALSE(id_without_type.ok());
+  CHECK(id_without_type.status().type() == IssueType::kValue);
+}
+
+TEST_CASE("SqliteStore: history since an instant") {
+  TempPath path;
+  auto store = Open(path.str());
+  WriteHistory(*store);
+
+  HistoryPage type = History(*store, H().Type("Patient").Since(Instant(4)));
+  CHECK(Sequences(type) == Seqs{6, 5, 4});
+  CHECK(type.total == 3);
+  HistoryPage system = History(*store, H().Since(Instant(3)));
+  CHECK(Sequences(system) == Seqs{6, 5, 4, 3});
+  CHECK(system.total == 4);
+  HistoryPage instance =
+      History(*store, H().Type("Patient").Id("a").Since("2024-01-01T00:00:03.999Z"));
+  CHECK(Sequences(instance) == Seqs{6, 4});
+  CHECK(instance.total == 2);
+  HistoryPage none = History(*store, H().Since(Instant(7)));
+  CHECK(none.versions.empty());
+  CHECK(none.total == 0);
+  CHECK_FALSE(none.more);
+}
+
+TEST_CASE("SqliteStore: history at an instant gives each resource's version of that time") {
+  TempPath path;
+  auto store = Open(path.str());
+  WriteHistory(*store);
+
+  HistoryPage system = History(*store, H().At(Instant(4)));
+  CHECK(Sequences(system) == Seqs{4, 3, 2});  // a v2, o v1, b v1
+  CHECK(system.total == 3);
+  CHECK_FALSE(system.more);
+
+  // The delete marker is the version current at @5.
+  HistoryPage type = History(*store, H().Type("Patient").At(Instant(5)));
+  CHECK(Sequences(type) == Seqs{5, 4});
+  CHECK(type.total == 2);
+  REQUIRE(type.versions.size() == 2);
+  CHECK(type.versions[0].deleted);
+
+  CHECK(Sequences(History(*store, H().At(Instant(1)))) == Seqs{1});
+  CHECK(Sequences(History(*store, H().At(Instant(6)))) == Seqs{6, 5, 3});
+  CHECK(Sequences(History(*store, H().Type("Patient").Id("a").At("2024-01-01T00:00:04.500Z"))) ==
+        Seqs{4});
+  CHECK(Sequences(History(*store, H().Type("Patient").Id("a").At(Instant(99)))) == Seqs{6});
+  HistoryPage before_all = History(*store, H().At(Instant(0)));
+  CHECK(before_all.versions.empty());
+  CHECK(before_all.total == 0);
+  CHECK_FALSE(before_all.more);
+
+  HistoryPage paged = History(*store, H().At(Instant(4)).Count(2));
+  CHECK(Sequences(paged) == Seqs{4, 3});
+  CHECK(paged.total == 3);
+  CHECK(paged.more);
+  paged = History(*store, H().At(Instant(4)).Before(3).Count(2));
+  CHECK(Sequences(paged) == Seqs{2});
+  CHECK(paged.total == 3);
+  CHECK_FALSE(paged.more);
+}
+
+TEST_CASE("SqliteStore: history pages with the before_sequence cursor") {
+  TempPath path;
+  auto store = Open(path.str());
+  WriteHistory(*store);
+
+  HistoryPage page = History(*store, H().Count(2));
+  CHECK(Sequences(page) == Seqs{6, 5});
+  CHECK(page.total == 6);
+  CHECK(page.more);
+  page = History(*store, H().Before(5).Count(2));
+  CHECK(Sequences(page) == Seqs{4, 3});
+  CHECK(page.total == 6);
+  CHECK(page.more);
+  page = History(*store, H().Before(3).Count(2));
+  CHECK(Sequences(page) == Seqs{2, 1});
+  CHECK(page.total == 6);
+  CHECK_FALSE(page.more);
+  page = History(*store, H().Before(1).Count(2));
+  CHECK(page.versions.empty());
+  CHECK(page.total == 6);
+  CHECK_FALSE(page.more);
+
+  page = History(*store, H().Type("Patient").Count(3));
+  CHECK(Sequences(page) == Seqs{6, 5, 4});
+  CHECK(page.total == 5);
+  CHECK(page.more);
+  page = History(*store, H().Type("Patient").Before(4).Count(3));
+  CHECK(Sequences(page) == Seqs{2, 1});
+  CHECK(page.total == 5);
+  CHECK_FALSE(page.more);
+
+  // A page that exactly fits has no successor.
+  page = History(*store, H().Type("Patient").Id("a").Count(3));
+  CHECK(Sequences(page) == Seqs{6, 4, 1});
+  CHECK_FALSE(page.more);
+
+  page = History(*store, H().Type("Patient").Id("a").Since(Instant(2)).Before(6).Count(1));
+  CHECK(Sequences(page) == Seqs{4});
+  CHECK(page.total == 2);
+  CHECK_FALSE(page.more);
+
+  // count 0: only the total.
+  page = History(*store, H().Count(0));
+  CHECK(page.versions.empty());
+  CHECK(page.total == 6);
+  CHECK(page.more);
+}
+
+// Patient/a @1 identifier sysA|1, sysB|x; Patient/b @2 sysA|2; Patient/c @3 |1 (no system);
+// Patient/d @4 sysA|1, deleted @5; Observation/e @6 sysA|1; Patient/f @7 code sysA|1.
+void WriteSearchable(Store& store) {
+  PutOne(store, Version("Patient", "a", 1, 1), {Identifier("sysA", "1"), Identifier("sysB", "x")});
+  PutOne(store, Version("Patient", "b", 1, 2), {Identifier("sysA", "2")});
+  PutOne(store, Version("Patient", "c", 1, 3), {Identifier("", "1")});
+  PutOne(store, Version("Patient", "d", 1, 4), {Identifier("sysA", "1")});
+  PutOne(store, Version("Patient", "d", 2, 5, /*deleted=*/true));
+  PutOne(store, Version("Observation", "e", 1, 6), {Identifier("sysA", "1")});
+  PutOne(store, Version("Patient", "f", 1, 7), {TokenIndex{"code", "sysA", "1"}});
+}
+
+void CheckSearchable(Store& store) {
+  CHECK(Find(store, Q("Patient")) == Ids{"a", "b", "c", "f"});
+  CHECK(Find(store, Q("Observation")) == Ids{"e"});
+  CHECK(Find(store, Q("Encounter")).empty());
+
+  // _id
+  CHECK(Find(store, Q("Patient").AnyId({"c", "a", "zz"})) == Ids{"a", "c"});
+  CHECK(Find(store, Q("Patient").AnyId({"d"})).empty());  // deleted
+  CHECK(Find(store, Q("Patient").AnyId({"e"})).empty());  // another type
+
+  // system|value
+  CHECK(Find(store, Q("Patient").Tokens({Identifier("sysA", "1")})) == Ids{"a"});
+  CHECK(Find(store, Q("Patient").Tokens({Identifier("sysB", "x")})) == Ids{"a"});
+  CHECK(Find(store, Q("Patient").Tokens({Identifier("sysB", "1")})).empty());
+  // value with an empty system: any system, or none
+  CHECK(Find(store, Q("Patient").Tokens({Identifier("", "1")})) == Ids{"a", "c"});
+  CHECK(Find(store, Q("Observation").Tokens({Identifier("", "1")})) == Ids{"e"});
+  // system|: any value of that system
+  CHECK(Find(store, Q("Patient").Tokens({Identifier("sysA", "")})) == Ids{"a", "b"});
+  CHECK(Find(store, Q("Patient").Tokens({Identifier("sysB", "")})) == Ids{"a"});
+  CHECK(Find(store, Q("Patient").Tokens({Identifier("sysC", "")})).empty());
+  // the param must match
+  CHECK(Find(store, Q("Patient").Tokens({TokenIndex{"code", "sysA", "1"}})) == Ids{"f"});
+  CHECK(Find(store, Q("Patient").Tokens({TokenIndex{"code", "sysA", "2"}})).empty());
+  // AND across tokens
+  CHECK(Find(store, Q("Patient").Tokens({Identifier("sysA", "1"), Identifier("sysB", "x")})) ==
+        Ids{"a"});
+  CHECK(
+      Find(store, Q("Patient").Tokens({Identifier("sysA", "2"), Identifier("sysB", "x")})).empty());
+  // ids AND tokens
+  CHECK(Find(store, Q("Patient").AnyId({"a", "b"}).Tokens({Identifier("sysA", "")})) ==
+        Ids{"a", "b"});
+  CHECK(Find(store, Q("Patient").AnyId({"b", "c"}).Tokens({Identifier("sysA", "")})) == Ids{"b"});
+
+  // _lastUpdated on the current version
+  CHECK(Find(store, Q("Patient").Ge(Instant(2)).Lt(Instant(4))) == Ids{"b", "c"});
+  CHECK(Find(store, Q("Patient").Ge(Instant(3))) == Ids{"c", "f"});
+  CHECK(Find(store, Q("Patient").Lt(Instant(2))) == Ids{"a"});
+  CHECK(Find(store, Q("Patient").Ge(Instant(8))).empty());
+
+  // limit, in id order
+  CHECK(Find(store, Q("Patient").Limit(2)) == Ids{"a", "b"});
+  CHECK(Find(store, Q("Patient").Limit(10)) == Ids{"a", "b", "c", "f"});
+  CHECK(Find(store, Q("Patient").Tokens({Identifier("", "1")}).Limit(1)) == Ids{"a"});
+}
+
+TEST_CASE("SqliteStore: Find by ids, tokens and _lastUpdated over current resources") {
+  TempPath path;
+  auto store = Open(path.str());
+  WriteSearchable(*store);
+  CheckSearchable(*store);
+
+  // An update replaces the resource's tokens.
+  PutOne(*store, Version("Patient", "b", 2, 8), {Identifier("sysA", "3")});
+  CHECK(Find(*store, Q("Patient").Tokens({Identifier("sysA", "2")})).empty());
+  CHECK(Find(*store, Q("Patient").Tokens({Identifier("sysA", "3")})) == Ids{"b"});
+  CHECK(Find(*store, Q("Patient").Ge(Instant(8))) == Ids{"b"});
+}
+
+TEST_CASE("SqliteStore: Find with many query shapes (statement cache eviction)") {
+  TempPath path;
+  auto store = Open(path.str(), /*readers=*/1);
+  WriteSearchable(*store);
+  for (int n = 1; n <= 150; ++n) {
+    SimpleQuery query;
+    query.type = "Patient";
+    for (int i = 0; i < n; ++i) query.ids.push_back("x" + std::to_string(i));
+    query.ids.push_back("b");
+    REQUIRE(Find(*store, query) == Ids{"b"});
+  }
+  CheckSearchable(*store);
+}
+
+TEST_CASE("SqliteStore: everything is found again after reopening the file") {
+  TempPath path;
+  {
+    auto store = Open(path.str());
+    WriteSearchable(*store);
+  }
+  CHECK_FALSE(std::filesystem::exists(path.str() + "-wal"));  // checkpointed on close
+  {
+    auto store = Open(path.str(), 2, SqliteOptions::Sync::kFull);
+    auto a = store->ReadCurrent("Patient", "a");
+    REQUIRE(a.ok());
+    CHECK(a->version == 1);
+    CHECK(a->json == Json("Patient", "a", 1));
+    CHECK(a->sequence == 1);
+    auto d = store->ReadVersion("Patient", "d", 2);
+    REQUIRE(d.ok());
+    CHECK(d->deleted);
+    CHECK(d->sequence == 5);
+    HistoryPage system = History(*store, {});
+    CHECK(Sequences(system) == Seqs{7, 6, 5, 4, 3, 2, 1});
+    CHECK(system.total == 7);
+    CheckSearchable(*store);
+    // Sequences continue after the stored ones.
+    CHECK(PutOne(*store, Version("Patient", "a", 2, 9), {Identifier("sysA", "9")}) == 8);
+  }
+  {
+    auto store = Open(path.str());
+    CHECK(store->ReadCurrent("Patient", "a")->sequence == 8);
+    CHECK(Find(*store, Q("Patient").Tokens({Identifier("sysA", "9")})) == Ids{"a"});
+    CHECK(History(*store, {}).total == 8);
+  }
+}
+
+TEST_CASE("SqliteStore: a committed transaction survives kill -9 of the process") {
+  TempPath path;
+  pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    // The child commits one version, leaves a second transaction open and dies without closing
+    // anything. No doctest assertions here: exit codes tell the parent what went wrong.
+    auto store = OpenSqliteStore(OptionsFor(path.str()));
+    if (!store.ok()) _exit(10);
+    auto committed = (*store)->BeginWrite();
+    if (!committed.ok()) _exit(11);
+    StoredVersion v1 = Version("Patient", "a", 1, 1);
+    if (!(*committed)->Put(v1, {Identifier("sysA", "1")}).ok()) _exit(12);
+    if (!(*committed)->Commit().ok()) _exit(13);
+    auto open = (*store)->BeginWrite();
+    if (!open.ok()) _exit(14);
+    StoredVersion v2 = Version("Patient", "a", 2, 2);
+    if (!(*open)->Put(v2, {}).ok()) _exit(15);
+    std::raise(SIGKILL);
+    _exit(16);
+  }
+  int wait_status = 0;
+  REQUIRE(waitpid(child, &wait_status, 0) == child);
+  INFO("child exit code " << (WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : -1));
+  REQUIRE(WIFSIGNALED(wait_status));
+  CHECK(WTERMSIG(wait_status) == SIGKILL);
+  // Nothing was checkpointed: the commit lives only in the WAL.
+  CHECK(std::filesystem::exists(path.str() + "-wal"));
+
+  auto store = Open(path.str());
+  auto current = store->ReadCurrent("Patient", "a");
+  REQUIRE(current.ok());
+  CHECK(current->version == 1);
+  CHECK(current->json == Json("Patient", "a", 1));
+  CHECK(store->ReadVersion("Patient", "a", 2).status().type() == IssueType::kNotFound);
+  CHECK(Find(*store, Q("Patient").Tokens({Identifier("sysA", "1")})) == Ids{"a"});
+  CHECK(PutOne(*store, Version("Patient", "a", 2, 3)) == 2);
+}
+
+TEST_CASE("SqliteStore: concurrent read-modify-write cycles serialize without lost updates") {
+  TempPath path;
+  auto store = Open(path.str(), /*readers=*/2);
+  PutOne(*store, Version("Patient", "p", 1, 0));
+
+  constexpr int kThreads = 8;
+  constexpr int kCycles = 50;
+  std::atomic<int> failures{0};
+  std::atomic<int> conflicts{0};
+  std::atomic<bool> writing{true};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int done = 0; done < kCycles;) {
+        auto current = store->ReadCurrent("Patient", "p");
+        if (!current.ok()) {
+          ++failures;
+          return;
+        }
+        auto transaction = store->BeginWrite();
+        if (!transaction.ok()) {
+          ++failures;
+          return;
+        }
+        StoredVersion next = Version("Patient", "p", current->version + 1, 1);
+        next.json = "{\"thread\":" + std::to_string(t) + ",\"cycle\":" + std::to_string(done) + "}";
+        fhir::Status put = (*transaction)->Put(next, {Identifier("sysP", std::to_string(t))});
+        if (!put.ok()) {
+          if (put.type() != IssueType::kConflict) {
+            ++failures;
+            return;
+          }
+          ++conflicts;
+          continue;  // rolled back by the destructor; read again
+        }
+        if (!(*transaction)->Commit().ok()) {
+          ++failures;
+          return;
+        }
+        ++done;
+      }
+    });
+  }
+  // Readers alongside: the version they see never goes back.
+  std::atomic<int> reader_failures{0};
+  std::vector<std::thread> readers;
+  for (int r = 0; r < 2; ++r) {
+    readers.emplace_back([&] {
+      std::int64_t last = 0;
+      while (writing) {
+        auto current = store->ReadCurrent("Patient", "p");
+        auto page = store->History(H().Type("Patient").Id("p").Count(1));
+        if (!current.ok() || !page.ok() || current->version < last ||
+            page->total < current->version) {
+          ++reader_failures;
+          return;
+        }
+        last = current->version;
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  writing = false;
+  for (std::thread& reader : readers) reader.join();
+  MESSAGE("conflicts retried: " << conflicts.load());
+  CHECK(failures.load() == 0);
+  CHECK(reader_failures.load() == 0);
+
+  auto current = store->ReadCurrent("Patient", "p");
+  REQUIRE(current.ok());
+  CHECK(current->version == 1 + kThreads * kCycles);
+  CHECK(current->version == 401);
+  CHECK(current->sequence == 401);
+  for (std::int64_t version = 1; version <= 401; ++version) {
+    auto v = store->ReadVersion("Patient", "p", version);
+    REQUIRE(v.ok());
+    CHECK(v->version == version);
+  }
+  CHECK(store->ReadVersion("Patient", "p", 402).status().type() == IssueType::kNotFound);
+  HistoryPage all = History(*store, H().Type("Patient").Id("p").Count(1000));
+  CHECK(all.total == 401);
+  CHECK_FALSE(all.more);
+  REQUIRE(all.versions.size() == 401);
+  for (std::size_t i = 0; i < all.versions.size(); ++i) {
+    CHECK(all.versions[i].version == static_cast<std::int64_t>(401 - i));
+    CHECK(all.versions[i].sequence == static_cast<std::int64_t>(401 - i));
+  }
+  // The last writer's token is the only one left.
+  std::vector<std::string> matches;
+  for (int t = 0; t < kThreads; ++t) {
+    auto ids = Find(*store, Q("Patient").Tokens({Identifier("sysP", std::to_string(t))}));
+    matches.insert(matches.end(), ids.begin(), ids.end());
+  }
+  CHECK(matches == Ids{"p"});
+}
+
+TEST_CASE("OpenSqliteStore reports unusable paths and options as a Status") {
+  TempPath path;
+  SqliteOptions options;
+
+  options.path =
+      (std::filesystem::temp_directory_path() / "fhir-no-such-directory-4f1c" / "store.db")
+          .string();
+  auto missing_directory = OpenSqliteStore(options);
+  REQUIRE_FALSE(missing_directory.ok());
+  CHECK(missing_directory.status().type() == IssueType::kException);
+  CHECK(missing_directory.status().diagnostics() ==
+        "SQLite error while opening '" + options.path +
+            "': unable to open database file (code 14)");
+
+  options.path = std::filesystem::temp_directory_path().string();
+  auto directory = OpenSqliteStore(options);
+  REQUIRE_FALSE(directory.ok());
+  CHECK(directory.status().type() == IssueType::kException);
+
+  options.path = "";
+  CHECK(OpenSqliteStore(options).status().type() == IssueType::kValue);
+  options.path = ":memory:";
+  CHECK(OpenSqliteStore(options).status().type() == IssueType::kValue);
+
+  options.path = path.str();
+  options.readers = 0;
+  auto no_readers = OpenSqliteStore(options);
+  REQUIRE_FALSE(no_readers.ok());
+  CHECK(no_readers.status().type() == IssueType::kValue);
+  CHECK(no_readers.status().diagnostics() == "SqliteOptions.readers must be at least 1");
+  CHECK_FALSE(std::filesystem::exists(path.str()));
+}
+
+TEST_CASE("OpenSqliteStore refuses a file that is not a database") {
+  TempPath path;
+  {
+    std::ofstream out(path.str(), std::ios::binary);
+    for (int i = 0; i < 64; ++i) out << "this is not an SQLite database, just some text\n";
+  }
+  auto store = OpenSqliteStore(OptionsFor(path.str()));
+  REQUIRE_FALSE(store.ok());
+  CHECK(store.status().type() == IssueType::kException);
+  CHECK(store.status().diagnostics().find("file is not a database") != std::string::npos);
+}
+
+TEST_CASE("OpenSqliteStore refuses a database of a newer schema version") {
+  TempPath path;
+  {
+    auto store = Open(path.str());
+    PutOne(*store, Version("Patient", "a", 1, 1));
+  }
+  REQUIRE_FALSE(std::filesystem::exists(path.str() + "-wal"));
+  {
+    // PRAGMA user_version is the big-endian 32-bit integer at offset 60 of the file header.
+    std::fstream file(path.str(), std::ios::binary | std::ios::in | std::ios::out);
+    file.seekp(60);
+    const char version[4] = {0, 0, 0, 99};
+    file.write(version, 4);
+  }
+  auto store = OpenSqliteStore(OptionsFor(path.str()));
+  REQUIRE_FALSE(store.ok());
+  CHECK(store.status().type() == IssueType::kException);
+  CHECK(store.status().diagnostics() == "the database has schema version 99; this server knows 1");
+}
+
+}  // namespace
+}  // namespace storage::sqlite
