@@ -82,11 +82,11 @@ bool FormatOk(PrimitiveKind kind, std::string_view text) {
 }
 
 // The members of a primitive's `_name` object (Element.id and Element.extension).
-const FieldInfo kElementId = {"id", FieldShape::kSystemString, nullptr, {}, nullptr, 0, 1, false,
-                              false, BindingStrength::kNone, {}, nullptr, PrimitiveKind::kString,
+const FieldInfo kElementId = {"id", FieldShape::kSystemString, nullptr, {}, 0, 1, false, false,
+                              BindingStrength::kNone, {}, nullptr, PrimitiveKind::kString,
                               nullptr};
 const FieldInfo kElementExtension = {
-    "extension", FieldShape::kRepeated, &reflect::Extension, {}, nullptr, 0,
+    "extension", FieldShape::kRepeated, &reflect::Extension, {}, 0,
     FieldInfo::kUnbounded, false, false, BindingStrength::kNone, {}, nullptr,
     PrimitiveKind::kNone, nullptr};
 
@@ -213,8 +213,8 @@ class Walker {
       }
       auto& bits = underscore ? seen.extension : seen.value;
       void* slot = field->get(out);
-      std::size_t current =
-          field->shape == FieldShape::kChoice ? field->choice_ops->index(slot) : 0;
+      auto* choice = field->shape == FieldShape::kChoice ? static_cast<Choice*>(slot) : nullptr;
+      std::size_t current = choice != nullptr ? choice->index() : 0;
       if (current != 0 && current != jn->choice) {
         Error(IssueType::kStructure,
               "Only one type of choice element '" + std::string(field->name) +
@@ -227,11 +227,10 @@ class Walker {
         continue;
       }
       Seen::Set(bits, jn->field);
-      if (field->shape == FieldShape::kChoice) {
-        void* alt = current == 0 ? field->choice_ops->emplace(slot, jn->choice)
-                                 : field->choice_ops->get(slot);
+      if (choice != nullptr) {
+        void* alt = choice->Emplace(jn->choice, *target);
         PathGuard guard(path_, name);
-        Single(m.value, *field, *target, alt, underscore);
+        Single(m.value, *field, *target, alt, underscore, /*boxed=*/false);
         continue;
       }
       PathGuard guard(path_, name);
@@ -240,7 +239,7 @@ class Walker {
           SystemString(m.value, *field, *static_cast<std::string*>(slot));
           break;
         case FieldShape::kSingle:
-          Single(m.value, *field, *target, slot, underscore);
+          Single(m.value, *field, *target, slot, underscore, /*boxed=*/true);
           break;
         case FieldShape::kRepeated:
           Repeated(m.value, *field, *target, slot, underscore);
@@ -316,8 +315,9 @@ class Walker {
     out.assign(v.str());
   }
 
+  // `slot` holds a Box<T> when `boxed`, else the T itself (a choice alternative).
   void Single(const JsonValue& v, const FieldInfo& field, const TypeInfo& target, void* slot,
-              bool underscore) {
+              bool underscore, bool boxed) {
     if (v.is_array()) {
       Error(IssueType::kStructure, "Expected a single value, found an array");
       return;
@@ -338,7 +338,7 @@ class Walker {
       Error(IssueType::kStructure, "Expected an object, found " + std::string(KindName(v.kind)));
       return;
     }
-    Object(v, target, target.box_ensure(slot), false);
+    Object(v, target, boxed ? target.box_ensure(slot) : slot, false);
   }
 
   void Repeated(const JsonValue& v, const FieldInfo& field, const TypeInfo& target, void* slot,

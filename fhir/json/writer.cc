@@ -63,13 +63,17 @@ class Serializer {
           Repeated(field.name, *field.type, slot);
           break;
         case FieldShape::kChoice: {
-          std::size_t index = field.choice_ops->index(slot);
-          if (index == 0) break;
-          const ChoiceType& choice = field.choices[index - 1];
-          name_.assign(field.name);
-          name_.append(choice.suffix);
-          std::string name = name_;  // Single() may reuse name_ further down
-          Single(name, *choice.type, field.choice_ops->get(slot));
+          const auto* choice = static_cast<const Choice*>(slot);
+          if (choice->empty()) break;
+          const ChoiceType& alt = field.choices[choice->index() - 1];
+          std::string name(field.name);
+          name.append(alt.suffix);
+          if (alt.type->kind == TypeKind::kPrimitive) {
+            PrimitiveSingle(name, alt.type->primitive, choice->get());
+          } else {
+            Key(name);
+            Object(*alt.type, choice->get());
+          }
           break;
         }
       }
@@ -239,7 +243,6 @@ class Serializer {
 
   W& w_;
   std::string scratch_;
-  std::string name_;
 };
 
 }  // namespace

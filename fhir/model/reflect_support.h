@@ -31,4 +31,17 @@ void* VectorPush(void* vector) {
   return &static_cast<std::vector<T>*>(vector)->emplace_back();
 }
 
+template <class T>
+void* NewValue() {
+  return new T();
+}
+template <class T>
+void* CloneValue(const void* value) {
+  return new T(*static_cast<const T*>(value));
+}
+template <class T>
+void DeleteValue(void* value) {
+  delete static_cast<T*>(value);
+}
+
 }  // namespace fhir::reflect_support

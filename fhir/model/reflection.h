@@ -22,7 +22,7 @@ struct TypeInfo;
 //   kSingle         primitive: the Primitive<V> itself; complex, backbone: Box<T>;
 //                   resource: Box<Resource>
 //   kRepeated       std::vector<Primitive<V>> / std::vector<T> / std::vector<Box<Resource>>
-//   kChoice         a std::variant<std::monostate, alternatives...> handled by ChoiceOps
+//   kChoice         a fhir::Choice holding the alternative itself (a Primitive<V> or a T)
 // TypeInfo's box/vector functions operate on Box<T> and std::vector<T> of the type they
 // describe, so generic code never needs the C++ type.
 
@@ -82,18 +82,10 @@ struct CodeList {
 };
 
 // One alternative of a choice element: `suffix` is the JSON name suffix ("Boolean",
-// "CodeableConcept"); `index` its position in the std::variant (1-based: 0 is monostate).
+// "CodeableConcept"); its 1-based position in FieldInfo::choices is its fhir::Choice index.
 struct ChoiceType {
   std::string_view suffix;
   const TypeInfo* type;
-};
-
-// Access to a choice element's std::variant.
-struct ChoiceOps {
-  std::size_t (*index)(const void* variant);         // 0 = empty
-  void* (*get)(void* variant);                        // the active alternative, or nullptr
-  void* (*emplace)(void* variant, std::size_t index);  // makes alternative `index` active
-  void (*reset)(void* variant);
 };
 
 // An invariant of the StructureDefinition, carried as data; profiles/ evaluates them.
@@ -110,7 +102,6 @@ struct FieldInfo {
   FieldShape shape;
   const TypeInfo* type;  // nullptr for kChoice and kSystemString
   std::span<const ChoiceType> choices;
-  const ChoiceOps* choice_ops;
   std::uint32_t min;
   std::uint32_t max;  // kUnbounded for "*"
   bool is_summary;
@@ -154,6 +145,10 @@ struct TypeInfo {
   // this type (for FieldInfo::get).
   std::unique_ptr<Resource> (*create)();
   void* (*object_of)(Resource* resource);
+  // Primitives and complex types only (choice alternatives): a heap value of this type.
+  void* (*new_value)();
+  void* (*clone_value)(const void* value);
+  void (*delete_value)(void* value);
 
   // The field for a JSON property name, or nullptr.
   const JsonName* FindJsonName(std::string_view json_name) const;

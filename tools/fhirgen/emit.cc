@@ -43,7 +43,7 @@ class Types {
   bool IsPrimitive(const std::string& code) const { return primitives_.count(code) > 0; }
   static bool IsResource(const std::string& code) { return code == "Resource"; }
 
-  // The C++ type of one value of FHIR type `code` as held in a field or variant.
+  // The C++ type of one value of FHIR type `code` as held in a single field.
   std::string Single(const std::string& code) const {
     if (IsPrimitive(code)) return "::fhir::" + UpperFirst(code);
     return "::fhir::Box<::fhir::" + code + ">";
@@ -59,18 +59,12 @@ class Types {
   std::set<std::string> primitives_;
 };
 
-std::string VariantType(const Types& types, const Field& f) {
-  std::string v = "std::variant<std::monostate";
-  for (const auto& c : f.choices) v += ", " + types.Single(c);
-  return v + ">";
-}
-
 std::string FieldType(const Types& types, const Field& f) {
   switch (f.shape) {
     case Shape::kSystemString:
       return "std::string";
     case Shape::kChoice:
-      return VariantType(types, f);
+      return "::fhir::Choice";
     case Shape::kSingle:
       if (f.nested) return "::fhir::Box<::fhir::" + f.nested->qualified + ">";
       return types.Single(f.type);
@@ -132,6 +126,21 @@ void EmitStructDecl(Printer& p, const Types& types, const Struct& s, const std::
     if (f.inherited) continue;
     p.Emit("$i$  $t$ $m$;\n", {{"i", ind}, {"t", FieldType(types, f)}, {"m", f.cpp_name}});
   }
+  for (const Field& f : s.fields) {
+    if (f.inherited || f.shape != Shape::kChoice) continue;
+    p.Emit("\n$i$  // $m$[x] alternatives: nullptr unless active / makes it active.\n",
+           {{"i", ind}, {"m", f.json_name}});
+    for (std::size_t c = 0; c < f.choices.size(); ++c) {
+      const std::string& alt = f.choices[c];
+      std::string t = types.IsPrimitive(alt) ? "::fhir::" + UpperFirst(alt) : "::fhir::" + alt;
+      Printer::Vars v = {{"i", ind}, {"t", t}, {"m", f.cpp_name},
+                         {"a", SnakeCase(f.json_name + UpperFirst(alt))},
+                         {"n", std::to_string(c + 1)}, {"r", Types::ReflectOf(alt)}};
+      p.Emit("$i$  const $t$* $a$() const { return $m$.As<$t$>($n$); }\n", v);
+      p.Emit("$i$  $t$& mutable_$a$() { return *static_cast<$t$*>($m$.Emplace($n$, $r$)); }\n",
+             v);
+    }
+  }
   if (resource && s.is_abstract) {
     p.Emit("\n$i$ protected:\n", v);
     EmitSpecialMembers(p, s.cpp_name, ind + "  ");
@@ -167,8 +176,8 @@ std::string StrengthName(const std::string& s) {
 // Emits the reflection tables and special members of one source file's structs.
 class SourceEmitter {
  public:
-  SourceEmitter(const Definitions& defs, const Types& types, Printer& p, std::string tag)
-      : defs_(defs), types_(types), p_(p), tag_(std::move(tag)) {}
+  SourceEmitter(const Definitions& defs, const Types& types, Printer& p)
+      : defs_(defs), types_(types), p_(p) {}
 
   void EmitStruct(const Struct& s) {
     for (const auto& n : s.nested) EmitStruct(*n);
@@ -235,6 +244,9 @@ class SourceEmitter {
         {"elem", elem},
         {"create", concrete ? "&Create_" + s.reflect_name : "nullptr"},
         {"object_of", concrete ? "&ObjectOf_" + s.reflect_name : "nullptr"},
+        {"new", resource ? "nullptr" : "&::fhir::reflect_support::NewValue<" + elem + ">"},
+        {"clone", resource ? "nullptr" : "&::fhir::reflect_support::CloneValue<" + elem + ">"},
+        {"delete", resource ? "nullptr" : "&::fhir::reflect_support::DeleteValue<" + elem + ">"},
     };
     p_.Emit(
         "namespace reflect {\n"
@@ -246,39 +258,14 @@ class SourceEmitter {
         "    &::fhir::reflect_support::VectorSize<$elem$>,\n"
         "    &::fhir::reflect_support::VectorAt<$elem$>,\n"
         "    &::fhir::reflect_support::VectorPush<$elem$>,\n"
-        "    $create$, $object_of$};\n"
+        "    $create$, $object_of$,\n"
+        "    $new$, $clone$, $delete$};\n"
         "}  // namespace reflect\n",
         t);
   }
 
  private:
   void EmitChoice(const Struct& s, const Field& f) {
-    std::string variant = VariantType(types_, f);
-    auto [it, fresh] = variants_.emplace(variant, "Variant_" + tag_ + "_" + std::to_string(variants_.size()));
-    const std::string& name = it->second;
-    if (fresh) {
-      std::string cases;
-      for (std::size_t i = 1; i <= f.choices.size(); ++i) {
-        cases += "    case " + std::to_string(i) + ": return &x.emplace<" + std::to_string(i) +
-                 ">();\n";
-      }
-      p_.Emit(
-          "using $v$ = $type$;\n"
-          "std::size_t $v$_Index(const void* v) { return static_cast<const $v$*>(v)->index(); }\n"
-          "void* $v$_Get(void* v) {\n"
-          "  auto& x = *static_cast<$v$*>(v);\n"
-          "  if (x.index() == 0) return nullptr;\n"
-          "  return std::visit([](auto& a) -> void* { return &a; }, x);\n"
-          "}\n"
-          "void* $v$_Emplace(void* v, std::size_t i) {\n"
-          "  auto& x = *static_cast<$v$*>(v);\n"
-          "  switch (i) {\n$cases$  }\n"
-          "  return nullptr;\n"
-          "}\n"
-          "void $v$_Reset(void* v) { static_cast<$v$*>(v)->emplace<0>(); }\n"
-          "const ::fhir::ChoiceOps $v$_Ops = {&$v$_Index, &$v$_Get, &$v$_Emplace, &$v$_Reset};\n",
-          {{"v", name}, {"type", variant}, {"cases", cases}});
-    }
     p_.Emit("const ::fhir::ChoiceType kChoices_$r$_$m$[] = {\n",
             {{"r", s.reflect_name}, {"m", f.cpp_name}});
     for (const auto& c : f.choices) {
@@ -305,13 +292,12 @@ class SourceEmitter {
         codes = "&::fhir::value_sets::" + vs->second.symbol;
       }
       p_.Emit(
-          "    {\"$name$\", ::fhir::FieldShape::$shape$, $type$, $choices$, $ops$, $min$, $max$,"
+          "    {\"$name$\", ::fhir::FieldShape::$shape$, $type$, $choices$, $min$, $max$,"
           " $summary$, $modifier$, $strength$, $vs$, $codes$, $format$, &Get_$r$_$m$},\n",
           {{"name", f.json_name},
            {"shape", ShapeName(f.shape)},
            {"type", type},
            {"choices", choice ? "kChoices_" + s.reflect_name + "_" + f.cpp_name : "{}"},
-           {"ops", choice ? "&" + variants_.at(VariantType(types_, f)) + "_Ops" : "nullptr"},
            {"min", std::to_string(f.min)},
            {"max", f.max < 0 ? "::fhir::FieldInfo::kUnbounded" : std::to_string(f.max)},
            {"summary", f.summary ? "true" : "false"},
@@ -351,33 +337,32 @@ class SourceEmitter {
   const Definitions& defs_;
   const Types& types_;
   Printer& p_;
-  std::map<std::string, std::string> variants_;
-  std::string tag_;
 };
 
 constexpr char kSourceIncludes[] =
-    "#include <memory>\n#include <variant>\n\n"
+    "#include <memory>\n\n"
     "#include \"fhir/model/reflect_support.h\"\n#include \"fhir/r4/value_sets.h\"\n";
 
 OutputFile DatatypesHeader(const Definitions& defs, const Types& types) {
   Printer p;
   p.Emit(Banner("the StructureDefinitions of all R4 primitive and complex types"));
   p.Emit(
-      "#pragma once\n\n#include <cstdint>\n#include <string>\n#include <variant>\n"
-      "#include <vector>\n\n#include \"fhir/model/box.h\"\n#include \"fhir/model/primitive.h\"\n"
+      "#pragma once\n\n#include <cstdint>\n#include <string>\n"
+      "#include <vector>\n\n#include \"fhir/model/box.h\"\n#include \"fhir/model/choice.h\"\n#include \"fhir/model/primitive.h\"\n"
       "#include \"fhir/model/reflection.h\"\n\nnamespace fhir {\n\n");
   for (const auto& s : defs.datatypes) p.Emit("struct $n$;\n", {{"n", s->cpp_name}});
   p.Emit("class Resource;\n");
-  for (const auto& s : defs.datatypes) {
-    p.Emit("\n// http://hl7.org/fhir/R4/datatypes.html#$n$\n", {{"n", s->fhir_name}});
-    EmitStructDecl(p, types, *s, "");
-  }
   p.Emit("\nnamespace reflect {\n\n");
   for (const auto& prim : defs.primitives) {
     p.Emit("extern const ::fhir::TypeInfo $n$;\n", {{"n", prim}});
   }
   for (const auto& s : defs.datatypes) EmitReflectDecls(p, *s);
-  p.Emit("\n}  // namespace reflect\n}  // namespace fhir\n");
+  p.Emit("\n}  // namespace reflect\n");
+  for (const auto& s : defs.datatypes) {
+    p.Emit("\n// http://hl7.org/fhir/R4/datatypes.html#$n$\n", {{"n", s->fhir_name}});
+    EmitStructDecl(p, types, *s, "");
+  }
+  p.Emit("\n}  // namespace fhir\n");
   return {"fhir/r4/datatypes.h", p.str()};
 }
 
@@ -393,11 +378,14 @@ OutputFile DatatypesSource(const Definitions& defs, const Types& types) {
         " nullptr, {}, {}, {}, nullptr, nullptr,\n"
         "    &::fhir::reflect_support::VectorSize<::fhir::$c$>,\n"
         "    &::fhir::reflect_support::VectorAt<::fhir::$c$>,\n"
-        "    &::fhir::reflect_support::VectorPush<::fhir::$c$>, nullptr, nullptr};\n",
+        "    &::fhir::reflect_support::VectorPush<::fhir::$c$>, nullptr, nullptr,\n"
+        "    &::fhir::reflect_support::NewValue<::fhir::$c$>,\n"
+        "    &::fhir::reflect_support::CloneValue<::fhir::$c$>,\n"
+        "    &::fhir::reflect_support::DeleteValue<::fhir::$c$>};\n",
         {{"n", prim}, {"kind", PrimitiveKindName(prim)}, {"c", UpperFirst(prim)}});
   }
   p.Emit("}  // namespace reflect\n");
-  SourceEmitter e(defs, types, p, "datatypes");
+  SourceEmitter e(defs, types, p);
   for (const auto& s : defs.datatypes) e.EmitStruct(*s);
   p.Emit("\n}  // namespace fhir\n");
   return {"fhir/r4/datatypes.cc", p.str()};
@@ -410,7 +398,7 @@ std::vector<OutputFile> ResourceFiles(const Definitions& defs, const Types& type
   h.Emit(Banner("StructureDefinition/" + s.fhir_name));
   h.Emit(
       "#pragma once\n\n#include <memory>\n#include <string>\n#include <string_view>\n"
-      "#include <variant>\n#include <vector>\n\n#include \"fhir/r4/datatypes.h\"\n");
+      "#include <vector>\n\n#include \"fhir/r4/datatypes.h\"\n");
   for (const Struct* b : bases) h.Emit("#include \"fhir/r4/$f$.h\"\n", {{"f", FileStem(b->fhir_name)}});
   h.Emit("\nnamespace fhir {\n");
   EmitStructDecl(h, types, s, "");
@@ -423,7 +411,7 @@ std::vector<OutputFile> ResourceFiles(const Definitions& defs, const Types& type
   c.Emit("#include \"fhir/r4/$f$.h\"\n\n", {{"f", stem}});
   c.Emit(kSourceIncludes);
   c.Emit("\nnamespace fhir {\n");
-  SourceEmitter e(defs, types, c, s.reflect_name);
+  SourceEmitter e(defs, types, c);
   e.EmitStruct(s);
   c.Emit("\n}  // namespace fhir\n");
   return {{"fhir/r4/" + stem + ".h", h.str()}, {"fhir/r4/" + stem + ".cc", c.str()}};

@@ -1,0 +1,350 @@
+#include "server/bundle_processor.h"
+
+#include <algorithm>
+#include <map>
+#include <optional>
+#include <set>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "fhir/json/parser.h"
+#include "fhir/json/writer.h"
+#include "fhir/model/registry.h"
+#include "fhir/model/visit.h"
+#include "fhir/r4/binary.h"
+#include "fhir/r4/bundle.h"
+#include "server/rest_util.h"
+
+namespace server {
+namespace {
+
+using fhir::IssueType;
+
+std::string ReasonPhrase(int status) {
+  switch (status) {
+    case 200: return "200 OK";
+    case 201: return "201 Created";
+    case 204: return "204 No Content";
+    case 304: return "304 Not Modified";
+    case 400: return "400 Bad Request";
+    case 403: return "403 Forbidden";
+    case 404: return "404 Not Found";
+    case 405: return "405 Method Not Allowed";
+    case 409: return "409 Conflict";
+    case 410: return "410 Gone";
+    case 412: return "412 Precondition Failed";
+    case 415: return "415 Unsupported Media Type";
+    case 422: return "422 Unprocessable Entity";
+    default: return std::to_string(status);
+  }
+}
+
+void Write(rapidjson::Writer<rapidjson::StringBuffer>& w, std::string_view s) {
+  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+}
+
+// The Bundle.entry.response of one answered entry (with the resource for reads, or when the
+// client asked for representations).
+std::string ResponseEntry(const RestResponse& r, bool with_resource) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+  w.StartObject();
+  if (with_resource && !r.body.empty() && r.status < 300) {
+    w.Key("resource");
+    w.RawValue(r.body.data(), r.body.size(), rapidjson::kObjectType);
+  }
+  w.Key("response");
+  w.StartObject();
+  w.Key("status");
+  Write(w, ReasonPhrase(r.status));
+  if (!r.location.empty()) {
+    w.Key("location");
+    Write(w, r.location);
+  }
+  if (!r.etag.empty()) {
+    w.Key("etag");
+    Write(w, r.etag);
+  }
+  if (!r.last_modified.empty()) {
+    w.Key("lastModified");
+    Write(w, r.last_modified);
+  }
+  if (r.status >= 400 && !r.body.empty()) {
+    w.Key("outcome");
+    w.RawValue(r.body.data(), r.body.size(), rapidjson::kObjectType);
+  }
+  w.EndObject();
+  w.EndObject();
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+struct Entry {
+  std::size_t index;  // position in the Bundle
+  fhir::Bundle::Entry* entry;
+  std::string method;
+  std::string url;
+  RestResponse response;
+};
+
+int Rank(const std::string& method) {
+  if (method == "DELETE") return 0;
+  if (method == "POST") return 1;
+  if (method == "PUT" || method == "PATCH") return 2;
+  return 3;
+}
+
+// Builds the RestRequest of one entry. `url` is relative to the base ("Patient/1?x=y").
+RestRequest EntryRequest(const RestRequest& outer, const Entry& e) {
+  RestRequest r;
+  r.method = e.method;
+  std::string_view url = e.url;
+  std::size_t q = url.find('?');
+  std::string_view path = url.substr(0, q);
+  while (!path.empty() && path.front() == '/') path.remove_prefix(1);
+  while (!path.empty()) {
+    std::size_t slash = path.find('/');
+    r.segments.push_back(PercentDecode(path.substr(0, slash)));
+    path = slash == std::string_view::npos ? std::string_view() : path.substr(slash + 1);
+  }
+  if (q != std::string_view::npos) r.params = ParseQuery(url.substr(q + 1));
+  const fhir::Bundle::Entry::Request& req = *e.entry->request;
+  if (req.if_match.value) r.if_match = *req.if_match.value;
+  if (req.if_none_match.value) r.if_none_match = *req.if_none_match.value;
+  if (req.if_none_exist.value) r.if_none_exist = *req.if_none_exist.value;
+  if (req.if_modified_since.value) {
+    r.if_modified_since = HttpDateFromInstant(*req.if_modified_since.value);
+  }
+  r.prefer = outer.prefer;
+  if (e.entry->resource) {
+    r.body = fhir::json::Write(*e.entry->resource);
+    r.content_type = "application/fhir+json";
+    if (e.method == "PATCH" && e.entry->resource->type_info().name == "Binary") {
+      // JSON Patch travels as a Binary resource in Bundles (http.html#patch).
+      auto* binary = static_cast<fhir::Binary*>(e.entry->resource.get());
+      r.content_type = binary->content_type.value.value_or("");
+      r.body = binary->data.value.value_or("");
+    }
+  }
+  return r;
+}
+
+class TransactionRunner {
+ public:
+  TransactionRunner(RestService& service, const RestRequest& request, std::vector<Entry>& entries,
+                    storage::WriteTransaction& txn)
+      : service_(service), request_(request), entries_(entries), txn_(txn) {}
+
+  // Fills each entry's response; returns the first failure (status >= 400), if any.
+  std::optional<RestResponse> Run() {
+    if (auto failed = AssignIds()) return failed;
+    if (auto failed = RewriteReferences()) return failed;
+    std::vector<Entry*> order;
+    for (Entry& e : entries_) order.push_back(&e);
+    std::stable_sort(order.begin(), order.end(),
+                     [](const Entry* a, const Entry* b) { return Rank(a->method) < Rank(b->method); });
+    for (Entry* e : order) {
+      if (existing_.count(e->index)) {
+        e->response = service_.HandleIn(ReadRequest(existing_[e->index]), txn_);
+        continue;
+      }
+      e->response = service_.HandleIn(EntryRequest(request_, *e), txn_);
+      if (e->response.status >= 400) return e->response;
+    }
+    return std::nullopt;
+  }
+
+ private:
+  RestRequest ReadRequest(const std::string& reference) {
+    RestRequest r;
+    r.method = "GET";
+    std::size_t slash = reference.find('/');
+    r.segments = {reference.substr(0, slash), reference.substr(slash + 1)};
+    return r;
+  }
+
+  // POST entries become PUTs to fresh ids (or reads of the resource `ifNoneExist` finds), so
+  // references to their fullUrls can be rewritten before anything is written.
+  std::optional<RestResponse> AssignIds() {
+    for (Entry& e : entries_) {
+      fhir::Bundle::Entry& entry = *e.entry;
+      std::string full_url = entry.full_url.value.value_or("");
+      if (e.method == "POST" && entry.resource) {
+        std::string type(entry.resource->type_info().name);
+        const auto& req = *entry.request;
+        if (req.if_none_exist.value) {
+          storage::SimpleQuery q;
+          q.type = type;
+          for (const auto& [key, value] : ParseQuery(*req.if_none_exist.value)) {
+            fhir::Status s = AddCriterion(q, key, value);
+            if (!s.ok()) return Fail(e, ErrorResponse(s));
+          }
+          auto ids = txn_.Find(q);
+          if (!ids.ok()) return Fail(e, ErrorResponse(ids.status()));
+          if (ids->size() > 1) {
+            return Fail(e, ErrorResponse(412, IssueType::kMultipleMatches,
+                                         "ifNoneExist matches " + std::to_string(ids->size()) +
+                                             " resources"));
+          }
+          if (ids->size() == 1) {
+            existing_[e.index] = type + "/" + (*ids)[0];
+            if (!full_url.empty()) ids_[full_url] = existing_[e.index];
+            continue;
+          }
+        }
+        std::string id = NewResourceId();
+        entry.resource->id = id;
+        e.method = "PUT";
+        e.url = type + "/" + id;
+        created_.insert(e.index);
+        if (!full_url.empty()) ids_[full_url] = type + "/" + id;
+      } else if (!full_url.empty() && entry.resource && !entry.resource->id.empty()) {
+        ids_[full_url] = std::string(entry.resource->type_info().name) + "/" + entry.resource->id;
+      }
+    }
+    return std::nullopt;
+  }
+
+  std::optional<RestResponse> RewriteReferences() {
+    for (Entry& e : entries_) {
+      if (!e.entry->resource) continue;
+      fhir::Resource& r = *e.entry->resource;
+      std::optional<RestResponse> failed;
+      fhir::VisitObjects(r.type_info(), r.type_info().object_of(&r),
+                         [&](const fhir::TypeInfo& type, void* object) {
+                           if (failed || &type != &fhir::reflect::Reference) return;
+                           auto& ref = static_cast<fhir::Reference*>(object)->reference.value;
+                           if (!ref) return;
+                           if (auto f = Resolve(*ref)) failed = Fail(e, *f);
+                         });
+      if (failed) return failed;
+    }
+    return std::nullopt;
+  }
+
+  // Rewrites one reference in place; returns an error response when it cannot be resolved.
+  std::optional<RestResponse> Resolve(std::string& ref) {
+    if (auto it = ids_.find(ref); it != ids_.end()) {
+      ref = it->second;
+      return std::nullopt;
+    }
+    if (ref.rfind("urn:uuid:", 0) == 0 || ref.rfind("urn:oid:", 0) == 0) {
+      return ErrorResponse(400, IssueType::kNotFound,
+                           "The reference " + ref + " names no entry of the transaction");
+    }
+    std::size_t q = ref.find('?');
+    if (q == std::string::npos || ref.find("://") != std::string::npos) return std::nullopt;
+    std::string type = ref.substr(0, q);
+    if (fhir::FindResourceType(type) == nullptr) {
+      return ErrorResponse(400, IssueType::kNotFound,
+                           "Unknown resource type in conditional reference " + ref);
+    }
+    storage::SimpleQuery query;
+    query.type = type;
+    for (const auto& [key, value] : ParseQuery(ref.substr(q + 1))) {
+      fhir::Status s = AddCriterion(query, key, value);
+      if (!s.ok()) return ErrorResponse(s);
+    }
+    auto ids = txn_.Find(query);
+    if (!ids.ok()) return ErrorResponse(ids.status());
+    if (ids->size() != 1) {
+      return ErrorResponse(412, ids->empty() ? IssueType::kNotFound : IssueType::kMultipleMatches,
+                           "The conditional reference " + ref + " matches " +
+                               std::to_string(ids->size()) + " resources; it must match one");
+    }
+    ref = type + "/" + (*ids)[0];
+    return std::nullopt;
+  }
+
+  // The failure of entry `e`, which fails the whole transaction.
+  static RestResponse Fail(const Entry& e, RestResponse r) {
+    r.body = OperationOutcomeOf(fhir::Status(
+        std::vector<fhir::Issue>{{fhir::Severity::kError, IssueType::kProcessing,
+                                  "Entry " + std::to_string(e.index) + " (" + e.method + " " +
+                                      e.url + ") failed; the transaction was rolled back",
+                                  "Bundle.entry[" + std::to_string(e.index) + "]"}}));
+    return r;
+  }
+
+  RestService& service_;
+  const RestRequest& request_;
+  std::vector<Entry>& entries_;
+  storage::WriteTransaction& txn_;
+  std::map<std::string, std::string> ids_;           // fullUrl -> Type/id
+  std::map<std::size_t, std::string> existing_;      // entry index -> Type/id found
+  std::set<std::size_t> created_;
+};
+
+std::string BundleResponse(std::string_view type, const std::vector<Entry>& entries,
+                           bool representation) {
+  BundleWriter bundle(type);
+  for (const Entry& e : entries) {
+    bundle.RawEntry(ResponseEntry(e.response, representation || e.method == "GET" ||
+                                                  e.method == "HEAD"));
+  }
+  return bundle.Finish();
+}
+
+}  // namespace
+
+RestResponse ProcessBundle(RestService& service, const RestRequest& request, bool nested) {
+  if (nested) {
+    return ErrorResponse(400, IssueType::kNotSupported,
+                         "A batch or transaction cannot contain another one");
+  }
+  if (request.body.empty()) {
+    return ErrorResponse(400, IssueType::kStructure, "POST to the base needs a Bundle");
+  }
+  fhir::json::ParseOptions options;
+  options.lenient = request.prefer.find("handling=lenient") != std::string::npos;
+  auto parsed = fhir::json::ParseResource(request.body, options);
+  if (!parsed.ok()) return ErrorResponse(parsed.status());
+  if (parsed.value()->type_info().name != "Bundle") {
+    return ErrorResponse(400, IssueType::kInvalid,
+                         "POST to the base needs a Bundle, not a " +
+                             std::string(parsed.value()->type_info().name),
+                         "resourceType");
+  }
+  auto& bundle = static_cast<fhir::Bundle&>(*parsed.value());
+  std::string type = bundle.type.value.value_or("");
+  if (type != "batch" && type != "transaction") {
+    return ErrorResponse(400, IssueType::kInvalid,
+                         "POST to the base accepts Bundles of type batch or transaction, not '" +
+                             type + "'",
+                         "Bundle.type");
+  }
+  std::vector<Entry> entries;
+  for (std::size_t i = 0; i < bundle.entry.size(); ++i) {
+    fhir::Bundle::Entry& entry = bundle.entry[i];
+    std::string at = "Bundle.entry[" + std::to_string(i) + "].request";
+    if (!entry.request || !entry.request->method.value || !entry.request->url.value) {
+      return ErrorResponse(400, IssueType::kRequired,
+                           "Each entry of a " + type + " needs request.method and request.url",
+                           at);
+    }
+    entries.push_back({i, &entry, *entry.request->method.value, *entry.request->url.value, {}});
+  }
+  bool representation = request.prefer.find("return=representation") != std::string::npos;
+  RestResponse out;
+  if (type == "batch") {
+    for (Entry& e : entries) e.response = service.Handle(EntryRequest(request, e));
+    out.body = BundleResponse("batch-response", entries, representation);
+    return out;
+  }
+  auto txn = service.store().BeginWrite();
+  if (!txn.ok()) return ErrorResponse(txn.status());
+  TransactionRunner runner(service, request, entries, *txn.value());
+  if (std::optional<RestResponse> failed = runner.Run()) {
+    return *failed;  // the transaction rolls back when `txn` goes
+  }
+  fhir::Status committed = txn.value()->Commit();
+  if (!committed.ok()) return ErrorResponse(committed);
+  out.body = BundleResponse("transaction-response", entries, representation);
+  return out;
+}
+
+}  // namespace server

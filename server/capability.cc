@@ -1,0 +1,147 @@
+#include "server/capability.h"
+
+#include <time.h>
+
+#include <cstdio>
+#include <ctime>
+#include <string_view>
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "fhir/model/registry.h"
+
+namespace server {
+namespace {
+
+using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+void WriteString(Writer& writer, std::string_view text) {
+  writer.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
+}
+
+void WriteMember(Writer& writer, std::string_view key, std::string_view value) {
+  writer.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
+  WriteString(writer, value);
+}
+
+// What every resource type supports (rest.resource minus `type`), in element order.
+void WriteRestResource(Writer& writer, std::string_view type) {
+  writer.Key("interaction");
+  writer.StartArray();
+  for (const char* code : {"read", "vread", "update", "patch", "delete", "history-instance",
+                           "history-type", "create", "search-type"}) {
+    writer.StartObject();
+    WriteMember(writer, "code", code);
+    writer.EndObject();
+  }
+  writer.EndArray();
+  WriteMember(writer, "versioning", "versioned-update");
+  writer.Key("readHistory");
+  writer.Bool(true);
+  writer.Key("updateCreate");
+  writer.Bool(true);
+  writer.Key("conditionalCreate");
+  writer.Bool(true);
+  WriteMember(writer, "conditionalRead", "full-support");
+  writer.Key("conditionalUpdate");
+  writer.Bool(true);
+  WriteMember(writer, "conditionalDelete", "single");
+  writer.Key("searchParam");
+  writer.StartArray();
+  const char* params[][3] = {
+      {"_id", "http://hl7.org/fhir/SearchParameter/Resource-id", "token"},
+      {"_lastUpdated", "http://hl7.org/fhir/SearchParameter/Resource-lastUpdated", "date"},
+      {"identifier", "", "token"}};
+  const fhir::TypeInfo* info = fhir::FindResourceType(type);
+  bool has_identifier = info != nullptr && info->FindField("identifier") != nullptr;
+  for (const auto& p : params) {
+    if (std::string_view(p[0]) == "identifier" && !has_identifier) continue;
+    writer.StartObject();
+    WriteMember(writer, "name", p[0]);
+    if (*p[1] != '\0') WriteMember(writer, "definition", p[1]);
+    WriteMember(writer, "type", p[2]);
+    writer.EndObject();
+  }
+  writer.EndArray();
+}
+
+}  // namespace
+
+std::string CapabilityStatementJson(const CapabilityInput& input) {
+  rapidjson::StringBuffer buffer;
+  Writer writer(buffer);
+  // Members in the order of the R4 element definitions, as canonical FHIR JSON has them.
+  writer.StartObject();
+  WriteMember(writer, "resourceType", "CapabilityStatement");
+  WriteMember(writer, "status", "active");
+  WriteMember(writer, "date", input.start_instant);
+  WriteMember(writer, "kind", "instance");
+
+  writer.Key("software");
+  writer.StartObject();
+  WriteMember(writer, "name", "fhir-server");
+  if (!input.software_version.empty()) WriteMember(writer, "version", input.software_version);
+  writer.EndObject();
+
+  // kind = instance requires an implementation (cpb-14), whose description is 1..1.
+  writer.Key("implementation");
+  writer.StartObject();
+  WriteMember(writer, "description", "fhir-server FHIR R4 endpoint");
+  if (!input.base_url.empty()) WriteMember(writer, "url", input.base_url);
+  writer.EndObject();
+
+  WriteMember(writer, "fhirVersion", "4.0.1");
+  writer.Key("format");
+  writer.StartArray();
+  WriteString(writer, "application/fhir+json");
+  WriteString(writer, "json");
+  writer.EndArray();
+
+  writer.Key("rest");
+  writer.StartArray();
+  writer.StartObject();
+  WriteMember(writer, "mode", "server");
+  // FHIR JSON forbids empty arrays, so no types means no "resource" member at all.
+  if (!input.resource_types.empty()) {
+    writer.Key("resource");
+    writer.StartArray();
+    for (const std::string& type : input.resource_types) {
+      writer.StartObject();
+      WriteMember(writer, "type", type);
+      if (input.rest_interactions) WriteRestResource(writer, type);
+      writer.EndObject();
+    }
+    writer.EndArray();
+  }
+  if (input.rest_interactions) {
+    writer.Key("interaction");
+    writer.StartArray();
+    for (const char* code : {"transaction", "batch", "history-system"}) {
+      writer.StartObject();
+      WriteMember(writer, "code", code);
+      writer.EndObject();
+    }
+    writer.EndArray();
+  }
+  writer.EndObject();
+  writer.EndArray();
+  writer.EndObject();
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+std::string FormatInstant(std::chrono::system_clock::time_point time) {
+  const auto since_epoch = time.time_since_epoch();
+  const auto seconds = std::chrono::floor<std::chrono::seconds>(since_epoch);
+  const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(since_epoch - seconds);
+  const std::time_t t = static_cast<std::time_t>(seconds.count());
+  std::tm utc{};
+  gmtime_r(&t, &utc);  // std::gmtime shares a static buffer between threads.
+  char text[32];
+  const size_t length = std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &utc);
+  char fraction[8];
+  std::snprintf(fraction, sizeof fraction, ".%03dZ", static_cast<int>(millis.count()));
+  return std::string(text, length) + fraction;
+}
+
+}  // namespace server

@@ -1,0 +1,33 @@
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace server {
+
+// What the CapabilityStatement describes; see CapabilityStatementJson().
+struct CapabilityInput {
+  std::vector<std::string> resource_types;  // one rest.resource each, in order; distinct (cpb-9)
+  std::string base_url;                     // implementation.url; omitted when empty
+  std::string software_version;             // software.version; omitted when empty
+  std::string start_instant;  // date (1..1): when the server started, see FormatInstant()
+  // Whether the REST interactions of server/rest_service.h are served (else only metadata).
+  bool rest_interactions = false;
+};
+
+// Returns a compact R4 CapabilityStatement (http://hl7.org/fhir/R4/capabilitystatement.html)
+// for this server: status active, kind instance, fhirVersion 4.0.1, format
+// [application/fhir+json, json], software "fhir-server", and one rest entry in mode server that
+// lists each of `input.resource_types`. With `rest_interactions` each type claims read, vread,
+// update, patch, delete, history-instance, history-type, create and search-type, versioned
+// updates, conditional create/update/delete (single), update-as-create, and the search
+// parameters _id, identifier and _lastUpdated; the system claims transaction, batch and
+// history-system. It claims only what works.
+// REQUIRES: input.start_instant is non-empty.
+std::string CapabilityStatementJson(const CapabilityInput& input);
+
+// Returns `time` as an R4 instant in UTC with milliseconds: "2024-05-01T12:34:56.789Z".
+std::string FormatInstant(std::chrono::system_clock::time_point time);
+
+}  // namespace server

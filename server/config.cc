@@ -1,0 +1,247 @@
+#include "server/config.h"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cstdlib>
+#include <string>
+
+namespace server {
+namespace {
+
+// Why a value was rejected, without naming its source; nullopt when it was accepted.
+using Error = std::optional<std::string>;
+
+// Parses a whole decimal number in [min, max]; from_chars rejects signs and spaces for us.
+Error ParseNumber(std::string_view text, uint64_t min, uint64_t max, uint64_t& out) {
+  uint64_t value = 0;
+  const char* end = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (text.empty() || ec != std::errc() || ptr != end || value < min || value > max) {
+    return "expected a whole number from " + std::to_string(min) + " to " + std::to_string(max);
+  }
+  out = value;
+  return std::nullopt;
+}
+
+template <class T>
+Error SetNumber(std::string_view text, uint64_t min, uint64_t max, T& field) {
+  uint64_t value = 0;
+  if (Error error = ParseNumber(text, min, max, value)) return error;
+  field = static_cast<T>(value);  // in range: max fits T by construction of the table
+  return std::nullopt;
+}
+
+// RFC 3986 pchar plus '/': what a base path may contain, so it can be compared with request
+// targets byte for byte.
+bool IsPathChar(char c) {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+  return std::string_view("-._~!$&'()*+,;=:@%/").find(c) != std::string_view::npos;
+}
+
+Error SetBasePath(std::string_view path, Config& config) {
+  for (char c : path) {
+    if (!IsPathChar(c)) return "the path may not contain '" + std::string(1, c) + "'";
+  }
+  while (!path.empty() && path.back() == '/') path.remove_suffix(1);
+  config.base_path = std::string(path);
+  return std::nullopt;
+}
+
+bool StartsWithNoCase(std::string_view text, std::string_view prefix) {
+  if (text.size() < prefix.size()) return false;
+  for (size_t i = 0; i < prefix.size(); ++i) {
+    const char c = text[i];
+    if ((c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c) != prefix[i]) return false;
+  }
+  return true;
+}
+
+// "/fhir" sets the path only; "https://example.org/fhir" also sets the URL the server
+// advertises (behind a proxy it differs from the address it binds).
+Error SetBaseUrl(std::string_view value, Config& config) {
+  if (!value.empty() && value.front() == '/') {
+    config.public_base_url.clear();
+    return SetBasePath(value, config);
+  }
+  size_t scheme_end = 0;
+  if (StartsWithNoCase(value, "http://")) scheme_end = 7;
+  if (StartsWithNoCase(value, "https://")) scheme_end = 8;
+  if (scheme_end == 0) return "expected a path starting with '/' or an http(s):// URL";
+  const size_t path_start = value.find('/', scheme_end);
+  const std::string_view authority = value.substr(scheme_end, path_start - scheme_end);
+  if (authority.empty() || authority.find_first_of("?# ") != std::string_view::npos) {
+    return "the URL has no valid host";
+  }
+  const std::string_view path =
+      path_start == std::string_view::npos ? std::string_view() : value.substr(path_start);
+  if (Error error = SetBasePath(path, config)) return error;
+  config.public_base_url =
+      std::string(value.substr(0, scheme_end)) + std::string(authority) + config.base_path;
+  return std::nullopt;
+}
+
+Error SetBool(std::string_view text, bool& field) {
+  if (text == "on" || text == "true" || text == "1") {
+    field = true;
+  } else if (text == "off" || text == "false" || text == "0") {
+    field = false;
+  } else {
+    return "expected on or off";
+  }
+  return std::nullopt;
+}
+
+struct Option {
+  std::string_view flag;
+  std::string_view env;
+  std::string_view metavar;
+  std::string_view help;
+  Error (*set)(std::string_view value, Config& config);
+  std::string (*show)(const Config& config);  // the value as --help prints the default
+};
+
+// One row per setting: flags, variables and --help all come from here, so they cannot drift.
+const std::array<Option, 10>& Options() {
+  static const std::array<Option, 10> options = {{
+      {"--host", "FHIR_HOST", "HOST", "address or host name to listen on",
+       [](std::string_view v, Config& c) -> Error {
+         if (v.empty()) return "expected an address or host name";
+         c.host = std::string(v);
+         return std::nullopt;
+       },
+       [](const Config& c) { return c.host; }},
+      {"--port", "FHIR_PORT", "PORT", "TCP port; 0 picks a free one",
+       [](std::string_view v, Config& c) { return SetNumber(v, 0, 65535, c.port); },
+       [](const Config& c) { return std::to_string(c.port); }},
+      {"--base-url", "FHIR_BASE_URL", "URL",
+       "base path (/fhir), or full base URL (https://host/fhir) to advertise", SetBaseUrl,
+       [](const Config& c) { return c.base_path; }},
+      {"--db", "FHIR_DB", "FILE", "database file (kept for the coming store)",
+       [](std::string_view v, Config& c) -> Error {
+         if (v.empty()) return "expected a file name";
+         c.db_path = std::string(v);
+         return std::nullopt;
+       },
+       [](const Config& c) { return c.db_path; }},
+      {"--threads", "FHIR_THREADS", "N", "I/O threads; 0 = one per hardware thread",
+       [](std::string_view v, Config& c) { return SetNumber(v, 0, 1024, c.threads); },
+       [](const Config& c) { return std::to_string(c.threads); }},
+      {"--max-body-bytes", "FHIR_MAX_BODY_BYTES", "N", "largest request body; more gets 413",
+       [](std::string_view v, Config& c) {
+         return SetNumber(v, 1, uint64_t{1} << 30, c.max_body_bytes);
+       },
+       [](const Config& c) { return std::to_string(c.max_body_bytes); }},
+      {"--max-header-bytes", "FHIR_MAX_HEADER_BYTES", "N",
+       "largest request line plus headers; more gets 431",
+       [](std::string_view v, Config& c) {
+         return SetNumber(v, 1024, uint64_t{1} << 20, c.max_header_bytes);
+       },
+       [](const Config& c) { return std::to_string(c.max_header_bytes); }},
+      {"--read-timeout", "FHIR_READ_TIMEOUT", "SECONDS",
+       "time to receive a request once started, and to send a response",
+       [](std::string_view v, Config& c) { return SetNumber(v, 1, 3600, c.read_timeout_seconds); },
+       [](const Config& c) { return std::to_string(c.read_timeout_seconds); }},
+      {"--idle-timeout", "FHIR_IDLE_TIMEOUT", "SECONDS",
+       "time a kept-alive connection may wait for its next request",
+       [](std::string_view v, Config& c) { return SetNumber(v, 1, 3600, c.idle_timeout_seconds); },
+       [](const Config& c) { return std::to_string(c.idle_timeout_seconds); }},
+      {"--access-log", "FHIR_ACCESS_LOG", "on|off", "one JSON line per request on stderr",
+       [](std::string_view v, Config& c) { return SetBool(v, c.access_log); },
+       [](const Config& c) { return std::string(c.access_log ? "on" : "off"); }},
+  }};
+  return options;
+}
+
+const Option* FindFlag(std::string_view flag) {
+  for (const Option& option : Options()) {
+    if (option.flag == flag) return &option;
+  }
+  return nullptr;
+}
+
+// Built by appending: GCC 12 at -O2 warns falsely (-Wrestrict, its bug 105329) about
+// "'" + std::string(text).
+std::string Quoted(std::string_view text) {
+  std::string out = "'";
+  out.append(text);
+  out += '\'';
+  return out;
+}
+
+}  // namespace
+
+std::optional<std::string> ProcessEnv(std::string_view name) {
+  const char* value = std::getenv(std::string(name).c_str());  // NOLINT(concurrency-mt-unsafe)
+  if (value == nullptr) return std::nullopt;
+  return std::string(value);
+}
+
+ConfigParse ParseConfig(const std::vector<std::string>& args, const EnvLookup& env) {
+  ConfigParse result;
+  for (const std::string& arg : args) {
+    if (arg == "--help" || arg == "-h") {
+      result.help = true;
+      return result;
+    }
+  }
+  for (const Option& option : Options()) {
+    const std::optional<std::string> value = env(option.env);
+    if (!value || value->empty()) continue;
+    if (Error error = option.set(*value, result.config)) {
+      result.error = std::string(option.env) + "=" + Quoted(*value) + ": " + *error;
+      return result;
+    }
+  }
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string_view arg = args[i];
+    const size_t equals = arg.find('=');
+    const std::string_view flag = arg.substr(0, equals);
+    const Option* option = arg.starts_with("--") ? FindFlag(flag) : nullptr;
+    if (option == nullptr) {
+      result.error = "unknown argument " + Quoted(arg);
+      return result;
+    }
+    std::string_view value;
+    if (equals != std::string_view::npos) {
+      value = arg.substr(equals + 1);
+    } else if (i + 1 < args.size()) {
+      value = args[++i];
+    } else {
+      result.error = std::string(flag) + " needs a value (" + std::string(option->metavar) + ")";
+      return result;
+    }
+    if (Error error = option->set(value, result.config)) {
+      result.error = std::string(flag) + " " + Quoted(value) + ": " + *error;
+      return result;
+    }
+  }
+  return result;
+}
+
+std::string Usage() {
+  const Config defaults;
+  std::string text =
+      "Usage: fhir-server [FLAGS]\n"
+      "Serves the FHIR R4 REST API over HTTP/1.1. Each flag may also be set by the variable\n"
+      "named after it; a flag wins over its variable. Exit status: 0 after --help or a clean\n"
+      "shutdown on SIGINT/SIGTERM, 1 if the server cannot start, 2 for a bad flag or value.\n\n";
+  for (const Option& option : Options()) {
+    std::string line = "  " + std::string(option.flag) + " " + std::string(option.metavar);
+    line.resize(std::max<size_t>(line.size() + 1, 31), ' ');
+    text += line + std::string(option.help) + "\n";
+    text += std::string(31, ' ') + "env " + std::string(option.env) + ", default " +
+            Quoted(option.show(defaults)) + "\n";
+  }
+  text += "  --help, -h                   print this text and exit\n";
+  return text;
+}
+
+std::string PublicBaseUrl(const Config& config, uint16_t port) {
+  if (!config.public_base_url.empty()) return config.public_base_url;
+  const bool ipv6 = config.host.find(':') != std::string::npos;
+  const std::string host = ipv6 ? "[" + config.host + "]" : config.host;
+  return "http://" + host + ":" + std::to_string(port) + config.base_path;
+}
+
+}  // namespace server

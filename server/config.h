@@ -1,0 +1,60 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace server {
+
+// How the server runs. Every field has a flag and an environment variable; see Usage().
+struct Config {
+  std::string host = "127.0.0.1";   // address or name to bind
+  uint16_t port = 8080;             // 0 = an ephemeral port chosen by the OS
+  std::string base_path = "/fhir";  // "" (root) or "/a[/b...]" without a trailing slash
+  std::string public_base_url;      // full base URL from --base-url; "" = http://host:port/base
+  std::string db_path = "fhir.db";  // accepted and kept; no store reads it yet
+  int threads = 0;                  // io_context threads; 0 = std::thread::hardware_concurrency()
+  // Largest request body; a larger one gets 413. Whole bodies are held in memory.
+  size_t max_body_bytes = size_t{16} << 20;
+  // Largest request line plus header fields, in total; more gets 431. 16 KiB (Node.js's
+  // default) leaves room for a bearer JWT, which 8 KiB does not always.
+  size_t max_header_bytes = size_t{16} << 10;
+  // Time allowed to receive one whole request once its first byte arrived (and for the first
+  // byte on a new connection), and to send one response.
+  int read_timeout_seconds = 30;
+  int idle_timeout_seconds = 60;  // time a kept-alive connection may wait for its next request
+  bool access_log = true;         // one JSON line per request on stderr
+};
+
+// The value of environment variable `name`, or nullopt when it is unset.
+using EnvLookup = std::function<std::optional<std::string>(std::string_view name)>;
+
+// Looks `name` up in the process environment (std::getenv).
+std::optional<std::string> ProcessEnv(std::string_view name);
+
+// The outcome of ParseConfig(): `error` non-empty (the caller should exit with status 2),
+// else `help` (print Usage() and exit 0), else `config` is ready to use.
+struct ConfigParse {
+  Config config;
+  bool help = false;
+  std::string error;  // one line naming the flag or variable and what is wrong with it
+};
+
+// Builds a Config from defaults, then the FHIR_* variables found by `env`, then `args` (the
+// command line without the program name), so flags win over the environment. Flags take their
+// value as `--flag value` or `--flag=value`. An empty variable counts as unset.
+ConfigParse ParseConfig(const std::vector<std::string>& args, const EnvLookup& env);
+
+// The --help text: every flag with its variable, default and meaning.
+std::string Usage();
+
+// The base URL clients see: config.public_base_url if set, else "http://host:port" + base_path
+// (an IPv6 host in brackets). `port` is the bound port, which differs from config.port when
+// that is 0.
+std::string PublicBaseUrl(const Config& config, uint16_t port);
+
+}  // namespace server

@@ -1,0 +1,252 @@
+#include "server/handler.h"
+
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include <rapidjson/prettywriter.h>
+#include <rapidjson/reader.h>
+#include <rapidjson/stringbuffer.h>
+
+#include "server/operation_outcome.h"
+#include "server/rest_service.h"
+#include "server/rest_util.h"
+
+namespace server {
+namespace {
+
+namespace http = boost::beast::http;
+
+std::string_view ToStd(boost::beast::string_view text) { return {text.data(), text.size()}; }
+
+char Lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+std::string Lowercase(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = Lower(c);
+  return out;
+}
+
+struct Target {
+  std::string_view path;
+  std::vector<std::pair<std::string, std::string>> params;  // decoded, in request order
+
+  // The first value of `name`, if the query has it.
+  std::optional<std::string_view> Param(std::string_view name) const {
+    for (const auto& [key, value] : params) {
+      if (key == name) return value;
+    }
+    return std::nullopt;
+  }
+};
+
+Target SplitTarget(std::string_view target) {
+  Target out;
+  const size_t question = target.find('?');
+  out.path = target.substr(0, question);
+  if (question != std::string_view::npos) out.params = ParseQuery(target.substr(question + 1));
+  return out;
+}
+
+// The media type of an Accept element or _format value without its parameters, lowercased.
+std::string MediaType(std::string_view element) {
+  return Lowercase(Trim(element.substr(0, element.find(';'))));
+}
+
+// True if the Accept element's parameters include a zero quality ("q=0", "q=0.000"): RFC 9110
+// section 12.4.2 makes that "not acceptable".
+bool HasZeroQuality(std::string_view element) {
+  for (size_t semicolon = element.find(';'); semicolon != std::string_view::npos;
+       semicolon = element.find(';')) {
+    element.remove_prefix(semicolon + 1);
+    const std::string_view param = Trim(element.substr(0, element.find(';')));
+    if (param.size() > 2 && Lower(param[0]) == 'q' && param[1] == '=') {
+      return param.substr(2).find_first_not_of("0.") == std::string_view::npos;
+    }
+  }
+  return false;
+}
+
+bool IsJsonFormat(std::string_view format) {
+  const std::string type = MediaType(format);
+  return type == "json" || type == "application/json" || type == "application/fhir+json";
+}
+
+// Accept elements that let us answer with FHIR JSON. application/json+fhir is the DSTU2 name,
+// which R4 asks servers to keep accepting.
+bool IsJsonMediaRange(std::string_view element) {
+  const std::string type = MediaType(element);
+  return type == "application/fhir+json" || type == "application/json" ||
+         type == "application/json+fhir" || type == "*/*" || type == "application/*";
+}
+
+// Why the request cannot have a JSON answer, or nullopt if it can
+// (http://hl7.org/fhir/R4/http.html#mime).
+std::optional<std::string> FormatProblem(const Request& request, const Target& target) {
+  if (const std::optional<std::string_view> format = target.Param("_format")) {
+    if (IsJsonFormat(*format)) return std::nullopt;
+    return "_format '" + std::string(*format) +
+           "' is not supported; this server produces only application/fhir+json";
+  }
+  std::string accept;
+  for (auto [it, end] = request.equal_range(http::field::accept); it != end; ++it) {
+    if (!accept.empty()) accept += ", ";
+    accept += ToStd(it->value());
+  }
+  if (Trim(accept).empty()) return std::nullopt;  // absent (or blank): anything goes
+  std::string_view rest = accept;
+  while (true) {
+    const size_t comma = rest.find(',');
+    const std::string_view element = rest.substr(0, comma);
+    if (IsJsonMediaRange(element) && !HasZeroQuality(element)) return std::nullopt;
+    if (comma == std::string_view::npos) break;
+    rest = rest.substr(comma + 1);
+  }
+  return "Accept '" + accept +
+         "' allows no format this server produces; it produces only application/fhir+json";
+}
+
+// Re-indents compact JSON. Numbers pass through as their source text (RawNumber), so decimals
+// keep their precision as FHIR requires.
+std::string Pretty(const std::string& json) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::PrettyWriter<rapidjson::StringBuffer> writer(buffer);
+  writer.SetIndent(' ', 2);
+  rapidjson::Reader reader;
+  rapidjson::StringStream stream(json.c_str());
+  if (!reader.Parse<rapidjson::kParseNumbersAsStringsFlag>(stream, writer)) return json;
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+Response JsonResponse(http::status status, unsigned version, std::string body) {
+  Response response(status, version);
+  response.set(http::field::content_type,
+               boost::beast::string_view(kFhirJsonContentType.data(), kFhirJsonContentType.size()));
+  response.body() = std::move(body);
+  response.prepare_payload();
+  return response;
+}
+
+bool IsFhirJsonBody(std::string_view media_type) {
+  return media_type == "application/fhir+json" || media_type == "application/json" ||
+         media_type == "application/json+fhir";
+}
+
+// Hands a request under the base (other than metadata) to the RestService and turns its answer
+// into HTTP.
+Response RestAnswer(const HandlerOptions& options_, const Request& request, const Target& target) {
+  RestRequest r;
+  r.method = std::string(ToStd(request.method_string()));
+  std::string_view rel = target.path.substr(options_.base_path.size());
+  while (!rel.empty()) {
+    if (rel.front() == '/') {
+      rel.remove_prefix(1);
+      continue;
+    }
+    const size_t slash = rel.find('/');
+    r.segments.push_back(PercentDecode(rel.substr(0, slash)));
+    rel = slash == std::string_view::npos ? std::string_view() : rel.substr(slash + 1);
+  }
+  for (const auto& [key, value] : target.params) {
+    if (key != "_format" && key != "_pretty") r.params.emplace_back(key, value);
+  }
+  r.body = request.body();
+  r.content_type = MediaType(ToStd(request[http::field::content_type]));
+  const unsigned version = request.version();
+  if (!r.body.empty() && !IsFhirJsonBody(r.content_type) &&
+      !(r.method == "PATCH" && r.content_type == "application/json-patch+json")) {
+    return OutcomeResponse(http::status::unsupported_media_type, version,
+                           fhir::IssueType::kNotSupported,
+                           "Content-Type '" + r.content_type +
+                               "' is not supported; send application/fhir+json" +
+                               (r.method == "PATCH" ? " or application/json-patch+json" : ""));
+  }
+  r.if_match = std::string(ToStd(request[http::field::if_match]));
+  r.if_none_match = std::string(ToStd(request[http::field::if_none_match]));
+  r.if_modified_since = std::string(ToStd(request[http::field::if_modified_since]));
+  r.if_none_exist = std::string(ToStd(request["If-None-Exist"]));
+  r.prefer = std::string(ToStd(request["Prefer"]));
+
+  RestResponse out = options_.rest->Handle(r);
+  Response response(static_cast<http::status>(out.status), version);
+  if (!out.body.empty()) {
+    response.set(http::field::content_type, boost::beast::string_view(
+                                                kFhirJsonContentType.data(),
+                                                kFhirJsonContentType.size()));
+    if (request.method() != http::verb::head) response.body() = std::move(out.body);
+  }
+  if (!out.etag.empty()) response.set(http::field::etag, out.etag);
+  if (!out.last_modified.empty()) {
+    response.set(http::field::last_modified, HttpDateFromInstant(out.last_modified));
+  }
+  if (!out.location.empty()) {
+    response.set(http::field::location, options_.rest->options().base_url + "/" + out.location);
+  }
+  for (const auto& [name, value] : out.headers) response.set(name, value);
+  response.prepare_payload();
+  return response;
+}
+
+}  // namespace
+
+Response OutcomeResponse(http::status status, unsigned version, fhir::IssueType type,
+                         std::string_view diagnostics) {
+  return JsonResponse(status, version,
+                      OperationOutcomeJson("error", fhir::IssueTypeCode(type), diagnostics));
+}
+
+Handler::Handler(HandlerOptions options) : options_(std::move(options)) {}
+
+std::string Handler::NotFoundDiagnostics(std::string_view path) const {
+  const std::string& base = options_.base_path;
+  const bool under_base =
+      path.starts_with(base) && (path.size() == base.size() || path[base.size()] == '/');
+  if (!under_base) {
+    return "Nothing is served at " + std::string(path) + "; the FHIR base is " + base + "/";
+  }
+  return "Nothing is served at " + std::string(path) + "; so far this server only answers " + base +
+         "/metadata";
+}
+
+Response Handler::Handle(const Request& request) const {
+  const Target target = SplitTarget(ToStd(request.target()));
+  const bool pretty = target.Param("_pretty") == "true";
+  const unsigned version = request.version();
+  const auto finish = [pretty](Response response) {
+    if (pretty) {
+      response.body() = Pretty(response.body());
+      response.prepare_payload();
+    }
+    return response;
+  };
+
+  const std::string& base = options_.base_path;
+  const bool under_base = target.path.starts_with(base) &&
+                          (target.path.size() == base.size() || target.path[base.size()] == '/');
+  if (options_.rest != nullptr && under_base && target.path != base + "/metadata") {
+    if (std::optional<std::string> problem = FormatProblem(request, target)) {
+      return finish(OutcomeResponse(http::status::not_acceptable, version,
+                                    fhir::IssueType::kNotSupported, *problem));
+    }
+    return finish(RestAnswer(options_, request, target));
+  }
+  if (target.path != base + "/metadata") {
+    return finish(OutcomeResponse(http::status::not_found, version, fhir::IssueType::kNotFound,
+                                  NotFoundDiagnostics(target.path)));
+  }
+  if (request.method() != http::verb::get) {
+    Response response =
+        OutcomeResponse(http::status::method_not_allowed, version, fhir::IssueType::kNotSupported,
+                        "Method " + std::string(ToStd(request.method_string())) +
+                            " is not allowed on " + std::string(target.path) + "; only GET is");
+    response.set(http::field::allow, "GET");
+    return finish(std::move(response));
+  }
+  if (std::optional<std::string> problem = FormatProblem(request, target)) {
+    return finish(OutcomeResponse(http::status::not_acceptable, version,
+                                  fhir::IssueType::kNotSupported, *problem));
+  }
+  return finish(JsonResponse(http::status::ok, version, options_.capability_json));
+}
+
+}  // namespace server

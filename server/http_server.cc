@@ -1,0 +1,416 @@
+#include "server/http_server.h"
+
+#include <time.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <exception>
+#include <mutex>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <utility>  // before any Asio header (STYLE.md)
+#include <vector>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core/bind_handler.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "server/operation_outcome.h"
+
+namespace server {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+constexpr size_t kReadChunk = 16 * 1024;
+constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(50);
+
+class Session;
+
+// Live sessions, so that Stop() can reach the idle ones.
+class SessionRegistry {
+ public:
+  void Add(Session* session, std::weak_ptr<Session> handle) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    sessions_.emplace(session, std::move(handle));
+  }
+  void Remove(Session* session) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    sessions_.erase(session);
+  }
+  std::vector<std::shared_ptr<Session>> Live() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::vector<std::shared_ptr<Session>> live;
+    for (const auto& [session, handle] : sessions_) {
+      if (std::shared_ptr<Session> locked = handle.lock()) live.push_back(std::move(locked));
+    }
+    return live;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::unordered_map<Session*, std::weak_ptr<Session>> sessions_;
+};
+
+// What every session shares; owned by HttpServer::Impl, which outlives all sessions.
+struct ServerState {
+  Config config;
+  RequestHandler handler;
+  std::atomic<bool> stopping{false};
+  SessionRegistry registry;
+};
+
+std::string_view ToStd(beast::string_view text) { return {text.data(), text.size()}; }
+
+// IMF-fixdate (RFC 9110 section 5.6.7), which HTTP/1.1 origin servers must send as Date.
+std::string HttpDate() {
+  const std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  char text[64];
+  const size_t length = std::strftime(text, sizeof text, "%a, %d %b %Y %H:%M:%S GMT", &utc);
+  return std::string(text, length);
+}
+
+void WriteNullableString(rapidjson::Writer<rapidjson::StringBuffer>& writer,
+                         std::string_view text) {
+  if (text.empty()) {
+    writer.Null();
+    return;
+  }
+  const std::string valid = SanitizeUtf8(text);
+  writer.String(valid.data(), static_cast<rapidjson::SizeType>(valid.size()));
+}
+
+// One JSON line per response. A single fwrite under a lock keeps lines from interleaving.
+void LogAccess(std::string_view method, std::string_view target, unsigned status,
+               Clock::duration elapsed) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  writer.SetMaxDecimalPlaces(3);
+  writer.StartObject();
+  writer.Key("method");
+  WriteNullableString(writer, method);
+  writer.Key("path");
+  WriteNullableString(writer, target.substr(0, target.find('?')));
+  writer.Key("status");
+  writer.Uint(status);
+  writer.Key("duration_ms");
+  writer.Double(std::chrono::duration<double, std::milli>(elapsed).count());
+  writer.EndObject();
+  std::string line(buffer.GetString(), buffer.GetSize());
+  line += '\n';
+  static std::mutex mutex;
+  std::lock_guard<std::mutex> lock(mutex);
+  std::fwrite(line.data(), 1, line.size(), stderr);
+}
+
+// One connection, shaped like Beast's advanced_server session: all its handlers run on its
+// strand, and the handlers in flight own it through shared_from_this().
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, ServerState& state) : stream_(std::move(socket)), state_(state) {}
+  ~Session() { state_.registry.Remove(this); }
+
+  void Start() {
+    state_.registry.Add(this, weak_from_this());
+    net::dispatch(stream_.get_executor(),
+                  beast::bind_front_handler(&Session::AwaitRequest, shared_from_this()));
+  }
+
+  // Posted by HttpServer::Stop(). A connection between requests is closed now; one with a
+  // request in progress closes after answering it (AwaitRequest sees `stopping`).
+  void PostStop() {
+    net::post(stream_.get_executor(), [self = shared_from_this()] {
+      if (self->phase_ != Phase::kBusy) self->stream_.close();
+    });
+  }
+
+ private:
+  enum class Phase { kIdle, kBusy, kLingering };
+
+  std::chrono::seconds ReadTimeout() const {
+    return std::chrono::seconds(state_.config.read_timeout_seconds);
+  }
+
+  // Waits for the first byte of the next request under the idle timeout (the read timeout on
+  // a new connection), so that the read timeout can then bound the whole request.
+  void AwaitRequest() {
+    if (state_.stopping) return Close();
+    if (buffer_.size() > 0) return ReadRequest();  // a pipelined request is already here
+    phase_ = Phase::kIdle;
+    stream_.expires_after(
+        first_request_ ? ReadTimeout() : std::chrono::seconds(state_.config.idle_timeout_seconds));
+    stream_.async_read_some(buffer_.prepare(kReadChunk),
+                            beast::bind_front_handler(&Session::OnFirstBytes, shared_from_this()));
+  }
+
+  void OnFirstBytes(beast::error_code ec, size_t bytes) {
+    if (ec) return Close();  // the client left, timed out, or Stop() closed us
+    buffer_.commit(bytes);
+    ReadRequest();
+  }
+
+  void ReadRequest() {
+    phase_ = Phase::kBusy;
+    first_request_ = false;
+    started_ = Clock::now();
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(state_.config.max_header_bytes));
+    parser_->body_limit(static_cast<std::uint64_t>(state_.config.max_body_bytes));
+    stream_.expires_after(ReadTimeout());
+    http::async_read(stream_, buffer_, *parser_,
+                     beast::bind_front_handler(&Session::OnRead, shared_from_this()));
+  }
+
+  void OnRead(beast::error_code ec, size_t /*bytes*/) {
+    if (ec == http::error::body_limit) {
+      return Reject(http::status::payload_too_large,
+                    "The request body exceeds the limit of " +
+                        std::to_string(state_.config.max_body_bytes) + " bytes");
+    }
+    if (ec == http::error::header_limit) {
+      return Reject(http::status::request_header_fields_too_large,
+                    "The request line and header fields exceed the limit of " +
+                        std::to_string(state_.config.max_header_bytes) + " bytes");
+    }
+    if (ec && ec.category() == http::make_error_code(http::error::bad_target).category() &&
+        ec != http::error::partial_message && ec != http::error::end_of_stream) {
+      return Reject(http::status::bad_request, "Malformed HTTP request: " + ec.message());
+    }
+    if (ec) return Close();  // timeout, reset, or the client left mid-request: nobody to answer
+
+    const Request& request = parser_->get();
+    Response response = CallHandler(request);
+    // Read `stopping` after the handler: a Stop() meanwhile must still end this connection.
+    const bool keep_alive = request.keep_alive() && !state_.stopping;
+    Send(std::move(response), keep_alive, /*linger=*/false);
+  }
+
+  Response CallHandler(const Request& request) {
+    // Exceptions stop at this edge (STYLE.md): the client gets a 500, the log the reason.
+    try {
+      return state_.handler(request);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "fhir-server: handler failed: %s\n", e.what());
+    } catch (...) {
+      std::fprintf(stderr, "fhir-server: handler failed\n");
+    }
+    return OutcomeResponse(http::status::internal_server_error, request.version(),
+                           fhir::IssueType::kException, "Internal server error");
+  }
+
+  // Answers a request that could not be read whole. The rest of it is still arriving, so the
+  // connection cannot be reused and is closed after lingering (see Linger()).
+  void Reject(http::status status, const std::string& diagnostics) {
+    const fhir::IssueType type = status == http::status::bad_request ? fhir::IssueType::kStructure
+                                                                     : fhir::IssueType::kTooLong;
+    Send(OutcomeResponse(status, parser_->get().version(), type, diagnostics),
+         /*keep_alive=*/false, /*linger=*/true);
+  }
+
+  void Send(Response response, bool keep_alive, bool linger) {
+    response.keep_alive(keep_alive);
+    response.set(http::field::date, HttpDate());
+    if (parser_->get().method() == http::verb::head) response.body().clear();  // keeps length
+    response_ = std::move(response);
+    stream_.expires_after(ReadTimeout());
+    http::async_write(
+        stream_, response_,
+        beast::bind_front_handler(&Session::OnWrite, shared_from_this(), keep_alive, linger));
+  }
+
+  void OnWrite(bool keep_alive, bool linger, beast::error_code ec, size_t /*bytes*/) {
+    if (state_.config.access_log) {
+      const Request& request = parser_->get();
+      LogAccess(ToStd(request.method_string()), ToStd(request.target()), response_.result_int(),
+                Clock::now() - started_);
+    }
+    response_ = {};
+    if (ec) return Close();
+    if (linger) return Linger();
+    if (!keep_alive) return Close();
+    AwaitRequest();
+  }
+
+  // Closing a socket with unread input makes TCP send a reset, which can destroy the error
+  // response before the client reads it. So, like nginx's lingering close, stop sending and
+  // discard input until the client closes or the read timeout passes.
+  void Linger() {
+    phase_ = Phase::kLingering;
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.expires_after(ReadTimeout());
+    Discard();
+  }
+
+  void Discard() {
+    buffer_.clear();
+    stream_.async_read_some(buffer_.prepare(kReadChunk),
+                            beast::bind_front_handler(&Session::OnDiscarded, shared_from_this()));
+  }
+
+  void OnDiscarded(beast::error_code ec, size_t /*bytes*/) {
+    if (ec) return Close();
+    Discard();
+  }
+
+  // Sends FIN; the socket itself closes when the last handler releases this session.
+  void Close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  }
+
+  beast::tcp_stream stream_;
+  ServerState& state_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  Response response_;  // alive until its async_write completes
+  Phase phase_ = Phase::kIdle;
+  bool first_request_ = true;
+  Clock::time_point started_;
+};
+
+}  // namespace
+
+struct HttpServer::Impl {
+  Impl(Config config, RequestHandler handler)
+      : threads(config.threads > 0
+                    ? config.threads
+                    : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))),
+        ioc(threads) {
+    state.config = std::move(config);
+    state.handler = std::move(handler);
+  }
+
+  void Accept() {
+    acceptor->async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+      if (state.stopping) return;
+      if (!ec) {
+        std::make_shared<Session>(std::move(socket), state)->Start();
+        return Accept();
+      }
+      // Out of descriptors and the like: retry later rather than spin.
+      std::fprintf(stderr, "fhir-server: accept failed: %s\n", ec.message().c_str());
+      retry_timer->expires_after(kAcceptRetryDelay);
+      retry_timer->async_wait([this](beast::error_code) {
+        if (!state.stopping) Accept();
+      });
+    });
+  }
+
+  void Run() {
+    while (true) {
+      try {
+        ioc.run();
+        return;
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "fhir-server: I/O thread caught: %s\n", e.what());
+      }
+    }
+  }
+
+  // Members die in reverse order: the acceptor and timer before `ioc`, and `ioc`, whose
+  // destructor destroys the sessions its queue still holds, before the `state` they use.
+  ServerState state;
+  const int threads;
+  std::mutex lifecycle_mutex;
+  std::vector<std::thread> workers;
+  bool started = false;
+  bool stopped = false;
+  uint16_t port = 0;
+  net::io_context ioc;
+  std::optional<tcp::acceptor> acceptor;  // and the timer share one strand
+  std::optional<net::steady_timer> retry_timer;
+};
+
+HttpServer::HttpServer(Config config, RequestHandler handler)
+    : impl_(std::make_unique<Impl>(std::move(config), std::move(handler))) {}
+
+HttpServer::~HttpServer() { Stop(); }
+
+uint16_t HttpServer::port() const { return impl_->port; }
+
+std::optional<std::string> HttpServer::Listen() {
+  Impl& impl = *impl_;
+  if (impl.acceptor) return std::nullopt;
+  const Config& config = impl.state.config;
+  const std::string where = config.host + ":" + std::to_string(config.port);
+  beast::error_code ec;
+  tcp::resolver resolver(impl.ioc);
+  const auto endpoints =
+      resolver.resolve(config.host, std::to_string(config.port),
+                       tcp::resolver::passive | tcp::resolver::numeric_service, ec);
+  if (ec || endpoints.empty()) return "cannot resolve " + where + ": " + ec.message();
+  const tcp::endpoint endpoint = endpoints.begin()->endpoint();
+
+  // The acceptor's handlers run on a strand so that Stop() can close it from another thread.
+  tcp::acceptor acceptor(net::make_strand(impl.ioc));
+  if (acceptor.open(endpoint.protocol(), ec); ec) return "cannot open socket: " + ec.message();
+  if (acceptor.set_option(net::socket_base::reuse_address(true), ec); ec) {
+    return "cannot set SO_REUSEADDR: " + ec.message();
+  }
+  if (acceptor.bind(endpoint, ec); ec) return "cannot bind " + where + ": " + ec.message();
+  if (acceptor.listen(net::socket_base::max_listen_connections, ec); ec) {
+    return "cannot listen on " + where + ": " + ec.message();
+  }
+  impl.port = acceptor.local_endpoint(ec).port();
+  impl.retry_timer.emplace(acceptor.get_executor());
+  impl.acceptor.emplace(std::move(acceptor));
+  return std::nullopt;
+}
+
+std::optional<std::string> HttpServer::Start() {
+  Impl& impl = *impl_;
+  std::lock_guard<std::mutex> lock(impl.lifecycle_mutex);
+  if (impl.started || impl.stopped) return "the server was already started or stopped";
+  if (std::optional<std::string> error = Listen()) return error;
+  impl.started = true;
+  impl.Accept();
+  for (int i = 0; i < impl.threads; ++i) impl.workers.emplace_back([&impl] { impl.Run(); });
+  return std::nullopt;
+}
+
+void HttpServer::Stop() {
+  Impl& impl = *impl_;
+  std::lock_guard<std::mutex> lock(impl.lifecycle_mutex);
+  if (impl.stopped) return;
+  impl.stopped = true;
+  impl.state.stopping = true;
+  if (impl.acceptor) {
+    // Closing on the acceptor's strand cancels the pending accept without racing it.
+    net::post(impl.acceptor->get_executor(), [&impl] {
+      beast::error_code ignored;
+      impl.acceptor->close(ignored);
+      impl.retry_timer->cancel();
+    });
+  }
+  // Sessions that register after this read `stopping` before they wait for a request.
+  for (const std::shared_ptr<Session>& session : impl.state.registry.Live()) session->PostStop();
+  if (!impl.started) impl.ioc.run();  // runs the close posted above
+  for (std::thread& worker : impl.workers) worker.join();
+  impl.workers.clear();
+}
+
+}  // namespace server

@@ -1,0 +1,659 @@
+#include "server/rest_service.h"
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "fhir/base/primitive_format.h"
+#include "fhir/json/json_patch.h"
+#include "fhir/json/parser.h"
+#include "fhir/json/writer.h"
+#include "fhir/model/registry.h"
+#include "fhir/r4/datatypes.h"
+#include "server/bundle_processor.h"
+#include "server/capability.h"
+#include "server/rest_util.h"
+
+namespace server {
+
+using fhir::IssueType;
+using storage::StoredVersion;
+
+// Where an interaction reads and writes: its own transactions, or a caller's.
+struct RestService::Context {
+  storage::Store& store;
+  storage::WriteTransaction* txn;  // a transaction Bundle's, or nullptr
+
+  fhir::Result<StoredVersion> ReadCurrent(std::string_view type, std::string_view id) {
+    return txn ? txn->ReadCurrent(type, id) : store.ReadCurrent(type, id);
+  }
+  fhir::Result<std::vector<std::string>> Find(const storage::SimpleQuery& q) {
+    return txn ? txn->Find(q) : store.Find(q);
+  }
+};
+
+namespace {
+
+constexpr int kDefaultCount = 50;
+constexpr int kMaxCount = 1000;
+
+std::string Now() { return FormatInstant(std::chrono::system_clock::now()); }
+
+std::string ETagOf(std::int64_t version) { return "W/\"" + std::to_string(version) + "\""; }
+
+// "W/\"3\"" or "\"3\"" -> 3; nullopt when malformed.
+std::optional<std::int64_t> VersionFromETag(std::string_view etag) {
+  if (etag.substr(0, 2) == "W/") etag.remove_prefix(2);
+  if (etag.size() < 3 || etag.front() != '"' || etag.back() != '"') return std::nullopt;
+  etag = etag.substr(1, etag.size() - 2);
+  std::int64_t v = 0;
+  for (char c : etag) {
+    if (c < '0' || c > '9' || v > 1'000'000'000'000) return std::nullopt;
+    v = v * 10 + (c - '0');
+  }
+  return etag.empty() ? std::nullopt : std::optional<std::int64_t>(v);
+}
+
+// The value of `key` in a Prefer header ("return=minimal, handling=strict").
+std::string PreferValue(std::string_view prefer, std::string_view key) {
+  while (!prefer.empty()) {
+    std::size_t comma = prefer.find_first_of(",;");
+    std::string_view part = Trim(prefer.substr(0, comma));
+    prefer = comma == std::string_view::npos ? std::string_view() : prefer.substr(comma + 1);
+    std::size_t eq = part.find('=');
+    if (eq != std::string_view::npos && Trim(part.substr(0, eq)) == key) {
+      std::string_view value = Trim(part.substr(eq + 1));
+      if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
+        value = value.substr(1, value.size() - 2);
+      }
+      return std::string(value);
+    }
+  }
+  return {};
+}
+
+bool Lenient(const RestRequest& r) { return PreferValue(r.prefer, "handling") == "lenient"; }
+bool Strict(const RestRequest& r) { return PreferValue(r.prefer, "handling") == "strict"; }
+
+// The identifiers of a resource, as index tokens for conditional interactions.
+std::vector<storage::TokenIndex> IdentifierTokens(fhir::Resource& resource) {
+  std::vector<storage::TokenIndex> tokens;
+  const fhir::TypeInfo& type = resource.type_info();
+  const fhir::FieldInfo* field = type.FindField("identifier");
+  if (field == nullptr || field->type != &fhir::reflect::Identifier) return tokens;
+  void* slot = field->get(type.object_of(&resource));
+  auto add = [&](const fhir::Identifier& id) {
+    if (!id.value.value) return;
+    tokens.push_back({"identifier", id.system.value.value_or(""), *id.value.value});
+  };
+  if (field->repeated()) {
+    for (const auto& id : *static_cast<std::vector<fhir::Identifier>*>(slot)) add(id);
+  } else if (auto* box = static_cast<fhir::Box<fhir::Identifier>*>(slot); *box) {
+    add(**box);
+  }
+  return tokens;
+}
+
+void SetMeta(fhir::Resource& resource, std::int64_t version, const std::string& last_updated) {
+  fhir::Meta& meta = resource.meta.ensure();
+  meta.version_id.value = std::to_string(version);
+  meta.last_updated.value = last_updated;
+}
+
+RestResponse Representation(const RestRequest& request, const StoredVersion& v, int status,
+                            std::string_view outcome_text) {
+  RestResponse r;
+  r.status = status;
+  r.etag = ETagOf(v.version);
+  r.last_modified = v.last_updated;
+  std::string ret = PreferValue(request.prefer, "return");
+  if (ret == "minimal") {
+    // no body
+  } else if (ret == "OperationOutcome") {
+    r.body = OperationOutcomeOf(fhir::Status(std::vector<fhir::Issue>{
+        {fhir::Severity::kInformation, IssueType::kInformational, std::string(outcome_text), {}}}));
+  } else {
+    r.body = v.json;
+  }
+  return r;
+}
+
+// Parses a request body as a resource of `type` (from the URL).
+fhir::Result<std::unique_ptr<fhir::Resource>> ParseBody(const RestRequest& request,
+                                                        std::string_view type) {
+  if (request.body.empty()) {
+    return fhir::Status(IssueType::kStructure, "The request has no body; a resource is required");
+  }
+  fhir::json::ParseOptions options;
+  options.lenient = Lenient(request);
+  auto parsed = fhir::json::ParseResource(request.body, options);
+  if (!parsed.ok()) return parsed.status();
+  if (parsed.value()->type_info().name != type) {
+    return fhir::Status(IssueType::kInvalid,
+                        "The body is a " + std::string(parsed.value()->type_info().name) +
+                            " but the URL names " + std::string(type),
+                        "resourceType");
+  }
+  return parsed;
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------------------------------
+
+namespace {
+
+class Interactions {
+ public:
+  Interactions(RestService::Context& ctx, const RestService::Options& options,
+               const RestRequest& request)
+      : ctx_(ctx), options_(options), request_(request) {}
+
+  RestResponse Read(const fhir::TypeInfo& type, const std::string& id) {
+    auto current = ctx_.ReadCurrent(type.name, id);
+    if (!current.ok()) return NotFoundOrError(current.status(), type, id);
+    if (current->deleted) return Gone(type, id, *current);
+    if (!request_.if_none_match.empty()) {
+      auto v = VersionFromETag(request_.if_none_match);
+      if (v && *v == current->version) return NotModified(*current);
+    }
+    if (!request_.if_modified_since.empty()) {
+      std::optional<std::string> since = InstantFromHttpDate(request_.if_modified_since);
+      if (since && current->last_updated.substr(0, 19) <= since->substr(0, 19)) {
+        return NotModified(*current);
+      }
+    }
+    RestResponse r;
+    r.body = current->json;
+    r.etag = ETagOf(current->version);
+    r.last_modified = current->last_updated;
+    return r;
+  }
+
+  RestResponse VRead(const fhir::TypeInfo& type, const std::string& id, const std::string& vid) {
+    std::int64_t version = 0;
+    if (!ParseVersion(vid, version)) {
+      return ErrorResponse(404, IssueType::kNotFound, "No version '" + vid + "' of " +
+                                                          std::string(type.name) + "/" + id);
+    }
+    auto v = ctx_.txn ? ReadVersionInTxn(type, id, version)
+                      : ctx_.store.ReadVersion(type.name, id, version);
+    if (!v.ok()) return NotFoundOrError(v.status(), type, id + "/_history/" + vid);
+    if (v->deleted) return Gone(type, id, *v);
+    RestResponse r;
+    r.body = v->json;
+    r.etag = ETagOf(v->version);
+    r.last_modified = v->last_updated;
+    return r;
+  }
+
+  RestResponse Create(const fhir::TypeInfo& type) {
+    auto parsed = ParseBody(request_, type.name);
+    if (!parsed.ok()) return ErrorResponse(parsed.status());
+    return WithTransaction([&](storage::WriteTransaction& txn) -> RestResponse {
+      if (!request_.if_none_exist.empty()) {
+        auto matches = Match(txn, type, ParseQuery(request_.if_none_exist), "If-None-Exist");
+        if (!matches.ok()) return ErrorResponse(matches.status());
+        if (matches->size() > 1) return MultipleMatches(type, matches->size());
+        if (matches->size() == 1) {
+          auto existing = txn.ReadCurrent(type.name, (*matches)[0]);
+          if (!existing.ok()) return ErrorResponse(existing.status());
+          RestResponse r = Representation(request_, *existing, 200, "Resource already exists");
+          r.location = Location(*existing);
+          return r;
+        }
+      }
+      std::unique_ptr<fhir::Resource> resource = std::move(parsed).value();
+      resource->id = NewResourceId();
+      return Store(txn, *resource, std::nullopt);
+    });
+  }
+
+  RestResponse Update(const fhir::TypeInfo& type, const std::string& id) {
+    auto parsed = ParseBody(request_, type.name);
+    if (!parsed.ok()) return ErrorResponse(parsed.status());
+    std::unique_ptr<fhir::Resource> resource = std::move(parsed).value();
+    if (resource->id.empty()) {
+      return ErrorResponse(400, IssueType::kRequired,
+                           "An update needs the resource id in the body", "Resource.id");
+    }
+    if (resource->id != id) {
+      return ErrorResponse(400, IssueType::kInvalid,
+                           "The id in the body (" + resource->id + ") differs from the URL (" +
+                               id + ")",
+                           "Resource.id");
+    }
+    if (!fhir::IsValidId(id)) {
+      return ErrorResponse(400, IssueType::kValue, "Invalid resource id '" + id + "'");
+    }
+    return WithTransaction([&](storage::WriteTransaction& txn) -> RestResponse {
+      auto current = txn.ReadCurrent(type.name, id);
+      if (!current.ok() && current.status().type() != IssueType::kNotFound) {
+        return ErrorResponse(current.status());
+      }
+      std::optional<StoredVersion> cur;
+      if (current.ok()) cur = std::move(current).value();
+      if (RestResponse failed; !CheckIfMatch(cur, failed)) return failed;
+      return Store(txn, *resource, cur);
+    });
+  }
+
+  RestResponse ConditionalUpdate(const fhir::TypeInfo& type) {
+    auto parsed = ParseBody(request_, type.name);
+    if (!parsed.ok()) return ErrorResponse(parsed.status());
+    std::unique_ptr<fhir::Resource> resource = std::move(parsed).value();
+    return WithTransaction([&](storage::WriteTransaction& txn) -> RestResponse {
+      auto matches = Match(txn, type, request_.params, "");
+      if (!matches.ok()) return ErrorResponse(matches.status());
+      if (matches->size() > 1) return MultipleMatches(type, matches->size());
+      if (matches->empty()) {
+        if (resource->id.empty()) resource->id = NewResourceId();
+        auto current = txn.ReadCurrent(type.name, resource->id);
+        std::optional<StoredVersion> cur;
+        if (current.ok()) cur = std::move(current).value();
+        return Store(txn, *resource, cur);
+      }
+      const std::string& id = (*matches)[0];
+      if (!resource->id.empty() && resource->id != id) {
+        return ErrorResponse(400, IssueType::kInvalid,
+                             "The id in the body (" + resource->id +
+                                 ") differs from the matching resource (" + id + ")",
+                             "Resource.id");
+      }
+      resource->id = id;
+      auto current = txn.ReadCurrent(type.name, id);
+      if (!current.ok()) return ErrorResponse(current.status());
+      std::optional<StoredVersion> cur = std::move(current).value();
+      if (RestResponse failed; !CheckIfMatch(cur, failed)) return failed;
+      return Store(txn, *resource, cur);
+    });
+  }
+
+  RestResponse Delete(const fhir::TypeInfo& type, const std::string& id) {
+    return WithTransaction([&](storage::WriteTransaction& txn) -> RestResponse {
+      return DeleteIn(txn, type, id);
+    });
+  }
+
+  RestResponse ConditionalDelete(const fhir::TypeInfo& type) {
+    return WithTransaction([&](storage::WriteTransaction& txn) -> RestResponse {
+      auto matches = Match(txn, type, request_.params, "");
+      if (!matches.ok()) return ErrorResponse(matches.status());
+      if (matches->size() > 1) return MultipleMatches(type, matches->size());
+      if (matches->empty()) {
+        RestResponse r;
+        r.status = 204;
+        return r;
+      }
+      return DeleteIn(txn, type, (*matches)[0]);
+    });
+  }
+
+  RestResponse Patch(const fhir::TypeInfo& type, const std::string& id) {
+    if (request_.content_type != "application/json-patch+json") {
+      return ErrorResponse(415, IssueType::kNotSupported,
+                           "PATCH supports Content-Type application/json-patch+json (JSON "
+                           "Patch); FHIRPath Patch is not supported yet");
+    }
+    return WithTransaction([&](storage::WriteTransaction& txn) -> RestResponse {
+      auto current = txn.ReadCurrent(type.name, id);
+      if (!current.ok()) return NotFoundOrError(current.status(), type, id);
+      if (current->deleted) return Gone(type, id, *current);
+      std::optional<StoredVersion> cur = *current;
+      if (RestResponse failed; !CheckIfMatch(cur, failed)) return failed;
+      auto patched = fhir::json::ApplyJsonPatch(current->json, request_.body);
+      if (!patched.ok()) return ErrorResponse(patched.status());
+      auto parsed = fhir::json::ParseResource(*patched);
+      if (!parsed.ok()) {
+        // The patch produced an invalid resource: the request is well-formed but unprocessable.
+        RestResponse r = ErrorResponse(parsed.status());
+        r.status = 422;
+        return r;
+      }
+      if (parsed.value()->type_info().name != type.name || parsed.value()->id != id) {
+        return ErrorResponse(422, IssueType::kProcessing,
+                             "A patch must not change the resource type or id");
+      }
+      return Store(txn, *parsed.value(), cur);
+    });
+  }
+
+  RestResponse History(const fhir::TypeInfo* type, const std::string& id) {
+    storage::HistoryQuery q;
+    if (type != nullptr) q.type = type->name;
+    q.id = id;
+    for (const auto& [key, value] : request_.params) {
+      if (key == "_count") {
+        if (!ParseCount(value, q.count)) return BadParam(key, value);
+      } else if (key == "_since") {
+        if (!fhir::IsValidInstant(value)) return BadParam(key, value);
+        q.since = NormalizeInstant(value);
+      } else if (key == "_at") {
+        if (!fhir::IsValidDateTime(value)) return BadParam(key, value);
+        q.at = NormalizeInstant(value);
+      } else if (key == "_cursor") {
+        if (!ParseInt(value, q.before_sequence)) return BadParam(key, value);
+      } else if (key == "_format" || key == "_pretty") {
+      } else if (Strict(request_)) {
+        return ErrorResponse(400, IssueType::kNotSupported,
+                             "Unknown or unsupported history parameter '" + key + "'", key);
+      }
+    }
+    if (type != nullptr && !id.empty()) {
+      auto current = ctx_.ReadCurrent(type->name, id);
+      if (!current.ok()) return NotFoundOrError(current.status(), *type, id);
+    }
+    auto page = ctx_.store.History(q);
+    if (!page.ok()) return ErrorResponse(page.status());
+    std::string self = HistoryPath(type, id);
+    BundleWriter bundle("history");
+    bundle.Total(page->total);
+    bundle.Link("self", options_.base_url + "/" + self + QueryString(request_.params, {}));
+    if (page->more && !page->versions.empty()) {
+      auto params = WithParam(request_.params, "_cursor",
+                              std::to_string(page->versions.back().sequence));
+      bundle.Link("next", options_.base_url + "/" + self + QueryString(params, {}));
+    }
+    for (const StoredVersion& v : page->versions) {
+      bundle.HistoryEntry(options_.base_url, v);
+    }
+    RestResponse r;
+    r.body = bundle.Finish();
+    return r;
+  }
+
+  RestResponse Search(const fhir::TypeInfo& type) {
+    storage::SimpleQuery query;
+    int count = kDefaultCount;
+    std::vector<std::pair<std::string, std::string>> used;
+    for (const auto& [key, value] : request_.params) {
+      if (key == "_count") {
+        if (!ParseCount(value, count)) return BadParam(key, value);
+        used.emplace_back(key, value);
+        continue;
+      }
+      if (key == "_format" || key == "_pretty") continue;
+      fhir::Status s = AddCriterion(query, key, value);
+      if (s.ok()) {
+        used.emplace_back(key, value);
+      } else if (s.type() != IssueType::kNotSupported || Strict(request_)) {
+        return ErrorResponse(s);
+      }
+    }
+    query.type = type.name;
+    auto ids = ctx_.Find(query);
+    if (!ids.ok()) return ErrorResponse(ids.status());
+    BundleWriter bundle("searchset");
+    bundle.Total(static_cast<std::int64_t>(ids->size()));
+    bundle.Link("self", options_.base_url + "/" + std::string(type.name) + QueryString(used, {}));
+    for (std::size_t i = 0; i < ids->size() && static_cast<int>(i) < count; ++i) {
+      auto v = ctx_.ReadCurrent(type.name, (*ids)[i]);
+      if (!v.ok()) return ErrorResponse(v.status());
+      bundle.SearchEntry(options_.base_url, *v);
+    }
+    RestResponse r;
+    r.body = bundle.Finish();
+    return r;
+  }
+
+ private:
+  template <class F>
+  RestResponse WithTransaction(F&& body) {
+    if (ctx_.txn != nullptr) return body(*ctx_.txn);
+    auto txn = ctx_.store.BeginWrite();
+    if (!txn.ok()) return ErrorResponse(txn.status());
+    RestResponse r = body(*txn.value());
+    if (r.status < 400) {
+      fhir::Status committed = txn.value()->Commit();
+      if (!committed.ok()) return ErrorResponse(committed);
+    }
+    return r;
+  }
+
+  // Writes `resource` as the next version after `current` (nullopt: none), unless it equals
+  // the current version's content.
+  RestResponse Store(storage::WriteTransaction& txn, fhir::Resource& resource,
+                     const std::optional<StoredVersion>& current) {
+    bool exists = current.has_value();
+    if (exists && !current->deleted) {
+      SetMeta(resource, current->version, current->last_updated);
+      if (fhir::json::Write(resource) == current->json) {
+        RestResponse r = Representation(request_, *current, 200, "No change");
+        r.location = Location(*current);
+        return r;
+      }
+    }
+    StoredVersion v;
+    v.type = resource.type_info().name;
+    v.id = resource.id;
+    v.version = exists ? current->version + 1 : 1;
+    v.last_updated = Now();
+    SetMeta(resource, v.version, v.last_updated);
+    v.json = fhir::json::Write(resource);
+    fhir::Status put = txn.Put(v, IdentifierTokens(resource));
+    if (!put.ok()) return ErrorResponse(put);
+    bool created = !exists || current->deleted;
+    RestResponse r =
+        Representation(request_, v, created ? 201 : 200, created ? "Created" : "Updated");
+    r.location = Location(v);
+    return r;
+  }
+
+  RestResponse DeleteIn(storage::WriteTransaction& txn, const fhir::TypeInfo& type,
+                        const std::string& id) {
+    auto current = txn.ReadCurrent(type.name, id);
+    RestResponse r;
+    r.status = 204;
+    if (!current.ok()) {
+      if (current.status().type() == IssueType::kNotFound) return r;
+      return ErrorResponse(current.status());
+    }
+    std::optional<StoredVersion> cur = *current;
+    if (RestResponse failed; !CheckIfMatch(cur, failed)) return failed;
+    if (current->deleted) return r;
+    StoredVersion v;
+    v.type = type.name;
+    v.id = id;
+    v.version = current->version + 1;
+    v.last_updated = Now();
+    v.deleted = true;
+    fhir::Status put = txn.Put(v, {});
+    if (!put.ok()) return ErrorResponse(put);
+    r.etag = ETagOf(v.version);
+    return r;
+  }
+
+  bool CheckIfMatch(const std::optional<StoredVersion>& current, RestResponse& failed) {
+    if (request_.if_match.empty()) return true;
+    auto wanted = VersionFromETag(request_.if_match);
+    if (!wanted) {
+      failed = ErrorResponse(400, IssueType::kValue,
+                             "Malformed If-Match header (expected W/\"version\")");
+      return false;
+    }
+    if (!current || current->deleted || current->version != *wanted) {
+      failed = ErrorResponse(
+          412, IssueType::kConflict,
+          "If-Match " + request_.if_match + " does not match the current version" +
+              (current ? " (" + ETagOf(current->version) + (current->deleted ? ", deleted)" : ")")
+                       : " (the resource does not exist)"));
+      return false;
+    }
+    return true;
+  }
+
+  // Matches for a conditional interaction. Unlike search, an unsupported parameter is always
+  // an error: ignoring it would match too much.
+  fhir::Result<std::vector<std::string>> Match(
+      storage::WriteTransaction& txn, const fhir::TypeInfo& type,
+      const std::vector<std::pair<std::string, std::string>>& params, std::string_view what) {
+    storage::SimpleQuery query;
+    query.type = type.name;
+    bool any = false;
+    for (const auto& [key, value] : params) {
+      if (key == "_format" || key == "_pretty") continue;
+      FHIR_RETURN_IF_ERROR(AddCriterion(query, key, value));
+      any = true;
+    }
+    if (!any) {
+      return fhir::Status(IssueType::kInvalid,
+                          std::string(what.empty() ? "A conditional interaction" : what) +
+                              " needs search criteria");
+    }
+    return txn.Find(query);
+  }
+
+  RestResponse MultipleMatches(const fhir::TypeInfo& type, std::size_t n) {
+    return ErrorResponse(412, IssueType::kMultipleMatches,
+                         std::to_string(n) + " " + std::string(type.name) +
+                             " resources match the criteria; a conditional interaction needs "
+                             "at most one");
+  }
+
+  fhir::Result<StoredVersion> ReadVersionInTxn(const fhir::TypeInfo& type, const std::string& id,
+                                               std::int64_t version) {
+    auto current = ctx_.txn->ReadCurrent(type.name, id);
+    if (current.ok() && current->version == version) return current;
+    return ctx_.store.ReadVersion(type.name, id, version);
+  }
+
+  RestResponse NotFoundOrError(const fhir::Status& status, const fhir::TypeInfo& type,
+                               const std::string& id) {
+    if (status.type() != IssueType::kNotFound) return ErrorResponse(status);
+    return ErrorResponse(404, IssueType::kNotFound,
+                         std::string(type.name) + "/" + id + " is not known");
+  }
+
+  RestResponse Gone(const fhir::TypeInfo& type, const std::string& id, const StoredVersion& v) {
+    RestResponse r = ErrorResponse(410, IssueType::kDeleted,
+                                   std::string(type.name) + "/" + id + " was deleted");
+    r.etag = ETagOf(v.version);
+    r.last_modified = v.last_updated;
+    return r;
+  }
+
+  RestResponse NotModified(const StoredVersion& v) {
+    RestResponse r;
+    r.status = 304;
+    r.etag = ETagOf(v.version);
+    r.last_modified = v.last_updated;
+    return r;
+  }
+
+  RestResponse BadParam(const std::string& key, const std::string& value) {
+    return ErrorResponse(400, IssueType::kValue,
+                         "Invalid value '" + value + "' for parameter " + key, key);
+  }
+
+  static std::string Location(const StoredVersion& v) {
+    return v.type + "/" + v.id + "/_history/" + std::to_string(v.version);
+  }
+
+  static std::string HistoryPath(const fhir::TypeInfo* type, const std::string& id) {
+    if (type == nullptr) return "_history";
+    if (id.empty()) return std::string(type->name) + "/_history";
+    return std::string(type->name) + "/" + id + "/_history";
+  }
+
+  RestService::Context& ctx_;
+  const RestService::Options& options_;
+  const RestRequest& request_;
+};
+
+}  // namespace
+
+// ------------------------------------------------------------------------------------------
+
+RestService::RestService(storage::Store& store, Options options)
+    : store_(store), options_(std::move(options)) {}
+
+RestResponse RestService::Handle(const RestRequest& request) {
+  Context context{store_, nullptr};
+  return Dispatch(request, context);
+}
+
+RestResponse RestService::HandleIn(const RestRequest& request, storage::WriteTransaction& txn) {
+  Context context{store_, &txn};
+  return Dispatch(request, context);
+}
+
+RestResponse RestService::Dispatch(const RestRequest& request, Context& context) {
+  const auto& s = request.segments;
+  const std::string& m = request.method;
+  bool get = m == "GET" || m == "HEAD";
+  auto not_allowed = [&](std::string allow) {
+    RestResponse r = ErrorResponse(405, IssueType::kNotSupported,
+                                   "Method " + m + " is not allowed here");
+    r.headers.emplace_back("Allow", std::move(allow));
+    return r;
+  };
+  if (s.empty()) {
+    if (m == "POST") return ProcessBundle(*this, request, context.txn != nullptr);
+    return not_allowed("POST");
+  }
+  if (s.size() == 1 && s[0] == "_history") {
+    if (!get) return not_allowed("GET");
+    Interactions i(context, options_, request);
+    return i.History(nullptr, "");
+  }
+  const fhir::TypeInfo* type = fhir::FindResourceType(s[0]);
+  if (type == nullptr) {
+    return ErrorResponse(404, IssueType::kNotFound, "Unknown resource type '" + s[0] + "'");
+  }
+  Interactions i(context, options_, request);
+  if (s.size() == 1) {
+    if (get) return i.Search(*type);
+    if (m == "POST") return i.Create(*type);
+    if (m == "PUT") {
+      if (request.params.empty()) {
+        return ErrorResponse(400, IssueType::kInvalid,
+                             "PUT on a type needs search criteria (conditional update) or an id");
+      }
+      return i.ConditionalUpdate(*type);
+    }
+    if (m == "DELETE") {
+      if (request.params.empty()) {
+        return ErrorResponse(400, IssueType::kInvalid,
+                             "DELETE on a type needs search criteria (conditional delete)");
+      }
+      return i.ConditionalDelete(*type);
+    }
+    return not_allowed("GET, HEAD, POST, PUT, DELETE");
+  }
+  if (s.size() == 2 && s[1] == "_history") {
+    if (!get) return not_allowed("GET");
+    return i.History(type, "");
+  }
+  if (s.size() == 2 && s[1] == "_search") {
+    return ErrorResponse(400, IssueType::kNotSupported, "POST _search is not supported yet");
+  }
+  const std::string& id = s[1];
+  if (!fhir::IsValidId(id)) {
+    return ErrorResponse(404, IssueType::kNotFound, "'" + id + "' is not a valid resource id");
+  }
+  if (s.size() == 2) {
+    if (get) return i.Read(*type, id);
+    if (m == "PUT") return i.Update(*type, id);
+    if (m == "DELETE") return i.Delete(*type, id);
+    if (m == "PATCH") return i.Patch(*type, id);
+    return not_allowed("GET, HEAD, PUT, PATCH, DELETE");
+  }
+  if (s.size() == 3 && s[2] == "_history") {
+    if (!get) return not_allowed("GET");
+    return i.History(type, id);
+  }
+  if (s.size() == 4 && s[2] == "_history") {
+    if (!get) return not_allowed("GET");
+    return i.VRead(*type, id, s[3]);
+  }
+  return ErrorResponse(404, IssueType::kNotFound, "No interaction at this path");
+}
+
+}  // namespace server

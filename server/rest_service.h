@@ -1,0 +1,44 @@
+#pragma once
+
+#include <string>
+
+#include "server/rest_types.h"
+#include "storage/store.h"
+
+namespace server {
+
+// The RESTful interactions of http://hl7.org/fhir/R4/http.html for every resource type of the
+// registry, on a storage::Store: read, vread, create, update (incl. update-as-create),
+// delete, conditional create/update/delete, JSON Patch, history (instance, type, system),
+// a minimal search (_id, identifier, _lastUpdated) and batch/transaction Bundles.
+// Thread-safe: each call runs its own store transactions.
+class RestService {
+ public:
+  struct Options {
+    std::string base_url;  // public base URL, for fullUrl and links ("http://h:8080/fhir")
+  };
+
+  RestService(storage::Store& store, Options options);
+
+  // Answers one interaction. `request.segments` is the path below the base. Never throws for
+  // bad input; storage failures become 500 OperationOutcomes.
+  RestResponse Handle(const RestRequest& request);
+
+  // The same inside a caller's write transaction (for transaction Bundles): nothing is
+  // committed; a failure leaves `txn` for the caller to roll back.
+  RestResponse HandleIn(const RestRequest& request, storage::WriteTransaction& txn);
+
+  const Options& options() const { return options_; }
+  storage::Store& store() { return store_; }
+
+  // Where an interaction reads and writes (defined in the .cc).
+  struct Context;
+
+ private:
+  RestResponse Dispatch(const RestRequest& request, Context& context);
+
+  storage::Store& store_;
+  Options options_;
+};
+
+}  // namespace server

@@ -1,0 +1,425 @@
+// The REST interactions, socket-free, on a real SQLite store in a temporary file.
+
+#include <atomic>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <doctest/doctest.h>
+
+#include "fhir/json/dom.h"
+#include "server/rest_service.h"
+#include "storage/sqlite/sqlite_store.h"
+
+namespace {
+
+using server::RestRequest;
+using server::RestResponse;
+
+class Fixture {
+ public:
+  Fixture() {
+    static std::atomic<int> counter{0};
+    path_ = std::filesystem::temp_directory_path() /
+            ("rest_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++) + ".db");
+    storage::sqlite::SqliteOptions options;
+    options.path = path_.string();
+    auto store = storage::sqlite::OpenSqliteStore(options);
+    REQUIRE(store.ok());
+    store_ = std::move(store).value();
+    service_ = std::make_unique<server::RestService>(
+        *store_, server::RestService::Options{"http://test/fhir"});
+  }
+  ~Fixture() {
+    service_.reset();
+    store_.reset();
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      std::filesystem::remove(path_.string() + suffix);
+    }
+  }
+
+  RestResponse Call(std::string method, std::string path, std::string body = {},
+                    void (*tweak)(RestRequest&) = nullptr) {
+    RestRequest r;
+    r.method = std::move(method);
+    std::size_t q = path.find('?');
+    std::string p = path.substr(0, q);
+    std::size_t start = 0;
+    while (start < p.size()) {
+      std::size_t slash = p.find('/', start);
+      r.segments.push_back(p.substr(start, slash - start));
+      if (slash == std::string::npos) break;
+      start = slash + 1;
+    }
+    if (q != std::string::npos) {
+      std::string query = path.substr(q + 1);
+      std::size_t s = 0;
+      while (s <= query.size()) {
+        std::size_t amp = query.find('&', s);
+        std::string pair = query.substr(s, amp - s);
+        std::size_t eq = pair.find('=');
+        r.params.emplace_back(pair.substr(0, eq), eq == std::string::npos ? "" : pair.substr(eq + 1));
+        if (amp == std::string::npos) break;
+        s = amp + 1;
+      }
+    }
+    r.body = std::move(body);
+    r.content_type = r.method == "PATCH" ? "application/json-patch+json" : "application/fhir+json";
+    if (tweak) tweak(r);
+    return service_->Handle(r);
+  }
+  RestResponse Call(RestRequest r) { return service_->Handle(r); }
+
+ private:
+  std::filesystem::path path_;
+  std::unique_ptr<storage::Store> store_;
+  std::unique_ptr<server::RestService> service_;
+};
+
+// A JSON value at a simple dotted path with [i] indexes, as text ("" if absent).
+std::string At(const std::string& json, const std::string& path) {
+  fhir::json::JsonDocument doc;
+  if (!doc.Parse(json).ok()) return "<malformed>";
+  const fhir::json::JsonValue* v = &doc.root();
+  std::size_t i = 0;
+  while (i < path.size() && v != nullptr) {
+    std::size_t end = path.find_first_of(".[", i);
+    std::string key = path.substr(i, end - i);
+    if (!key.empty()) v = v->Find(key);
+    i = end == std::string::npos ? path.size() : end;
+    while (v != nullptr && i < path.size() && path[i] == '[') {
+      std::size_t close = path.find(']', i);
+      std::size_t index = std::stoul(path.substr(i + 1, close - i - 1));
+      v = v->is_array() && index < v->size ? &v->items[index] : nullptr;
+      i = close + 1;
+    }
+    if (i < path.size() && path[i] == '.') ++i;
+  }
+  if (v == nullptr) return "";
+  switch (v->kind) {
+    case fhir::json::JsonValue::Kind::kString:
+    case fhir::json::JsonValue::Kind::kNumber: return std::string(v->str());
+    case fhir::json::JsonValue::Kind::kTrue: return "true";
+    case fhir::json::JsonValue::Kind::kFalse: return "false";
+    case fhir::json::JsonValue::Kind::kNull: return "null";
+    default: return "<" + std::to_string(v->size) + ">";
+  }
+}
+
+const char kPatient[] =
+    R"({"resourceType":"Patient","identifier":[{"system":"urn:oid:1.2.3","value":"A1"}],)"
+    R"("name":[{"family":"Chalmers","given":["Peter"]}],"gender":"male"})";
+
+std::string IdOf(const RestResponse& r) { return At(r.body, "id"); }
+
+}  // namespace
+
+TEST_CASE("create, read, vread, update, no-op update, delete, history") {
+  Fixture f;
+  RestResponse created = f.Call("POST", "Patient", kPatient);
+  REQUIRE(created.status == 201);
+  std::string id = IdOf(created);
+  CHECK(id.size() == 36);
+  CHECK(created.location == "Patient/" + id + "/_history/1");
+  CHECK(created.etag == "W/\"1\"");
+  CHECK(At(created.body, "meta.versionId") == "1");
+  CHECK(At(created.body, "meta.lastUpdated") == created.last_modified);
+  CHECK(At(created.body, "name[0].family") == "Chalmers");
+
+  RestResponse read = f.Call("GET", "Patient/" + id);
+  CHECK(read.status == 200);
+  CHECK(read.body == created.body);
+  CHECK(read.etag == "W/\"1\"");
+
+  std::string updated_body = std::string(kPatient);
+  updated_body.replace(updated_body.find("\"resourceType\":\"Patient\","),
+                       25, "\"resourceType\":\"Patient\",\"id\":\"" + id + "\",");
+  RestResponse same = f.Call("PUT", "Patient/" + id, updated_body);
+  CHECK(same.status == 200);
+  CHECK(same.etag == "W/\"1\"");  // identical content: no new version
+
+  std::string changed = updated_body;
+  changed.replace(changed.find("\"male\""), 6, "\"other\"");
+  RestResponse updated = f.Call("PUT", "Patient/" + id, changed);
+  CHECK(updated.status == 200);
+  CHECK(updated.etag == "W/\"2\"");
+  CHECK(At(updated.body, "gender") == "other");
+
+  CHECK(f.Call("GET", "Patient/" + id + "/_history/1").body == created.body);
+  CHECK(At(f.Call("GET", "Patient/" + id + "/_history/2").body, "gender") == "other");
+  CHECK(f.Call("GET", "Patient/" + id + "/_history/3").status == 404);
+  CHECK(f.Call("GET", "Patient/" + id + "/_history/x").status == 404);
+
+  RestResponse deleted = f.Call("DELETE", "Patient/" + id);
+  CHECK(deleted.status == 204);
+  CHECK(deleted.etag == "W/\"3\"");
+  RestResponse gone = f.Call("GET", "Patient/" + id);
+  CHECK(gone.status == 410);
+  CHECK(At(gone.body, "resourceType") == "OperationOutcome");
+  CHECK(At(gone.body, "issue[0].code") == "deleted");
+  CHECK(f.Call("DELETE", "Patient/" + id).status == 204);
+  CHECK(f.Call("DELETE", "Patient/never").status == 204);
+  CHECK(f.Call("GET", "Patient/never").status == 404);
+
+  RestResponse history = f.Call("GET", "Patient/" + id + "/_history");
+  CHECK(history.status == 200);
+  CHECK(At(history.body, "type") == "history");
+  CHECK(At(history.body, "total") == "3");
+  CHECK(At(history.body, "entry[0].request.method") == "DELETE");
+  CHECK(At(history.body, "entry[1].request.method") == "PUT");
+  CHECK(At(history.body, "entry[2].request.method") == "POST");
+  CHECK(At(history.body, "entry[2].resource.meta.versionId") == "1");
+  CHECK(At(history.body, "entry[0].resource") == "");
+}
+
+TEST_CASE("update as create with a client id; id and type mismatches are 400") {
+  Fixture f;
+  RestResponse r = f.Call("PUT", "Patient/p1", R"({"resourceType":"Patient","id":"p1"})");
+  CHECK(r.status == 201);
+  CHECK(r.location == "Patient/p1/_history/1");
+  CHECK(f.Call("PUT", "Patient/p2", R"({"resourceType":"Patient","id":"p1"})").status == 400);
+  CHECK(f.Call("PUT", "Patient/p2", R"({"resourceType":"Patient"})").status == 400);
+  CHECK(f.Call("PUT", "Observation/p1", R"({"resourceType":"Patient","id":"p1"})").status == 400);
+  CHECK(f.Call("POST", "Observation", R"({"resourceType":"Patient"})").status == 400);
+  RestResponse bad = f.Call("POST", "Patient", R"({"resourceType":"Patient","gender":"mal"})");
+  CHECK(bad.status == 400);
+  CHECK(At(bad.body, "issue[0].code") == "code-invalid");
+  CHECK(At(bad.body, "issue[0].expression[0]") == "Patient.gender");
+  CHECK(f.Call("POST", "Patient", "{not json").status == 400);
+  CHECK(f.Call("POST", "Patient", "").status == 400);
+  RestResponse unknown = f.Call("GET", "Foo/1");
+  CHECK(unknown.status == 404);
+  CHECK(At(unknown.body, "issue[0].code") == "not-found");
+  // Nothing was stored by the failures.
+  CHECK(At(f.Call("GET", "_history").body, "total") == "1");
+}
+
+TEST_CASE("If-Match, If-None-Match and If-Modified-Since") {
+  Fixture f;
+  f.Call("PUT", "Patient/p1", R"({"resourceType":"Patient","id":"p1"})");
+  RestRequest r;
+  r.method = "PUT";
+  r.segments = {"Patient", "p1"};
+  r.body = R"({"resourceType":"Patient","id":"p1","active":true})";
+  r.if_match = "W/\"7\"";
+  CHECK(f.Call(r).status == 412);
+  r.if_match = "W/\"1\"";
+  CHECK(f.Call(r).status == 200);
+  r.if_match = "W/\"1\"";  // stale now
+  r.body = R"({"resourceType":"Patient","id":"p1","active":false})";
+  CHECK(f.Call(r).status == 412);
+
+  RestRequest get;
+  get.method = "GET";
+  get.segments = {"Patient", "p1"};
+  get.if_none_match = "W/\"2\"";
+  RestResponse not_modified = f.Call(get);
+  CHECK(not_modified.status == 304);
+  CHECK(not_modified.body.empty());
+  get.if_none_match = "W/\"1\"";
+  CHECK(f.Call(get).status == 200);
+  get.if_none_match.clear();
+  get.if_modified_since = "Fri, 01 Jan 2100 00:00:00 GMT";
+  CHECK(f.Call(get).status == 304);
+  get.if_modified_since = "Fri, 01 Jan 2010 00:00:00 GMT";
+  CHECK(f.Call(get).status == 200);
+}
+
+TEST_CASE("conditional create, update and delete") {
+  Fixture f;
+  RestRequest create;
+  create.method = "POST";
+  create.segments = {"Patient"};
+  create.body = kPatient;
+  create.if_none_exist = "identifier=urn:oid:1.2.3|A1";
+  RestResponse first = f.Call(create);
+  CHECK(first.status == 201);
+  RestResponse second = f.Call(create);
+  CHECK(second.status == 200);
+  CHECK(IdOf(second) == IdOf(first));
+  f.Call("POST", "Patient", kPatient);  // a duplicate identifier, made without the condition
+  CHECK(f.Call(create).status == 412);
+
+  RestResponse upd = f.Call("PUT", "Patient?identifier=urn:oid:1.2.3|B2",
+                            R"({"resourceType":"Patient","identifier":[{"system":"urn:oid:1.2.3","value":"B2"}]})");
+  CHECK(upd.status == 201);
+  RestResponse upd2 = f.Call("PUT", "Patient?identifier=urn:oid:1.2.3|B2",
+                             R"({"resourceType":"Patient","active":true,"identifier":[{"system":"urn:oid:1.2.3","value":"B2"}]})");
+  CHECK(upd2.status == 200);
+  CHECK(IdOf(upd2) == IdOf(upd));
+  CHECK(upd2.etag == "W/\"2\"");
+  CHECK(f.Call("PUT", "Patient?identifier=urn:oid:1.2.3|A1", kPatient).status == 412);
+  CHECK(f.Call("PUT", "Patient?name=x", kPatient).status == 400);  // unsupported criterion
+
+  CHECK(f.Call("DELETE", "Patient?identifier=urn:oid:1.2.3|A1").status == 412);
+  CHECK(f.Call("DELETE", "Patient?identifier=urn:oid:1.2.3|B2").status == 204);
+  CHECK(f.Call("GET", "Patient/" + IdOf(upd)).status == 410);
+  CHECK(f.Call("DELETE", "Patient?identifier=urn:oid:1.2.3|none").status == 204);
+}
+
+TEST_CASE("concurrent conditional creates make one resource") {
+  Fixture f;
+  std::vector<std::thread> threads;
+  std::atomic<int> created{0}, existing{0};
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      RestRequest r;
+      r.method = "POST";
+      r.segments = {"Patient"};
+      r.body = kPatient;
+      r.if_none_exist = "identifier=urn:oid:1.2.3|A1";
+      int status = f.Call(r).status;
+      (status == 201 ? created : existing)++;
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(created == 1);
+  CHECK(existing == 7);
+  CHECK(At(f.Call("GET", "Patient?identifier=A1").body, "total") == "1");
+}
+
+TEST_CASE("Prefer return") {
+  Fixture f;
+  RestRequest r;
+  r.method = "POST";
+  r.segments = {"Patient"};
+  r.body = kPatient;
+  r.prefer = "return=minimal";
+  RestResponse minimal = f.Call(r);
+  CHECK(minimal.status == 201);
+  CHECK(minimal.body.empty());
+  CHECK(!minimal.location.empty());
+  r.prefer = "return=OperationOutcome";
+  RestResponse outcome = f.Call(r);
+  CHECK(At(outcome.body, "resourceType") == "OperationOutcome");
+  CHECK(At(outcome.body, "issue[0].severity") == "information");
+}
+
+TEST_CASE("JSON Patch") {
+  Fixture f;
+  f.Call("PUT", "Patient/p1", R"({"resourceType":"Patient","id":"p1","gender":"male"})");
+  RestResponse patched =
+      f.Call("PATCH", "Patient/p1", R"([{"op":"replace","path":"/gender","value":"female"}])");
+  CHECK(patched.status == 200);
+  CHECK(patched.etag == "W/\"2\"");
+  CHECK(At(patched.body, "gender") == "female");
+  CHECK(f.Call("PATCH", "Patient/p1", R"([{"op":"test","path":"/gender","value":"male"}])").status ==
+        422);
+  CHECK(f.Call("PATCH", "Patient/p1", R"([{"op":"replace","path":"/gender","value":"x"}])").status ==
+        422);
+  CHECK(f.Call("PATCH", "Patient/p1", R"({"op":"x"})").status == 400);
+  CHECK(f.Call("PATCH", "Patient/nope", R"([])").status == 404);
+  CHECK(At(f.Call("GET", "Patient/p1").body, "meta.versionId") == "2");
+}
+
+TEST_CASE("transaction: urn:uuid references, all or nothing") {
+  Fixture f;
+  const char* tx = R"({"resourceType":"Bundle","type":"transaction","entry":[
+    {"fullUrl":"urn:uuid:61ebe359-bfdc-4613-8bf2-c5e300945f0a",
+     "resource":{"resourceType":"Patient","identifier":[{"system":"s","value":"v"}]},
+     "request":{"method":"POST","url":"Patient"}},
+    {"fullUrl":"urn:uuid:88f151c0-a954-468a-88bd-5ae15c08e059",
+     "resource":{"resourceType":"Observation","status":"final","code":{"text":"x"},
+                 "subject":{"reference":"urn:uuid:61ebe359-bfdc-4613-8bf2-c5e300945f0a"}},
+     "request":{"method":"POST","url":"Observation"}}]})";
+  RestResponse r = f.Call("POST", "", tx);
+  REQUIRE(r.status == 200);
+  CHECK(At(r.body, "type") == "transaction-response");
+  CHECK(At(r.body, "entry[0].response.status") == "201 Created");
+  std::string patient_loc = At(r.body, "entry[0].response.location");
+  std::string obs_loc = At(r.body, "entry[1].response.location");
+  std::string patient_id = patient_loc.substr(8, 36);
+  RestResponse obs = f.Call("GET", obs_loc.substr(0, obs_loc.find("/_history")));
+  CHECK(At(obs.body, "subject.reference") == "Patient/" + patient_id);
+
+  // A conditional reference resolves to the patient; a failing entry rolls back everything.
+  const char* bad = R"({"resourceType":"Bundle","type":"transaction","entry":[
+    {"resource":{"resourceType":"Observation","status":"final","code":{"text":"y"},
+                 "subject":{"reference":"Patient?identifier=s|v"}},
+     "request":{"method":"POST","url":"Observation"}},
+    {"resource":{"resourceType":"Patient","id":"other"},
+     "request":{"method":"PUT","url":"Patient/mismatch"}}]})";
+  RestResponse failed = f.Call("POST", "", bad);
+  CHECK(failed.status == 400);
+  CHECK(At(failed.body, "resourceType") == "OperationOutcome");
+  CHECK(At(f.Call("GET", "_history").body, "total") == "2");
+
+  std::string good = bad;
+  good.replace(good.find("Patient/mismatch"), 16, "Patient/other");
+  RestResponse ok = f.Call("POST", "", good);
+  CHECK(ok.status == 200);
+  std::string loc = At(ok.body, "entry[0].response.location");
+  CHECK(At(f.Call("GET", loc.substr(0, loc.find("/_history"))).body, "subject.reference") ==
+        "Patient/" + patient_id);
+}
+
+TEST_CASE("batch answers each entry") {
+  Fixture f;
+  const char* batch = R"({"resourceType":"Bundle","type":"batch","entry":[
+    {"resource":{"resourceType":"Patient","id":"b1"},"request":{"method":"PUT","url":"Patient/b1"}},
+    {"request":{"method":"GET","url":"Patient/missing"}},
+    {"request":{"method":"GET","url":"Patient/b1"}}]})";
+  RestResponse r = f.Call("POST", "", batch);
+  REQUIRE(r.status == 200);
+  CHECK(At(r.body, "type") == "batch-response");
+  CHECK(At(r.body, "entry[0].response.status") == "201 Created");
+  CHECK(At(r.body, "entry[1].response.status") == "404 Not Found");
+  CHECK(At(r.body, "entry[1].response.outcome.resourceType") == "OperationOutcome");
+  CHECK(At(r.body, "entry[2].response.status") == "200 OK");
+  CHECK(At(r.body, "entry[2].resource.id") == "b1");
+  CHECK(f.Call("POST", "", R"({"resourceType":"Bundle","type":"collection"})").status == 400);
+}
+
+TEST_CASE("history paging and search by identifier") {
+  Fixture f;
+  for (int i = 0; i < 3; ++i) f.Call("POST", "Patient", kPatient);
+  RestResponse page = f.Call("GET", "Patient/_history?_count=2");
+  CHECK(At(page.body, "total") == "3");
+  CHECK(At(page.body, "entry[1].request.method") == "POST");
+  CHECK(At(page.body, "entry[2]") == "");
+  CHECK(At(page.body, "link[1].relation") == "next");
+  RestResponse search = f.Call("GET", "Patient?identifier=urn:oid:1.2.3|A1");
+  CHECK(At(search.body, "type") == "searchset");
+  CHECK(At(search.body, "total") == "3");
+  CHECK(At(search.body, "entry[0].search.mode") == "match");
+  CHECK(At(f.Call("GET", "Patient?identifier=urn:oid:1.2.3|B").body, "total") == "0");
+  CHECK(f.Call("GET", "Patient?_count=abc").status == 400);
+}
+
+TEST_CASE("concurrent If-Match updates lose no update") {
+  Fixture f;
+  f.Call("PUT", "Patient/c1", R"({"resourceType":"Patient","id":"c1","birthDate":"2000-01-01"})");
+  constexpr int kThreads = 6, kUpdatesEach = 15;
+  std::atomic<int> accepted{0}, stale{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int done = 0; done < kUpdatesEach;) {
+        RestResponse current = f.Call("GET", "Patient/c1");
+        RestRequest r;
+        r.method = "PUT";
+        r.segments = {"Patient", "c1"};
+        r.if_match = current.etag;
+        r.body = R"({"resourceType":"Patient","id":"c1","name":[{"family":"T)" +
+                 std::to_string(t) + "-" + std::to_string(done) + R"("}]})";
+        int status = f.Call(r).status;
+        if (status == 200) {
+          ++accepted;
+          ++done;
+        } else {
+          CHECK(status == 412);
+          ++stale;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(accepted == kThreads * kUpdatesEach);
+  RestResponse last = f.Call("GET", "Patient/c1");
+  CHECK(last.etag == "W/\"" + std::to_string(1 + kThreads * kUpdatesEach) + "\"");
+  // Every accepted update is its own version: the history holds them all, once each.
+  RestResponse history = f.Call("GET", "Patient/c1/_history?_count=1000");
+  CHECK(At(history.body, "total") == std::to_string(1 + kThreads * kUpdatesEach));
+}
