@@ -167,7 +167,7 @@ std::optional<std::string> NormalizeInstant(std::string_view t) {
   std::time_t utc = timegm(&tm) - offset;
   std::tm out{};
   gmtime_r(&utc, &out);
-  char buf[40];
+  char buf[64];
   std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", out.tm_year + 1900,
                 out.tm_mon + 1, out.tm_mday, out.tm_hour, out.tm_min, out.tm_sec, millis);
   return std::string(buf);
@@ -178,7 +178,7 @@ std::optional<std::string> InstantFromHttpDate(std::string_view http_date) {
   std::string text(http_date);
   const char* end = strptime(text.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
   if (end == nullptr || *end != '\0') return std::nullopt;
-  char buf[40];
+  char buf[64];
   std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.000Z", tm.tm_year + 1900,
                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
   return std::string(buf);

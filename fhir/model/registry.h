@@ -11,7 +11,7 @@ namespace fhir {
 // Every R4 type the generator made (primitives, complex types, abstract and concrete
 // resources), sorted by name.
 std::span<const TypeInfo* const> AllTypes();
-// The 145 concrete R4 resource types, sorted by name.
+// The 146 concrete R4 resource types of the 4.0.1 definitions, sorted by name.
 std::span<const TypeInfo* const> ResourceTypes();
 std::vector<std::string_view> ResourceTypeNames();
 
