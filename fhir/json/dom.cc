@@ -31,6 +31,14 @@ class TreeBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TreeB
     return Push(JsonValue::Kind::kNumber, Keep(s, n, copy), n);
   }
   bool String(const char* s, rapidjson::SizeType n, bool copy) {
+    // RapidJSON 1.1 decodes a lone low-surrogate escape (\udc00) into the invalid UTF-8 bytes
+    // ED B0..BF: UTF-8 never encodes surrogates, so any ED A0..BF is one.
+    for (rapidjson::SizeType i = 0; i + 1 < n; ++i) {
+      if (static_cast<unsigned char>(s[i]) == 0xED && static_cast<unsigned char>(s[i + 1]) >= 0xA0) {
+        bad_surrogate_ = true;
+        return false;
+      }
+    }
     return Push(JsonValue::Kind::kString, Keep(s, n, copy), n);
   }
   bool Key(const char* s, rapidjson::SizeType n, bool copy) { return String(s, n, copy); }
@@ -67,6 +75,7 @@ class TreeBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TreeB
   }
 
   bool too_deep() const { return too_deep_; }
+  bool bad_surrogate() const { return bad_surrogate_; }
   const JsonValue& result() const { return stack_.back(); }
 
  private:
@@ -96,6 +105,7 @@ class TreeBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TreeB
   std::vector<JsonValue> stack_;
   int depth_ = 0;
   bool too_deep_ = false;
+  bool bad_surrogate_ = false;
 };
 
 constexpr std::size_t kBlockBytes = 64 * 1024;
@@ -137,6 +147,11 @@ Status JsonDocument::Parse(std::string_view json) {
   if (builder.too_deep()) {
     return Status(IssueType::kTooCostly, "The JSON nests arrays and objects deeper than " +
                                              std::to_string(kMaxDepth) + " levels");
+  }
+  if (builder.bad_surrogate()) {
+    return Status(IssueType::kStructure,
+                  "Malformed JSON at byte " + std::to_string(ok.Offset()) +
+                      ": a \\u escape encodes an unpaired surrogate, which is not Unicode");
   }
   if (!ok) {
     return Status(IssueType::kStructure,

@@ -95,6 +95,7 @@ struct Seen {
   static constexpr std::size_t kMaxFields = 256;
   std::array<std::uint64_t, kMaxFields / 64> value{};
   std::array<std::uint64_t, kMaxFields / 64> extension{};
+  std::array<std::uint64_t, kMaxFields / 64> errors{};  // fields that already have an error
   static bool Test(const std::array<std::uint64_t, 4>& bits, std::size_t i) {
     return (bits[i / 64] >> (i % 64)) & 1u;
   }
@@ -189,73 +190,102 @@ class Walker {
       return;
     }
     Seen seen;
+    bool resource_type_seen = false;
+    std::size_t kept = 0;  // members that are not dropped unknown elements
     for (const JsonMember& m : v.object()) {
-      if (is_resource && m.name == "resourceType") continue;
-      bool underscore = !m.name.empty() && m.name[0] == '_';
-      std::string_view name = underscore ? m.name.substr(1) : m.name;
-      const JsonName* jn = type.FindJsonName(name);
-      const FieldInfo* field = jn ? &type.fields[jn->field] : nullptr;
-      const TypeInfo* target = nullptr;
-      if (field != nullptr) {
-        target = field->shape == FieldShape::kChoice ? field->choices[jn->choice - 1].type
-                                                     : field->type;
-      }
-      bool primitive = target != nullptr && target->kind == TypeKind::kPrimitive;
-      if (field == nullptr || (underscore && !primitive)) {
-        std::string message = "Unknown element '" + std::string(m.name) + "' in " +
-                              std::string(type.name);
-        if (options_.lenient) {
-          Warning(IssueType::kStructure, message + " (ignored)", m.name);
-        } else {
-          Error(IssueType::kStructure, message, m.name);
+      if (is_resource && m.name == "resourceType") {
+        if (resource_type_seen) {
+          Error(IssueType::kStructure, "Duplicate property 'resourceType'", "resourceType");
         }
+        resource_type_seen = true;
         continue;
       }
-      auto& bits = underscore ? seen.extension : seen.value;
-      void* slot = field->get(out);
-      auto* choice = field->shape == FieldShape::kChoice ? static_cast<Choice*>(slot) : nullptr;
-      std::size_t current = choice != nullptr ? choice->index() : 0;
-      if (current != 0 && current != jn->choice) {
-        Error(IssueType::kStructure,
-              "Only one type of choice element '" + std::string(field->name) +
-                  "[x]' is allowed, found '" + std::string(name) + "' as well",
-              name);
-        continue;
-      }
-      if (Seen::Test(bits, jn->field)) {
-        Error(IssueType::kStructure, "Duplicate property '" + std::string(m.name) + "'", name);
-        continue;
-      }
-      Seen::Set(bits, jn->field);
-      if (choice != nullptr) {
-        void* alt = choice->Emplace(jn->choice, *target);
-        PathGuard guard(path_, name);
-        Single(m.value, *field, *target, alt, underscore, /*boxed=*/false);
-        continue;
-      }
-      PathGuard guard(path_, name);
-      switch (field->shape) {
-        case FieldShape::kSystemString:
-          SystemString(m.value, *field, *static_cast<std::string*>(slot));
-          break;
-        case FieldShape::kSingle:
-          Single(m.value, *field, *target, slot, underscore, /*boxed=*/true);
-          break;
-        case FieldShape::kRepeated:
-          Repeated(m.value, *field, *target, slot, underscore);
-          break;
-        case FieldShape::kChoice:
-          break;
+      const std::size_t errors_before = issues_.size();
+      Member(m, type, out, seen, kept);
+      if (issues_.size() > errors_before) {
+        bool underscore = !m.name.empty() && m.name[0] == '_';
+        if (const JsonName* jn = type.FindJsonName(underscore ? m.name.substr(1) : m.name)) {
+          Seen::Set(seen.errors, jn->field);
+        }
       }
     }
+    if (!is_resource && kept == 0 && options_.lenient) {
+      Error(IssueType::kStructure,
+            "An element must not be empty; it held only unknown elements, which were ignored");
+    }
+
     CheckRequired(type, seen, out);
+  }
+
+  // One member of an object of `type`.
+  void Member(const JsonMember& m, const TypeInfo& type, void* out, Seen& seen,
+              std::size_t& kept) {
+    bool underscore = !m.name.empty() && m.name[0] == '_';
+    std::string_view name = underscore ? m.name.substr(1) : m.name;
+    const JsonName* jn = type.FindJsonName(name);
+    const FieldInfo* field = jn ? &type.fields[jn->field] : nullptr;
+    const TypeInfo* target = nullptr;
+    if (field != nullptr) {
+      target = field->shape == FieldShape::kChoice ? field->choices[jn->choice - 1].type
+                                                   : field->type;
+    }
+    bool primitive = target != nullptr && target->kind == TypeKind::kPrimitive;
+    if (field == nullptr || (underscore && !primitive)) {
+      std::string message = "Unknown element '" + std::string(m.name) + "' in " +
+                            std::string(type.name);
+      if (options_.lenient) {
+        Warning(IssueType::kStructure, message + " (ignored)", m.name);
+      } else {
+        Error(IssueType::kStructure, message, m.name);
+      }
+      return;
+    }
+    ++kept;
+    auto& bits = underscore ? seen.extension : seen.value;
+    void* slot = field->get(out);
+    auto* choice = field->shape == FieldShape::kChoice ? static_cast<Choice*>(slot) : nullptr;
+    std::size_t current = choice != nullptr ? choice->index() : 0;
+    if (current != 0 && current != jn->choice) {
+      Error(IssueType::kStructure,
+            "Only one type of choice element '" + std::string(field->name) +
+                "[x]' is allowed, found '" + std::string(name) + "' as well",
+            name);
+      return;
+    }
+    if (Seen::Test(bits, jn->field)) {
+      Error(IssueType::kStructure, "Duplicate property '" + std::string(m.name) + "'", name);
+      return;
+    }
+    Seen::Set(bits, jn->field);
+    if (choice != nullptr) {
+      void* alt = choice->Emplace(jn->choice, *target);
+      PathGuard guard(path_, name);
+      Single(m.value, *field, *target, alt, underscore, /*boxed=*/false);
+      return;
+    }
+    PathGuard guard(path_, name);
+    switch (field->shape) {
+      case FieldShape::kSystemString:
+        SystemString(m.value, *field, *static_cast<std::string*>(slot));
+        break;
+      case FieldShape::kSingle:
+        Single(m.value, *field, *target, slot, underscore, /*boxed=*/true);
+        break;
+      case FieldShape::kRepeated:
+        Repeated(m.value, *field, *target, slot, underscore);
+        break;
+      case FieldShape::kChoice:
+        break;
+    }
   }
 
   void CheckRequired(const TypeInfo& type, const Seen& seen, void* out) {
     for (std::size_t i = 0; i < type.fields.size(); ++i) {
       const FieldInfo& f = type.fields[i];
       if (Seen::Test(seen.value, i) || Seen::Test(seen.extension, i)) {
-        if (f.repeated() && f.type != nullptr && f.type->kind == TypeKind::kPrimitive) {
+        // A wrong item already has its error; do not report it once more as "null in both".
+        if (f.repeated() && f.type != nullptr && f.type->kind == TypeKind::kPrimitive &&
+            !Seen::Test(seen.errors, i)) {
           CheckPrimitiveArray(f, f.get(out));
         }
         continue;
@@ -299,7 +329,9 @@ class Walker {
 
   void SystemString(const JsonValue& v, const FieldInfo& field, std::string& out) {
     if (!v.is_string()) {
-      Error(IssueType::kStructure, "Expected a string, found " + std::string(KindName(v.kind)));
+      bool scalar = !v.is_object() && !v.is_array() && !v.is_null();
+      Error(scalar ? IssueType::kValue : IssueType::kStructure,
+            "Expected a string, found " + std::string(KindName(v.kind)));
       return;
     }
     PrimitiveKind format = field.system_format;

@@ -242,7 +242,7 @@ TEST_CASE("JsonDocument reports malformed JSON with the byte offset") {
 // A lone low surrogate (U+DC00..U+DFFF) encodes no Unicode character: accepting it puts the
 // invalid UTF-8 bytes ED B0 80 into the tree (RapidJSON 1.1 only checks high surrogates), which
 // the writer then copies into output that no strict parser accepts.
-TEST_CASE("JsonDocument rejects a lone low surrogate escape" * doctest::may_fail()) {
+TEST_CASE("JsonDocument rejects a lone low surrogate escape") {
   const std::string_view inputs[] = {R"(["\udc00"])", R"(["a\udfffb"])", R"(["\udc00\ud800"])"};
   for (std::string_view json : inputs) {
     CAPTURE(json);

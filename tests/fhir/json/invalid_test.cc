@@ -661,7 +661,7 @@ TEST_CASE("the same document is valid once the errors are removed") {
   }
 }
 
-// --- parser bugs (reported; remove may_fail once fixed) ----------------------------------------
+// --- cases that were parser bugs, fixed ---------------------------------------------------------
 
 // clang-format off
 std::vector<InvalidCase> KnownBugCases() {
@@ -699,7 +699,7 @@ std::vector<InvalidCase> KnownBugCases() {
 }
 // clang-format on
 
-TEST_CASE("parser bugs: invalid documents reported wrongly" * doctest::may_fail()) {
+TEST_CASE("invalid documents that were once reported wrongly") {
   for (const InvalidCase& c : KnownBugCases()) CheckInvalid(c);
 }
 
