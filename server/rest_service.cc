@@ -42,7 +42,6 @@ struct RestService::Context {
 namespace {
 
 constexpr int kDefaultCount = 50;
-constexpr int kMaxCount = 1000;
 
 std::string Now() { return FormatInstant(std::chrono::system_clock::now()); }
 
