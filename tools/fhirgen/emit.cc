@@ -133,12 +133,12 @@ void EmitStructDecl(Printer& p, const Types& types, const Struct& s, const std::
     for (std::size_t c = 0; c < f.choices.size(); ++c) {
       const std::string& alt = f.choices[c];
       std::string t = types.IsPrimitive(alt) ? "::fhir::" + UpperFirst(alt) : "::fhir::" + alt;
-      Printer::Vars v = {{"i", ind}, {"t", t}, {"m", f.cpp_name},
-                         {"a", SnakeCase(f.json_name + UpperFirst(alt))},
-                         {"n", std::to_string(c + 1)}, {"r", Types::ReflectOf(alt)}};
-      p.Emit("$i$  const $t$* $a$() const { return $m$.As<$t$>($n$); }\n", v);
+      Printer::Vars alt_vars = {{"i", ind}, {"t", t}, {"m", f.cpp_name},
+                                {"a", SnakeCase(f.json_name + UpperFirst(alt))},
+                                {"n", std::to_string(c + 1)}, {"r", Types::ReflectOf(alt)}};
+      p.Emit("$i$  const $t$* $a$() const { return $m$.As<$t$>($n$); }\n", alt_vars);
       p.Emit("$i$  $t$& mutable_$a$() { return *static_cast<$t$*>($m$.Emplace($n$, $r$)); }\n",
-             v);
+             alt_vars);
     }
   }
   if (resource && s.is_abstract) {
@@ -176,8 +176,7 @@ std::string StrengthName(const std::string& s) {
 // Emits the reflection tables and special members of one source file's structs.
 class SourceEmitter {
  public:
-  SourceEmitter(const Definitions& defs, const Types& types, Printer& p)
-      : defs_(defs), types_(types), p_(p) {}
+  SourceEmitter(const Definitions& defs, Printer& p) : defs_(defs), p_(p) {}
 
   void EmitStruct(const Struct& s) {
     for (const auto& n : s.nested) EmitStruct(*n);
@@ -335,7 +334,6 @@ class SourceEmitter {
   }
 
   const Definitions& defs_;
-  const Types& types_;
   Printer& p_;
 };
 
@@ -366,7 +364,7 @@ OutputFile DatatypesHeader(const Definitions& defs, const Types& types) {
   return {"fhir/r4/datatypes.h", p.str()};
 }
 
-OutputFile DatatypesSource(const Definitions& defs, const Types& types) {
+OutputFile DatatypesSource(const Definitions& defs) {
   Printer p;
   p.Emit(Banner("the StructureDefinitions of all R4 primitive and complex types"));
   p.Emit("#include \"fhir/r4/datatypes.h\"\n\n");
@@ -385,7 +383,7 @@ OutputFile DatatypesSource(const Definitions& defs, const Types& types) {
         {{"n", prim}, {"kind", PrimitiveKindName(prim)}, {"c", UpperFirst(prim)}});
   }
   p.Emit("}  // namespace reflect\n");
-  SourceEmitter e(defs, types, p);
+  SourceEmitter e(defs, p);
   for (const auto& s : defs.datatypes) e.EmitStruct(*s);
   p.Emit("\n}  // namespace fhir\n");
   return {"fhir/r4/datatypes.cc", p.str()};
@@ -411,7 +409,7 @@ std::vector<OutputFile> ResourceFiles(const Definitions& defs, const Types& type
   c.Emit("#include \"fhir/r4/$f$.h\"\n\n", {{"f", stem}});
   c.Emit(kSourceIncludes);
   c.Emit("\nnamespace fhir {\n");
-  SourceEmitter e(defs, types, c);
+  SourceEmitter e(defs, c);
   e.EmitStruct(s);
   c.Emit("\n}  // namespace fhir\n");
   return {{"fhir/r4/" + stem + ".h", h.str()}, {"fhir/r4/" + stem + ".cc", c.str()}};
@@ -498,7 +496,7 @@ std::vector<OutputFile> Generate(const Definitions& defs) {
   Types types(defs);
   std::vector<OutputFile> out;
   out.push_back(DatatypesHeader(defs, types));
-  out.push_back(DatatypesSource(defs, types));
+  out.push_back(DatatypesSource(defs));
   std::map<std::string, const Struct*> by_name;
   for (const auto& s : defs.resources) by_name[s->fhir_name] = s.get();
   for (const auto& s : defs.resources) {

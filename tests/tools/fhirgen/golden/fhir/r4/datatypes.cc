@@ -2,7 +2,6 @@
 #include "fhir/r4/datatypes.h"
 
 #include <memory>
-#include <variant>
 
 #include "fhir/model/reflect_support.h"
 #include "fhir/r4/value_sets.h"
@@ -14,27 +13,45 @@ namespace reflect {
 const ::fhir::TypeInfo boolean = {"boolean", ::fhir::TypeKind::kPrimitive, ::fhir::PrimitiveKind::kBoolean, false, nullptr, {}, {}, {}, nullptr, nullptr,
     &::fhir::reflect_support::VectorSize<::fhir::Boolean>,
     &::fhir::reflect_support::VectorAt<::fhir::Boolean>,
-    &::fhir::reflect_support::VectorPush<::fhir::Boolean>, nullptr, nullptr};
+    &::fhir::reflect_support::VectorPush<::fhir::Boolean>, nullptr, nullptr,
+    &::fhir::reflect_support::NewValue<::fhir::Boolean>,
+    &::fhir::reflect_support::CloneValue<::fhir::Boolean>,
+    &::fhir::reflect_support::DeleteValue<::fhir::Boolean>};
 const ::fhir::TypeInfo code = {"code", ::fhir::TypeKind::kPrimitive, ::fhir::PrimitiveKind::kCode, false, nullptr, {}, {}, {}, nullptr, nullptr,
     &::fhir::reflect_support::VectorSize<::fhir::Code>,
     &::fhir::reflect_support::VectorAt<::fhir::Code>,
-    &::fhir::reflect_support::VectorPush<::fhir::Code>, nullptr, nullptr};
+    &::fhir::reflect_support::VectorPush<::fhir::Code>, nullptr, nullptr,
+    &::fhir::reflect_support::NewValue<::fhir::Code>,
+    &::fhir::reflect_support::CloneValue<::fhir::Code>,
+    &::fhir::reflect_support::DeleteValue<::fhir::Code>};
 const ::fhir::TypeInfo date = {"date", ::fhir::TypeKind::kPrimitive, ::fhir::PrimitiveKind::kDate, false, nullptr, {}, {}, {}, nullptr, nullptr,
     &::fhir::reflect_support::VectorSize<::fhir::Date>,
     &::fhir::reflect_support::VectorAt<::fhir::Date>,
-    &::fhir::reflect_support::VectorPush<::fhir::Date>, nullptr, nullptr};
+    &::fhir::reflect_support::VectorPush<::fhir::Date>, nullptr, nullptr,
+    &::fhir::reflect_support::NewValue<::fhir::Date>,
+    &::fhir::reflect_support::CloneValue<::fhir::Date>,
+    &::fhir::reflect_support::DeleteValue<::fhir::Date>};
 const ::fhir::TypeInfo dateTime = {"dateTime", ::fhir::TypeKind::kPrimitive, ::fhir::PrimitiveKind::kDateTime, false, nullptr, {}, {}, {}, nullptr, nullptr,
     &::fhir::reflect_support::VectorSize<::fhir::DateTime>,
     &::fhir::reflect_support::VectorAt<::fhir::DateTime>,
-    &::fhir::reflect_support::VectorPush<::fhir::DateTime>, nullptr, nullptr};
+    &::fhir::reflect_support::VectorPush<::fhir::DateTime>, nullptr, nullptr,
+    &::fhir::reflect_support::NewValue<::fhir::DateTime>,
+    &::fhir::reflect_support::CloneValue<::fhir::DateTime>,
+    &::fhir::reflect_support::DeleteValue<::fhir::DateTime>};
 const ::fhir::TypeInfo string = {"string", ::fhir::TypeKind::kPrimitive, ::fhir::PrimitiveKind::kString, false, nullptr, {}, {}, {}, nullptr, nullptr,
     &::fhir::reflect_support::VectorSize<::fhir::String>,
     &::fhir::reflect_support::VectorAt<::fhir::String>,
-    &::fhir::reflect_support::VectorPush<::fhir::String>, nullptr, nullptr};
+    &::fhir::reflect_support::VectorPush<::fhir::String>, nullptr, nullptr,
+    &::fhir::reflect_support::NewValue<::fhir::String>,
+    &::fhir::reflect_support::CloneValue<::fhir::String>,
+    &::fhir::reflect_support::DeleteValue<::fhir::String>};
 const ::fhir::TypeInfo uri = {"uri", ::fhir::TypeKind::kPrimitive, ::fhir::PrimitiveKind::kUri, false, nullptr, {}, {}, {}, nullptr, nullptr,
     &::fhir::reflect_support::VectorSize<::fhir::Uri>,
     &::fhir::reflect_support::VectorAt<::fhir::Uri>,
-    &::fhir::reflect_support::VectorPush<::fhir::Uri>, nullptr, nullptr};
+    &::fhir::reflect_support::VectorPush<::fhir::Uri>, nullptr, nullptr,
+    &::fhir::reflect_support::NewValue<::fhir::Uri>,
+    &::fhir::reflect_support::CloneValue<::fhir::Uri>,
+    &::fhir::reflect_support::DeleteValue<::fhir::Uri>};
 }  // namespace reflect
 
 // Coding
@@ -54,10 +71,10 @@ void* Get_Coding_system(void* o) { return &static_cast<Coding*>(o)->system; }
 void* Get_Coding_code(void* o) { return &static_cast<Coding*>(o)->code; }
 
 const ::fhir::FieldInfo kFields_Coding[] = {
-    {"id", ::fhir::FieldShape::kSystemString, nullptr, {}, nullptr, 0, 1, false, false, ::fhir::BindingStrength::kNone, {}, nullptr, ::fhir::PrimitiveKind::kString, &Get_Coding_id},
-    {"extension", ::fhir::FieldShape::kRepeated, &::fhir::reflect::Extension, {}, nullptr, 0, ::fhir::FieldInfo::kUnbounded, false, false, ::fhir::BindingStrength::kNone, {}, nullptr, ::fhir::PrimitiveKind::kNone, &Get_Coding_extension},
-    {"system", ::fhir::FieldShape::kSingle, &::fhir::reflect::uri, {}, nullptr, 0, 1, true, false, ::fhir::BindingStrength::kNone, {}, nullptr, ::fhir::PrimitiveKind::kNone, &Get_Coding_system},
-    {"code", ::fhir::FieldShape::kSingle, &::fhir::reflect::code, {}, nullptr, 0, 1, true, false, ::fhir::BindingStrength::kNone, {}, nullptr, ::fhir::PrimitiveKind::kNone, &Get_Coding_code},
+    {"id", ::fhir::FieldShape::kSystemString, nullptr, {}, 0, 1, false, false, ::fhir::BindingStrength::kNone, {}, nullptr, ::fhir::PrimitiveKind::kString, &Get_Coding_id},
+    {"extension", ::fhir::FieldShape::kRepeated, &::fhir::reflect::Extension, {}, 0, ::fhir::FieldInfo::kUnbounded, false, false, ::fhir::BindingStrength::kNone, {}, nullptr, ::fhir::PrimitiveKind::kNone, &Get_Coding_extension},
+    {"system", ::fhir::FieldShape::kSingle, &::fhir::reflect::uri, {}, 0, 1, true, false, ::fhir::BindingStrength::kNone, {}, nullptr, ::fhir::PrimitiveKind::kNone, &Get_Coding_system},
+    {"code", ::fhir::FieldShape::kSingle, &::fhir::reflect::code, {}, 0, 1, true, false, ::fhir::BindingStrength::kNone, {}, nullptr, ::fhir::PrimitiveKind::kNone, &Get_Coding_code},
 };
 
 const ::fhir::JsonName kJsonNames_Coding[] = {
@@ -78,7 +95,8 @@ const ::fhir::TypeInfo Coding = {
     &::fhir::reflect_support::VectorSize<::fhir::Coding>,
     &::fhir::reflect_support::VectorAt<::fhir::Coding>,
     &::fhir::reflect_support::VectorPush<::fhir::Coding>,
-    nullptr, nullptr};
+    nullptr, nullptr,
+    &::fhir::reflect_support::NewValue<::fhir::Coding>, &::fhir::reflect_support::CloneValue<::fhir::Coding>, &::fhir::reflect_support::DeleteValue<::fhir::Coding>};
 }  // namespace reflect
 
 // Extension
@@ -96,24 +114,6 @@ void* Get_Extension_id(void* o) { return &static_cast<Extension*>(o)->id; }
 void* Get_Extension_extension(void* o) { return &static_cast<Extension*>(o)->extension; }
 void* Get_Extension_url(void* o) { return &static_cast<Extension*>(o)->url; }
 void* Get_Extension_value(void* o) { return &static_cast<Extension*>(o)->value; }
-using Variant_datatypes_0 = std::variant<std::monostate, ::fhir::Boolean, ::fhir::String, ::fhir::Box<::fhir::Coding>>;
-std::size_t Variant_datatypes_0_Index(const void* v) { return static_cast<const Variant_datatypes_0*>(v)->index(); }
-void* Variant_datatypes_0_Get(void* v) {
-  auto& x = *static_cast<Variant_datatypes_0*>(v);
-  if (x.index() == 0) return nullptr;
-  return std::visit([](auto& a) -> void* { return &a; }, x);
-}
-void* Variant_datatypes_0_Emplace(void* v, std::size_t i) {
-  auto& x = *static_cast<Variant_datatypes_0*>(v);
-  switch (i) {
-    case 1: return &x.emplace<1>();
-    case 2: return &x.emplace<2>();
-    case 3: return &x.emplace<3>();
-  }
-  return nullptr;
-}
-void Variant_datatypes_0_Reset(void* v) { static_cast<Variant_datatypes_0*>(v)->emplace<0>(); }
-const ::fhir::ChoiceOps Variant_datatypes_0_Ops = {&Variant_datatypes_0_Index, &Variant_datatypes_0_Get, &Variant_datatypes_0_Emplace, &Variant_datatypes_0_Reset};
 const ::fhir::ChoiceType kChoices_Extension_value[] = {
     {"Boolean", &::fhir::reflect::boolean},
     {"String", &::fhir::reflect::string},
@@ -121,10 +121,10 @@ const ::fhir::ChoiceType kChoices_Extension_value[] = {
 };
 
 const ::fhir::FieldInfo kFields_Extension[] = {
-    {"id", ::fhir::FieldShape::kSystemString, nullptr, {}, nullptr, 0, 1, false, false, ::fhir::BindingStrength::kNone, {}, nullptr, ::fhir::PrimitiveKind::kString, &Get_Extension_id},
-    {"extension", ::fhir::FieldShape::kRepeated, &::fhir::reflect::Extension, {}, nullptr, 0, ::fhir::FieldInfo::kUnbounded, false, false, ::fhir::BindingStrength::kNone, {}, nullptr, ::fhir::PrimitiveKind::kNone, &Get_Extension_extension},
-    {"url", ::fhir::FieldShape::kSystemString, nullptr, {}, nullptr, 1, 1, false, false, ::fhir::BindingStrength::kNone, {}, nullptr, ::fhir::PrimitiveKind::kUri, &Get_Extension_url},
-    {"value", ::fhir::FieldShape::kChoice, nullptr, kChoices_Extension_value, &Variant_datatypes_0_Ops, 0, 1, false, false, ::fhir::BindingStrength::kNone, {}, nullptr, ::fhir::PrimitiveKind::kNone, &Get_Extension_value},
+    {"id", ::fhir::FieldShape::kSystemString, nullptr, {}, 0, 1, false, false, ::fhir::BindingStrength::kNone, {}, nullptr, ::fhir::PrimitiveKind::kString, &Get_Extension_id},
+    {"extension", ::fhir::FieldShape::kRepeated, &::fhir::reflect::Extension, {}, 0, ::fhir::FieldInfo::kUnbounded, false, false, ::fhir::BindingStrength::kNone, {}, nullptr, ::fhir::PrimitiveKind::kNone, &Get_Extension_extension},
+    {"url", ::fhir::FieldShape::kSystemString, nullptr, {}, 1, 1, false, false, ::fhir::BindingStrength::kNone, {}, nullptr, ::fhir::PrimitiveKind::kUri, &Get_Extension_url},
+    {"value", ::fhir::FieldShape::kChoice, nullptr, kChoices_Extension_value, 0, 1, false, false, ::fhir::BindingStrength::kNone, {}, nullptr, ::fhir::PrimitiveKind::kNone, &Get_Extension_value},
 };
 
 const ::fhir::JsonName kJsonNames_Extension[] = {
@@ -147,7 +147,8 @@ const ::fhir::TypeInfo Extension = {
     &::fhir::reflect_support::VectorSize<::fhir::Extension>,
     &::fhir::reflect_support::VectorAt<::fhir::Extension>,
     &::fhir::reflect_support::VectorPush<::fhir::Extension>,
-    nullptr, nullptr};
+    nullptr, nullptr,
+    &::fhir::reflect_support::NewValue<::fhir::Extension>, &::fhir::reflect_support::CloneValue<::fhir::Extension>, &::fhir::reflect_support::DeleteValue<::fhir::Extension>};
 }  // namespace reflect
 
 }  // namespace fhir

@@ -3,10 +3,10 @@
 
 #include <cstdint>
 #include <string>
-#include <variant>
 #include <vector>
 
 #include "fhir/model/box.h"
+#include "fhir/model/choice.h"
 #include "fhir/model/primitive.h"
 #include "fhir/model/reflection.h"
 
@@ -15,6 +15,19 @@ namespace fhir {
 struct Coding;
 struct Extension;
 class Resource;
+
+namespace reflect {
+
+extern const ::fhir::TypeInfo boolean;
+extern const ::fhir::TypeInfo code;
+extern const ::fhir::TypeInfo date;
+extern const ::fhir::TypeInfo dateTime;
+extern const ::fhir::TypeInfo string;
+extern const ::fhir::TypeInfo uri;
+extern const ::fhir::TypeInfo Coding;
+extern const ::fhir::TypeInfo Extension;
+
+}  // namespace reflect
 
 // http://hl7.org/fhir/R4/datatypes.html#Coding
 struct Coding {
@@ -43,19 +56,15 @@ struct Extension {
   std::string id;
   std::vector<::fhir::Extension> extension;
   std::string url;
-  std::variant<std::monostate, ::fhir::Boolean, ::fhir::String, ::fhir::Box<::fhir::Coding>> value;
+  ::fhir::Choice value;
+
+  // value[x] alternatives: nullptr unless active / makes it active.
+  const ::fhir::Boolean* value_boolean() const { return value.As<::fhir::Boolean>(1); }
+  ::fhir::Boolean& mutable_value_boolean() { return *static_cast<::fhir::Boolean*>(value.Emplace(1, ::fhir::reflect::boolean)); }
+  const ::fhir::String* value_string() const { return value.As<::fhir::String>(2); }
+  ::fhir::String& mutable_value_string() { return *static_cast<::fhir::String*>(value.Emplace(2, ::fhir::reflect::string)); }
+  const ::fhir::Coding* value_coding() const { return value.As<::fhir::Coding>(3); }
+  ::fhir::Coding& mutable_value_coding() { return *static_cast<::fhir::Coding*>(value.Emplace(3, ::fhir::reflect::Coding)); }
 };
 
-namespace reflect {
-
-extern const ::fhir::TypeInfo boolean;
-extern const ::fhir::TypeInfo code;
-extern const ::fhir::TypeInfo date;
-extern const ::fhir::TypeInfo dateTime;
-extern const ::fhir::TypeInfo string;
-extern const ::fhir::TypeInfo uri;
-extern const ::fhir::TypeInfo Coding;
-extern const ::fhir::TypeInfo Extension;
-
-}  // namespace reflect
 }  // namespace fhir

@@ -2,7 +2,6 @@
 #include "fhir/r4/domain_resource.h"
 
 #include <memory>
-#include <variant>
 
 #include "fhir/model/reflect_support.h"
 #include "fhir/r4/value_sets.h"
@@ -28,12 +27,12 @@ void* Get_DomainResource_extension(void* o) { return &static_cast<DomainResource
 void* Get_DomainResource_modifier_extension(void* o) { return &static_cast<DomainResource*>(o)->modifier_extension; }
 
 const ::fhir::FieldInfo kFields_DomainResource[] = {
-    {"id", ::fhir::FieldShape::kSystemString, nullptr, {}, nullptr, 0, 1, true, false, ::fhir::BindingStrength::kNone, {}, nullptr, ::fhir::PrimitiveKind::kId, &Get_DomainResource_id},
-    {"implicitRules", ::fhir::FieldShape::kSingle, &::fhir::reflect::uri, {}, nullptr, 0, 1, true, true, ::fhir::BindingStrength::kNone, {}, nullptr, ::fhir::PrimitiveKind::kNone, &Get_DomainResource_implicit_rules},
-    {"language", ::fhir::FieldShape::kSingle, &::fhir::reflect::code, {}, nullptr, 0, 1, false, false, ::fhir::BindingStrength::kPreferred, "http://hl7.org/fhir/ValueSet/languages", nullptr, ::fhir::PrimitiveKind::kNone, &Get_DomainResource_language},
-    {"contained", ::fhir::FieldShape::kRepeated, &::fhir::reflect::Resource, {}, nullptr, 0, ::fhir::FieldInfo::kUnbounded, false, false, ::fhir::BindingStrength::kNone, {}, nullptr, ::fhir::PrimitiveKind::kNone, &Get_DomainResource_contained},
-    {"extension", ::fhir::FieldShape::kRepeated, &::fhir::reflect::Extension, {}, nullptr, 0, ::fhir::FieldInfo::kUnbounded, false, false, ::fhir::BindingStrength::kNone, {}, nullptr, ::fhir::PrimitiveKind::kNone, &Get_DomainResource_extension},
-    {"modifierExtension", ::fhir::FieldShape::kRepeated, &::fhir::reflect::Extension, {}, nullptr, 0, ::fhir::FieldInfo::kUnbounded, false, true, ::fhir::BindingStrength::kNone, {}, nullptr, ::fhir::PrimitiveKind::kNone, &Get_DomainResource_modifier_extension},
+    {"id", ::fhir::FieldShape::kSystemString, nullptr, {}, 0, 1, true, false, ::fhir::BindingStrength::kNone, {}, nullptr, ::fhir::PrimitiveKind::kId, &Get_DomainResource_id},
+    {"implicitRules", ::fhir::FieldShape::kSingle, &::fhir::reflect::uri, {}, 0, 1, true, true, ::fhir::BindingStrength::kNone, {}, nullptr, ::fhir::PrimitiveKind::kNone, &Get_DomainResource_implicit_rules},
+    {"language", ::fhir::FieldShape::kSingle, &::fhir::reflect::code, {}, 0, 1, false, false, ::fhir::BindingStrength::kPreferred, "http://hl7.org/fhir/ValueSet/languages", nullptr, ::fhir::PrimitiveKind::kNone, &Get_DomainResource_language},
+    {"contained", ::fhir::FieldShape::kRepeated, &::fhir::reflect::Resource, {}, 0, ::fhir::FieldInfo::kUnbounded, false, false, ::fhir::BindingStrength::kNone, {}, nullptr, ::fhir::PrimitiveKind::kNone, &Get_DomainResource_contained},
+    {"extension", ::fhir::FieldShape::kRepeated, &::fhir::reflect::Extension, {}, 0, ::fhir::FieldInfo::kUnbounded, false, false, ::fhir::BindingStrength::kNone, {}, nullptr, ::fhir::PrimitiveKind::kNone, &Get_DomainResource_extension},
+    {"modifierExtension", ::fhir::FieldShape::kRepeated, &::fhir::reflect::Extension, {}, 0, ::fhir::FieldInfo::kUnbounded, false, true, ::fhir::BindingStrength::kNone, {}, nullptr, ::fhir::PrimitiveKind::kNone, &Get_DomainResource_modifier_extension},
 };
 
 const ::fhir::JsonName kJsonNames_DomainResource[] = {
@@ -56,7 +55,8 @@ const ::fhir::TypeInfo DomainResource = {
     &::fhir::reflect_support::VectorSize<::fhir::Box<::fhir::Resource>>,
     &::fhir::reflect_support::VectorAt<::fhir::Box<::fhir::Resource>>,
     &::fhir::reflect_support::VectorPush<::fhir::Box<::fhir::Resource>>,
-    nullptr, nullptr};
+    nullptr, nullptr,
+    nullptr, nullptr, nullptr};
 }  // namespace reflect
 
 }  // namespace fhir

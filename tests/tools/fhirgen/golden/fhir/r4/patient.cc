@@ -2,7 +2,6 @@
 #include "fhir/r4/patient.h"
 
 #include <memory>
-#include <variant>
 
 #include "fhir/model/reflect_support.h"
 #include "fhir/r4/value_sets.h"
@@ -26,10 +25,10 @@ void* Get_Patient_Contact_modifier_extension(void* o) { return &static_cast<Pati
 void* Get_Patient_Contact_gender(void* o) { return &static_cast<Patient::Contact*>(o)->gender; }
 
 const ::fhir::FieldInfo kFields_Patient_Contact[] = {
-    {"id", ::fhir::FieldShape::kSystemString, nullptr, {}, nullptr, 0, 1, false, false, ::fhir::BindingStrength::kNone, {}, nullptr, ::fhir::PrimitiveKind::kString, &Get_Patient_Contact_id},
-    {"extension", ::fhir::FieldShape::kRepeated, &::fhir::reflect::Extension, {}, nullptr, 0, ::fhir::FieldInfo::kUnbounded, false, false, ::fhir::BindingStrength::kNone, {}, nullptr, ::fhir::PrimitiveKind::kNone, &Get_Patient_Contact_extension},
-    {"modifierExtension", ::fhir::FieldShape::kRepeated, &::fhir::reflect::Extension, {}, nullptr, 0, ::fhir::FieldInfo::kUnbounded, true, true, ::fhir::BindingStrength::kNone, {}, nullptr, ::fhir::PrimitiveKind::kNone, &Get_Patient_Contact_modifier_extension},
-    {"gender", ::fhir::FieldShape::kSingle, &::fhir::reflect::code, {}, nullptr, 0, 1, false, false, ::fhir::BindingStrength::kRequired, "http://hl7.org/fhir/ValueSet/administrative-gender", &::fhir::value_sets::kValueSet_administrative_gender, ::fhir::PrimitiveKind::kNone, &Get_Patient_Contact_gender},
+    {"id", ::fhir::FieldShape::kSystemString, nullptr, {}, 0, 1, false, false, ::fhir::BindingStrength::kNone, {}, nullptr, ::fhir::PrimitiveKind::kString, &Get_Patient_Contact_id},
+    {"extension", ::fhir::FieldShape::kRepeated, &::fhir::reflect::Extension, {}, 0, ::fhir::FieldInfo::kUnbounded, false, false, ::fhir::BindingStrength::kNone, {}, nullptr, ::fhir::PrimitiveKind::kNone, &Get_Patient_Contact_extension},
+    {"modifierExtension", ::fhir::FieldShape::kRepeated, &::fhir::reflect::Extension, {}, 0, ::fhir::FieldInfo::kUnbounded, true, true, ::fhir::BindingStrength::kNone, {}, nullptr, ::fhir::PrimitiveKind::kNone, &Get_Patient_Contact_modifier_extension},
+    {"gender", ::fhir::FieldShape::kSingle, &::fhir::reflect::code, {}, 0, 1, false, false, ::fhir::BindingStrength::kRequired, "http://hl7.org/fhir/ValueSet/administrative-gender", &::fhir::value_sets::kValueSet_administrative_gender, ::fhir::PrimitiveKind::kNone, &Get_Patient_Contact_gender},
 };
 
 const ::fhir::JsonName kJsonNames_Patient_Contact[] = {
@@ -56,7 +55,8 @@ const ::fhir::TypeInfo Patient_Contact = {
     &::fhir::reflect_support::VectorSize<::fhir::Patient::Contact>,
     &::fhir::reflect_support::VectorAt<::fhir::Patient::Contact>,
     &::fhir::reflect_support::VectorPush<::fhir::Patient::Contact>,
-    nullptr, nullptr};
+    nullptr, nullptr,
+    &::fhir::reflect_support::NewValue<::fhir::Patient::Contact>, &::fhir::reflect_support::CloneValue<::fhir::Patient::Contact>, &::fhir::reflect_support::DeleteValue<::fhir::Patient::Contact>};
 }  // namespace reflect
 
 // Patient
@@ -84,23 +84,6 @@ void* Get_Patient_active(void* o) { return &static_cast<Patient*>(o)->active; }
 void* Get_Patient_gender(void* o) { return &static_cast<Patient*>(o)->gender; }
 void* Get_Patient_birth_date(void* o) { return &static_cast<Patient*>(o)->birth_date; }
 void* Get_Patient_deceased(void* o) { return &static_cast<Patient*>(o)->deceased; }
-using Variant_Patient_0 = std::variant<std::monostate, ::fhir::Boolean, ::fhir::DateTime>;
-std::size_t Variant_Patient_0_Index(const void* v) { return static_cast<const Variant_Patient_0*>(v)->index(); }
-void* Variant_Patient_0_Get(void* v) {
-  auto& x = *static_cast<Variant_Patient_0*>(v);
-  if (x.index() == 0) return nullptr;
-  return std::visit([](auto& a) -> void* { return &a; }, x);
-}
-void* Variant_Patient_0_Emplace(void* v, std::size_t i) {
-  auto& x = *static_cast<Variant_Patient_0*>(v);
-  switch (i) {
-    case 1: return &x.emplace<1>();
-    case 2: return &x.emplace<2>();
-  }
-  return nullptr;
-}
-void Variant_Patient_0_Reset(void* v) { static_cast<Variant_Patient_0*>(v)->emplace<0>(); }
-const ::fhir::ChoiceOps Variant_Patient_0_Ops = {&Variant_Patient_0_Index, &Variant_Patient_0_Get, &Variant_Patient_0_Emplace, &Variant_Patient_0_Reset};
 const ::fhir::ChoiceType kChoices_Patient_deceased[] = {
     {"Boolean", &::fhir::reflect::boolean},
     {"DateTime", &::fhir::reflect::dateTime},
@@ -110,17 +93,17 @@ std::unique_ptr<::fhir::Resource> Create_Patient() { return std::make_unique<Pat
 void* ObjectOf_Patient(::fhir::Resource* r) { return static_cast<Patient*>(r); }
 
 const ::fhir::FieldInfo kFields_Patient[] = {
-    {"id", ::fhir::FieldShape::kSystemString, nullptr, {}, nullptr, 0, 1, true, false, ::fhir::BindingStrength::kNone, {}, nullptr, ::fhir::PrimitiveKind::kId, &Get_Patient_id},
-    {"implicitRules", ::fhir::FieldShape::kSingle, &::fhir::reflect::uri, {}, nullptr, 0, 1, true, true, ::fhir::BindingStrength::kNone, {}, nullptr, ::fhir::PrimitiveKind::kNone, &Get_Patient_implicit_rules},
-    {"language", ::fhir::FieldShape::kSingle, &::fhir::reflect::code, {}, nullptr, 0, 1, false, false, ::fhir::BindingStrength::kPreferred, "http://hl7.org/fhir/ValueSet/languages", nullptr, ::fhir::PrimitiveKind::kNone, &Get_Patient_language},
-    {"contained", ::fhir::FieldShape::kRepeated, &::fhir::reflect::Resource, {}, nullptr, 0, ::fhir::FieldInfo::kUnbounded, false, false, ::fhir::BindingStrength::kNone, {}, nullptr, ::fhir::PrimitiveKind::kNone, &Get_Patient_contained},
-    {"extension", ::fhir::FieldShape::kRepeated, &::fhir::reflect::Extension, {}, nullptr, 0, ::fhir::FieldInfo::kUnbounded, false, false, ::fhir::BindingStrength::kNone, {}, nullptr, ::fhir::PrimitiveKind::kNone, &Get_Patient_extension},
-    {"modifierExtension", ::fhir::FieldShape::kRepeated, &::fhir::reflect::Extension, {}, nullptr, 0, ::fhir::FieldInfo::kUnbounded, false, true, ::fhir::BindingStrength::kNone, {}, nullptr, ::fhir::PrimitiveKind::kNone, &Get_Patient_modifier_extension},
-    {"active", ::fhir::FieldShape::kSingle, &::fhir::reflect::boolean, {}, nullptr, 0, 1, true, true, ::fhir::BindingStrength::kNone, {}, nullptr, ::fhir::PrimitiveKind::kNone, &Get_Patient_active},
-    {"gender", ::fhir::FieldShape::kSingle, &::fhir::reflect::code, {}, nullptr, 0, 1, true, false, ::fhir::BindingStrength::kRequired, "http://hl7.org/fhir/ValueSet/administrative-gender", &::fhir::value_sets::kValueSet_administrative_gender, ::fhir::PrimitiveKind::kNone, &Get_Patient_gender},
-    {"birthDate", ::fhir::FieldShape::kSingle, &::fhir::reflect::date, {}, nullptr, 0, 1, true, false, ::fhir::BindingStrength::kNone, {}, nullptr, ::fhir::PrimitiveKind::kNone, &Get_Patient_birth_date},
-    {"deceased", ::fhir::FieldShape::kChoice, nullptr, kChoices_Patient_deceased, &Variant_Patient_0_Ops, 0, 1, true, true, ::fhir::BindingStrength::kNone, {}, nullptr, ::fhir::PrimitiveKind::kNone, &Get_Patient_deceased},
-    {"contact", ::fhir::FieldShape::kRepeated, &reflect::Patient_Contact, {}, nullptr, 0, ::fhir::FieldInfo::kUnbounded, false, false, ::fhir::BindingStrength::kNone, {}, nullptr, ::fhir::PrimitiveKind::kNone, &Get_Patient_contact},
+    {"id", ::fhir::FieldShape::kSystemString, nullptr, {}, 0, 1, true, false, ::fhir::BindingStrength::kNone, {}, nullptr, ::fhir::PrimitiveKind::kId, &Get_Patient_id},
+    {"implicitRules", ::fhir::FieldShape::kSingle, &::fhir::reflect::uri, {}, 0, 1, true, true, ::fhir::BindingStrength::kNone, {}, nullptr, ::fhir::PrimitiveKind::kNone, &Get_Patient_implicit_rules},
+    {"language", ::fhir::FieldShape::kSingle, &::fhir::reflect::code, {}, 0, 1, false, false, ::fhir::BindingStrength::kPreferred, "http://hl7.org/fhir/ValueSet/languages", nullptr, ::fhir::PrimitiveKind::kNone, &Get_Patient_language},
+    {"contained", ::fhir::FieldShape::kRepeated, &::fhir::reflect::Resource, {}, 0, ::fhir::FieldInfo::kUnbounded, false, false, ::fhir::BindingStrength::kNone, {}, nullptr, ::fhir::PrimitiveKind::kNone, &Get_Patient_contained},
+    {"extension", ::fhir::FieldShape::kRepeated, &::fhir::reflect::Extension, {}, 0, ::fhir::FieldInfo::kUnbounded, false, false, ::fhir::BindingStrength::kNone, {}, nullptr, ::fhir::PrimitiveKind::kNone, &Get_Patient_extension},
+    {"modifierExtension", ::fhir::FieldShape::kRepeated, &::fhir::reflect::Extension, {}, 0, ::fhir::FieldInfo::kUnbounded, false, true, ::fhir::BindingStrength::kNone, {}, nullptr, ::fhir::PrimitiveKind::kNone, &Get_Patient_modifier_extension},
+    {"active", ::fhir::FieldShape::kSingle, &::fhir::reflect::boolean, {}, 0, 1, true, true, ::fhir::BindingStrength::kNone, {}, nullptr, ::fhir::PrimitiveKind::kNone, &Get_Patient_active},
+    {"gender", ::fhir::FieldShape::kSingle, &::fhir::reflect::code, {}, 0, 1, true, false, ::fhir::BindingStrength::kRequired, "http://hl7.org/fhir/ValueSet/administrative-gender", &::fhir::value_sets::kValueSet_administrative_gender, ::fhir::PrimitiveKind::kNone, &Get_Patient_gender},
+    {"birthDate", ::fhir::FieldShape::kSingle, &::fhir::reflect::date, {}, 0, 1, true, false, ::fhir::BindingStrength::kNone, {}, nullptr, ::fhir::PrimitiveKind::kNone, &Get_Patient_birth_date},
+    {"deceased", ::fhir::FieldShape::kChoice, nullptr, kChoices_Patient_deceased, 0, 1, true, true, ::fhir::BindingStrength::kNone, {}, nullptr, ::fhir::PrimitiveKind::kNone, &Get_Patient_deceased},
+    {"contact", ::fhir::FieldShape::kRepeated, &reflect::Patient_Contact, {}, 0, ::fhir::FieldInfo::kUnbounded, false, false, ::fhir::BindingStrength::kNone, {}, nullptr, ::fhir::PrimitiveKind::kNone, &Get_Patient_contact},
 };
 
 const ::fhir::JsonName kJsonNames_Patient[] = {
@@ -167,7 +150,8 @@ const ::fhir::TypeInfo Patient = {
     &::fhir::reflect_support::VectorSize<::fhir::Box<::fhir::Resource>>,
     &::fhir::reflect_support::VectorAt<::fhir::Box<::fhir::Resource>>,
     &::fhir::reflect_support::VectorPush<::fhir::Box<::fhir::Resource>>,
-    &Create_Patient, &ObjectOf_Patient};
+    &Create_Patient, &ObjectOf_Patient,
+    nullptr, nullptr, nullptr};
 }  // namespace reflect
 
 }  // namespace fhir

@@ -4,7 +4,6 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <variant>
 #include <vector>
 
 #include "fhir/r4/datatypes.h"
@@ -42,8 +41,14 @@ class Patient final : public ::fhir::DomainResource {
   ::fhir::Boolean active;
   ::fhir::Code gender;
   ::fhir::Date birth_date;
-  std::variant<std::monostate, ::fhir::Boolean, ::fhir::DateTime> deceased;
+  ::fhir::Choice deceased;
   std::vector<::fhir::Patient::Contact> contact;
+
+  // deceased[x] alternatives: nullptr unless active / makes it active.
+  const ::fhir::Boolean* deceased_boolean() const { return deceased.As<::fhir::Boolean>(1); }
+  ::fhir::Boolean& mutable_deceased_boolean() { return *static_cast<::fhir::Boolean*>(deceased.Emplace(1, ::fhir::reflect::boolean)); }
+  const ::fhir::DateTime* deceased_date_time() const { return deceased.As<::fhir::DateTime>(2); }
+  ::fhir::DateTime& mutable_deceased_date_time() { return *static_cast<::fhir::DateTime*>(deceased.Emplace(2, ::fhir::reflect::dateTime)); }
 };
 
 namespace reflect {

@@ -2,7 +2,6 @@
 #include "fhir/r4/resource.h"
 
 #include <memory>
-#include <variant>
 
 #include "fhir/model/reflect_support.h"
 #include "fhir/r4/value_sets.h"
@@ -25,9 +24,9 @@ void* Get_Resource_implicit_rules(void* o) { return &static_cast<Resource*>(o)->
 void* Get_Resource_language(void* o) { return &static_cast<Resource*>(o)->language; }
 
 const ::fhir::FieldInfo kFields_Resource[] = {
-    {"id", ::fhir::FieldShape::kSystemString, nullptr, {}, nullptr, 0, 1, true, false, ::fhir::BindingStrength::kNone, {}, nullptr, ::fhir::PrimitiveKind::kId, &Get_Resource_id},
-    {"implicitRules", ::fhir::FieldShape::kSingle, &::fhir::reflect::uri, {}, nullptr, 0, 1, true, true, ::fhir::BindingStrength::kNone, {}, nullptr, ::fhir::PrimitiveKind::kNone, &Get_Resource_implicit_rules},
-    {"language", ::fhir::FieldShape::kSingle, &::fhir::reflect::code, {}, nullptr, 0, 1, false, false, ::fhir::BindingStrength::kPreferred, "http://hl7.org/fhir/ValueSet/languages", nullptr, ::fhir::PrimitiveKind::kNone, &Get_Resource_language},
+    {"id", ::fhir::FieldShape::kSystemString, nullptr, {}, 0, 1, true, false, ::fhir::BindingStrength::kNone, {}, nullptr, ::fhir::PrimitiveKind::kId, &Get_Resource_id},
+    {"implicitRules", ::fhir::FieldShape::kSingle, &::fhir::reflect::uri, {}, 0, 1, true, true, ::fhir::BindingStrength::kNone, {}, nullptr, ::fhir::PrimitiveKind::kNone, &Get_Resource_implicit_rules},
+    {"language", ::fhir::FieldShape::kSingle, &::fhir::reflect::code, {}, 0, 1, false, false, ::fhir::BindingStrength::kPreferred, "http://hl7.org/fhir/ValueSet/languages", nullptr, ::fhir::PrimitiveKind::kNone, &Get_Resource_language},
 };
 
 const ::fhir::JsonName kJsonNames_Resource[] = {
@@ -47,7 +46,8 @@ const ::fhir::TypeInfo Resource = {
     &::fhir::reflect_support::VectorSize<::fhir::Box<::fhir::Resource>>,
     &::fhir::reflect_support::VectorAt<::fhir::Box<::fhir::Resource>>,
     &::fhir::reflect_support::VectorPush<::fhir::Box<::fhir::Resource>>,
-    nullptr, nullptr};
+    nullptr, nullptr,
+    nullptr, nullptr, nullptr};
 }  // namespace reflect
 
 }  // namespace fhir
