@@ -133,7 +133,7 @@ void* JsonDocument::AllocateBytes(std::size_t bytes, std::size_t align) {
 }
 
 Status JsonDocument::Parse(std::string_view json) {
-  if (std::memchr(json.data(), 0, json.size()) != nullptr) {
+  if (!json.empty() && std::memchr(json.data(), 0, json.size()) != nullptr) {
     return Status(IssueType::kStructure, "The JSON contains a NUL byte");
   }
   buffer_.assign(json.data(), json.size());

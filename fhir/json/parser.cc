@@ -95,7 +95,6 @@ struct Seen {
   static constexpr std::size_t kMaxFields = 256;
   std::array<std::uint64_t, kMaxFields / 64> value{};
   std::array<std::uint64_t, kMaxFields / 64> extension{};
-  std::array<std::uint64_t, kMaxFields / 64> errors{};  // fields that already have an error
   static bool Test(const std::array<std::uint64_t, 4>& bits, std::size_t i) {
     return (bits[i / 64] >> (i % 64)) & 1u;
   }
@@ -200,14 +199,7 @@ class Walker {
         resource_type_seen = true;
         continue;
       }
-      const std::size_t errors_before = issues_.size();
       Member(m, type, out, seen, kept);
-      if (issues_.size() > errors_before) {
-        bool underscore = !m.name.empty() && m.name[0] == '_';
-        if (const JsonName* jn = type.FindJsonName(underscore ? m.name.substr(1) : m.name)) {
-          Seen::Set(seen.errors, jn->field);
-        }
-      }
     }
     if (!is_resource && kept == 0 && options_.lenient) {
       Error(IssueType::kStructure,
@@ -283,9 +275,7 @@ class Walker {
     for (std::size_t i = 0; i < type.fields.size(); ++i) {
       const FieldInfo& f = type.fields[i];
       if (Seen::Test(seen.value, i) || Seen::Test(seen.extension, i)) {
-        // A wrong item already has its error; do not report it once more as "null in both".
-        if (f.repeated() && f.type != nullptr && f.type->kind == TypeKind::kPrimitive &&
-            !Seen::Test(seen.errors, i)) {
+        if (f.repeated() && f.type != nullptr && f.type->kind == TypeKind::kPrimitive) {
           CheckPrimitiveArray(f, f.get(out));
         }
         continue;
@@ -306,7 +296,8 @@ class Walker {
     std::size_t n = f.type->vector_size(slot);
     for (std::size_t i = 0; i < n; ++i) {
       void* item = f.type->vector_at(slot, i);
-      if (PrimitiveEmpty(*f.type, item)) {
+      // A wrong item already has its error; do not report it once more as "null in both".
+      if (PrimitiveEmpty(*f.type, item) && !ItemFailed(slot, i)) {
         std::string at = std::string(f.name) + "[" + std::to_string(i) + "]";
         Error(IssueType::kStructure, "An array item must not be null in both '" +
                                          std::string(f.name) + "' and '_" +
@@ -314,6 +305,13 @@ class Walker {
               at);
       }
     }
+  }
+
+  bool ItemFailed(const void* slot, std::size_t index) const {
+    for (const auto& [s, i] : failed_items_) {
+      if (s == slot && i == index) return true;
+    }
+    return false;
   }
 
   static bool PrimitiveEmpty(const TypeInfo& t, void* p) {
@@ -397,11 +395,13 @@ class Walker {
         const JsonValue& x = v.items[i];
         if (x.is_null()) continue;  // a placeholder; CheckPrimitiveArray checks the pair
         PathGuard guard(path_, i);
+        const std::size_t errors_before = issues_.size();
         if (underscore) {
           PrimitiveExtension(x, target, item);
         } else {
           PrimitiveValue(x, field, target, item);
         }
+        if (issues_.size() > errors_before) failed_items_.emplace_back(slot, i);
       }
       return;
     }
@@ -574,6 +574,8 @@ class Walker {
   std::vector<Issue> issues_;
   std::string path_;
   bool in_contained_ = false;
+  // Items of primitive arrays whose value or `_` object had an error (by vector address).
+  std::vector<std::pair<const void*, std::size_t>> failed_items_;
 };
 
 Result<std::unique_ptr<Resource>> Finish(Walker& walker, std::unique_ptr<Resource> resource) {

@@ -703,5 +703,27 @@ TEST_CASE("invalid documents that were once reported wrongly") {
   for (const InvalidCase& c : KnownBugCases()) CheckInvalid(c);
 }
 
+// --- an error in one array item must not hide a null elsewhere in the array ----------------------
+
+// clang-format off
+std::vector<InvalidCase> OpenBugCases() {
+  return {
+      // An error in one item of a primitive array must not hide a null-in-both error in another
+      // item of the same array: every error of the document is reported.
+      {"wrong item and null item in one array", Patient(R"("name":[{"given":[5,null]}])"),
+       IssueType::kStructure, "Patient.name[0].given[1]", 2},
+      {"bad _given item and null item in one array",
+       Patient(R"("name":[{"given":["a",null],"_given":[{"foo":1},null]}])"),
+       IssueType::kStructure, "Patient.name[0].given[1]", 2},
+      {"invalid canonical and null item in one array", Patient(R"("meta":{"profile":[null,"http://a b"]})"),
+       IssueType::kStructure, "Patient.meta.profile[0]", 2},
+  };
+}
+// clang-format on
+
+TEST_CASE("an error in one array item does not hide another item's error") {
+  for (const InvalidCase& c : OpenBugCases()) CheckInvalid(c);
+}
+
 }  // namespace
 }  // namespace fhir::json

@@ -417,26 +417,57 @@ TEST_CASE("lenient mode keeps every other rule strict") {
 }
 
 // The spec forbids empty objects (http://hl7.org/fhir/R4/json.html); an element that held only
-// unknown elements is empty once they are dropped, so what lenient mode keeps must still be
-// valid FHIR JSON: the output of Write() must parse strictly.
-TEST_CASE("lenient output stays valid when dropping leaves an element empty") {
+// unknown elements would be empty once they are dropped, and Write() would emit it as {}, which
+// no strict parser accepts. Lenient mode therefore rejects such an element.
+TEST_CASE("lenient mode rejects an element that only unknown elements made non-empty") {
+  struct Case {
+    std::string_view json;
+    std::string_view expression;  // of the emptied element
+  };
+  // clang-format off
+  const Case cases[] = {
+      {R"({"resourceType":"Patient","name":[{"foo":1}]})", "Patient.name[0]"},
+      {R"({"resourceType":"Patient","maritalStatus":{"foo":1}})", "Patient.maritalStatus"},
+      {R"({"resourceType":"Patient","contact":[{"name":{"family":"x"}},{"foo":1}]})",
+       "Patient.contact[1]"},
+      {R"({"resourceType":"Observation","status":"final","code":{"text":"c"},)"
+       R"("valueQuantity":{"foo":1}})", "Observation.valueQuantity"},
+  };
+  // clang-format on
+  for (const Case& c : cases) {
+    CAPTURE(c.json);
+    std::vector<Issue> warnings;
+    auto result = ParseResource(c.json, ParseOptions{.lenient = true}, &warnings);
+    REQUIRE_FALSE(result.ok());
+    REQUIRE(result.status().issues().size() == 1);
+    CHECK(result.status().type() == IssueType::kStructure);
+    CHECK(result.status().expression() == c.expression);
+    REQUIRE(warnings.size() == 1);
+    CHECK(warnings[0].severity == Severity::kWarning);
+    CHECK(warnings[0].expression == std::string(c.expression) + ".foo");
+  }
+}
+
+TEST_CASE("what lenient mode keeps always parses strictly") {
   const std::string_view inputs[] = {
-      R"({"resourceType":"Patient","name":[{"foo":1}]})",
-      R"({"resourceType":"Patient","maritalStatus":{"foo":1}})",
-      R"({"resourceType":"Patient","contact":[{"name":{"family":"x"}},{"foo":1}]})",
-      R"({"resourceType":"Observation","status":"final","code":{"text":"c"},)"
-      R"("valueQuantity":{"foo":1}})",
+      R"({"resourceType":"Patient","foo":1,"name":[{"family":"x","foo":2}]})",
+      R"({"resourceType":"Patient","_birthDate":{"foo":1}})",
+      R"({"resourceType":"Patient","birthDate":"1970","_birthDate":{"id":"b","foo":1}})",
+      R"({"resourceType":"Patient","name":[{"given":["a"],"_given":[{"foo":1}]}]})",
+      R"({"resourceType":"Observation","status":"final","code":{"text":"c","foo":1},)"
+      R"("valueQuantity":{"value":1,"foo":1}})",
   };
   for (std::string_view json : inputs) {
     CAPTURE(json);
     std::vector<Issue> warnings;
     auto result = ParseResource(json, ParseOptions{.lenient = true}, &warnings);
-    if (!result.ok()) continue;  // rejecting the emptied element is acceptable too
-    CHECK(warnings.size() == 1);
+    REQUIRE_MESSAGE(result.ok(), result.status().ToString());
+    CHECK_FALSE(warnings.empty());
     const std::string written = Write(*result.value());
     CAPTURE(written);
     auto reparsed = ParseResource(written);
     CHECK_MESSAGE(reparsed.ok(), reparsed.status().ToString());
+    CHECK(written.find("foo") == std::string::npos);
   }
 }
 
