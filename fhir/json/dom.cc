@@ -137,6 +137,10 @@ Status JsonDocument::Parse(std::string_view json) {
     return Status(IssueType::kStructure, "The JSON contains a NUL byte");
   }
   buffer_.assign(json.data(), json.size());
+  // RapidJSON's UTF-8 validation reads up to three continuation bytes without checking for the
+  // end: a document cut inside a multi-byte character would read past the terminator. The
+  // padding keeps those reads inside the buffer (the first NUL ends the in-situ stream).
+  buffer_.append(4, '\0');
   rapidjson::InsituStringStream stream(buffer_.data());
   rapidjson::Reader reader;
   TreeBuilder builder(*this);
