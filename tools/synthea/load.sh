@@ -11,7 +11,9 @@ for f in "$dir"/*.json.bz2; do bzcat "$f" > "$tmp/$(basename "$f" .bz2)"; done
 resources=$(cat "$tmp"/*.json | grep -o '"request"' | wc -l)
 start=$(date +%s.%N)
 failed=0
-for f in "$tmp"/0-*.json "$tmp"/[!0]*.json; do
+files=("$tmp"/0-*.json)
+for f in "$tmp"/*.json; do [[ $(basename "$f") == 0-* ]] || files+=("$f"); done
+for f in "${files[@]}"; do
   code=$(curl -s -o "$tmp/out" -w '%{http_code}' -X POST -H 'Content-Type: application/fhir+json' \
          --data-binary @"$f" "$base")
   if [ "$code" != 200 ] || grep -q '"status":"[45]' "$tmp/out"; then
