@@ -117,7 +117,7 @@ const std::array<Option, 10>& Options() {
       {"--base-url", "FHIR_BASE_URL", "URL",
        "base path (/fhir), or full base URL (https://host/fhir) to advertise", SetBaseUrl,
        [](const Config& c) { return c.base_path; }},
-      {"--db", "FHIR_DB", "FILE", "database file (kept for the coming store)",
+      {"--db", "FHIR_DB", "FILE", "SQLite database file, created if missing",
        [](std::string_view v, Config& c) -> Error {
          if (v.empty()) return "expected a file name";
          c.db_path = std::string(v);

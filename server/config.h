@@ -16,7 +16,7 @@ struct Config {
   uint16_t port = 8080;             // 0 = an ephemeral port chosen by the OS
   std::string base_path = "/fhir";  // "" (root) or "/a[/b...]" without a trailing slash
   std::string public_base_url;      // full base URL from --base-url; "" = http://host:port/base
-  std::string db_path = "fhir.db";  // accepted and kept; no store reads it yet
+  std::string db_path = "fhir.db";  // the SQLite file, created if missing
   int threads = 0;                  // io_context threads; 0 = std::thread::hardware_concurrency()
   // Largest request body; a larger one gets 413. Whole bodies are held in memory.
   size_t max_body_bytes = size_t{16} << 20;
