@@ -7,6 +7,8 @@ DEB_PACKAGES := cmake ninja-build g++ clang libclang-rt-14-dev rapidjson-dev lib
                 doctest-dev libsqlite3-dev libssl-dev xz-utils
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RUN_ARGS ?=
+# ccache, when the machine has it, makes rebuilds in a second build directory cheap.
+LAUNCHER := $(if $(shell command -v ccache),-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 
 .PHONY: deps run build test test-build fuzz bench clean
 
@@ -22,7 +24,7 @@ deps:
 
 # Release build with GCC (-Werror).
 build/release/build.ninja: | deps
-	cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=g++ \
+	cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=g++ $(LAUNCHER) \
 	  -DCMAKE_CXX_FLAGS_RELEASE="-O3 -DNDEBUG -Wno-restrict" -DFHIR_TESTS=OFF
 	@# -Wno-restrict: GCC 12 at -O3 reports std::string operator+ as overlapping (a false positive).
 
@@ -37,7 +39,7 @@ run: build
 build/test/build.ninja: | deps
 	cmake -S . -B build/test -G Ninja -DCMAKE_BUILD_TYPE=Debug \
 	  -DCMAKE_CXX_FLAGS_DEBUG="-O1 -gline-tables-only" \
-	  -DCMAKE_CXX_COMPILER=clang++ -DFHIR_SANITIZE=ON -DFHIR_FUZZ=ON
+	  -DCMAKE_CXX_COMPILER=clang++ -DFHIR_SANITIZE=ON -DFHIR_FUZZ=ON $(LAUNCHER)
 
 test-build: deps build/test/build.ninja
 	cmake --build build/test

@@ -1,0 +1,116 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "fhir/base/status.h"
+#include "fhir/model/reflection.h"
+
+namespace fhir {
+class Resource;
+}
+
+namespace fhir::fhirpath {
+
+// FHIRPath (http://hl7.org/fhirpath/N1/) as FHIR R4 uses it: SearchParameter expressions,
+// invariants, FHIRPath Patch. Resources are walked through the generated reflection metadata
+// (fhir/model/reflection.h), never through per-type code.
+//
+// This header is the contract other modules (search indexing in storage/ and server/, FHIRPath
+// Patch, profile validation) build on; extend it, do not change what is here.
+
+// One item of a FHIRPath collection: an element of a model (a FHIR-typed node) or a System value
+// made by the expression (a literal, the result of a function or operator).
+class Value {
+ public:
+  enum class Kind : std::uint8_t {
+    kElement,   // a node of a resource: type() and object() describe it
+    kBoolean,   // System.Boolean: boolean()
+    kInteger,   // System.Integer: integer()
+    kDecimal,   // System.Decimal: text() is the decimal's text ("1.50")
+    kString,    // System.String: text()
+    kDate,      // System.Date: text() in FHIR date syntax ("2012", "2012-05", "2012-05-01")
+    kDateTime,  // System.DateTime: text() in FHIR dateTime syntax, without the leading '@'
+    kTime,      // System.Time: text() "hh:mm:ss(.sss)" without the leading "@T"
+    kQuantity,  // System.Quantity: text() is the number, unit() the unit ("mg", "'wk'" as 'wk')
+  };
+
+  // A FHIR-typed node. `object` is what reflection describes for `type`:
+  //   primitive type  -> a fhir::Primitive<V>* (its value may be absent: extension-only)
+  //   complex/backbone -> the struct (e.g. fhir::HumanName*)
+  //   resource        -> the concrete resource (fhir::Resource*, type == &resource.type_info())
+  // `object` is nullptr only for a resource stub from resolve() without a resolver (see below).
+  static Value Element(const TypeInfo* type, const void* object);
+  static Value Boolean(bool value);
+  static Value Integer(std::int64_t value);
+  static Value Decimal(std::string text);
+  static Value String(std::string text);
+  static Value Date(std::string text);
+  static Value DateTime(std::string text);
+  static Value Time(std::string text);
+  static Value Quantity(std::string number, std::string unit);
+
+  Kind kind() const { return kind_; }
+  const TypeInfo* type() const { return type_; }
+  const void* object() const { return object_; }
+  bool boolean() const { return integer_ != 0; }
+  std::int64_t integer() const { return integer_; }
+  const std::string& text() const { return text_; }
+  const std::string& unit() const { return unit_; }
+
+ private:
+  Kind kind_ = Kind::kBoolean;
+  const TypeInfo* type_ = nullptr;
+  const void* object_ = nullptr;
+  std::int64_t integer_ = 0;
+  std::string text_;
+  std::string unit_;
+};
+
+using Collection = std::vector<Value>;
+
+// A parsed expression; immutable and safe to share between threads.
+class Expression {
+ public:
+  virtual ~Expression() = default;
+  virtual const std::string& text() const = 0;
+};
+
+// Parses `text`; a syntax error is a Status naming the position (IssueType kInvalid).
+Result<std::shared_ptr<const Expression>> Parse(std::string_view text);
+
+// Parse() through a process-wide thread-safe cache keyed by the text (search parameters and
+// invariants are parsed once).
+Result<std::shared_ptr<const Expression>> ParseCached(std::string_view text);
+
+struct Environment {
+  // %resource / %rootResource; when null, the resource the evaluation starts from.
+  const Resource* resource = nullptr;
+  const Resource* root_resource = nullptr;
+  // resolve(): maps a reference string (Reference.reference, canonical) to a resource, or
+  // nullptr when it cannot be resolved. When unset, resolve() yields for each literal reference
+  // "Type/id" (relative or absolute, optionally with _history) a stub Value::Element(type of
+  // Type, nullptr), so that `resolve() is Patient` and `resolve().ofType(Patient)` work when
+  // indexing without reading other resources; "#id" resolves to the contained resource.
+  std::function<const Resource*(std::string_view reference)> resolve;
+  // Further %variables (%ucum, %sct, %loinc, %vs-..., %ext-... are predefined by the engine).
+  std::vector<std::pair<std::string, Collection>> variables;
+  // Errors for ambiguous or invalid paths (e.g. a name that is not an element of the type)
+  // instead of an empty result: the suite's mode="strict".
+  bool strict = false;
+};
+
+// Evaluates `expression` with `context` as the input collection ($this at the top).
+Result<Collection> Evaluate(const Expression& expression, const Collection& context,
+                            const Environment& environment = {});
+
+// Convenience: evaluate on a resource (context = that resource, %resource = it unless set).
+Result<Collection> Evaluate(const Expression& expression, const Resource& resource,
+                            const Environment& environment = {});
+
+}  // namespace fhir::fhirpath
