@@ -10,7 +10,7 @@ RUN_ARGS ?=
 # ccache, when the machine has it, makes rebuilds in a second build directory cheap.
 LAUNCHER := $(if $(shell command -v ccache),-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 
-.PHONY: deps run build test test-build fuzz bench clean
+.PHONY: deps run build test test-build fuzz bench bench-rest clean
 
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do \
@@ -49,6 +49,14 @@ test: test-build
 
 bench: build
 	./build/release/tools/fhir-bench $(BENCH_ARGS)
+
+# The REST benchmark of issue #3 (tools/bench/rest_bench.sh, needs wrk and curl): read, create
+# and Synthea ingest over loopback against fhir-ref-server, e.g. REST_BENCH_ARGS="--rounds 3".
+bench-rest: build
+	@command -v wrk >/dev/null && command -v curl >/dev/null || { \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends wrk curl; }
+	tools/bench/rest_bench.sh --build build/release $(REST_BENCH_ARGS)
 
 clean:
 	rm -rf build
