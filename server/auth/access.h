@@ -1,0 +1,48 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "server/auth/principal.h"
+
+namespace server::auth {
+
+// What a REST request does, for the scope check.
+struct Access {
+  std::string resource_type;  // "*" for [base]/_history
+  Interaction interaction = Interaction::kRead;
+};
+
+// The access a request needs, from its method and its path below the base (decoded segments),
+// mirroring RestService's routing:
+//   GET|HEAD Type -> search-type, POST Type/_search -> search-type, POST Type -> create,
+//   PUT Type?criteria -> update, DELETE Type?criteria -> delete, GET|HEAD Type/id -> read,
+//   PUT Type/id -> update (also update-as-create), PATCH Type/id -> patch,
+//   DELETE Type/id -> delete, GET|HEAD Type/id/_history -> history-instance,
+//   GET|HEAD Type/id/_history/vid -> vread, GET|HEAD Type/_history -> history-type,
+//   GET|HEAD _history -> history-type on "*".
+// nullopt for POST [base] (a batch/transaction: each entry is checked on its own) and for any
+// shape the REST layer does not serve (it answers 404/405 without touching data). Operations
+// ($...) must be added here when the REST layer gains them.
+std::optional<Access> RequiredAccess(std::string_view method,
+                                     const std::vector<std::string>& segments);
+
+// The same for a batch/transaction entry's request.method and request.url ("Patient/1?x=y",
+// relative to the base; the query is ignored).
+std::optional<Access> RequiredAccessOfUrl(std::string_view method, std::string_view url);
+
+// nullopt when `principal`'s scopes allow `access`; else the 403 diagnostics, e.g.
+// "The token's scopes do not allow read of Observation (a scope such as
+//  patient/Observation.r or user/Observation.read is needed)".
+std::optional<std::string> ScopeProblem(const Principal& principal, const Access& access);
+
+// The realm of every Bearer challenge.
+inline constexpr std::string_view kRealm = "fhir-server";
+
+// WWW-Authenticate for a 403 on scopes (RFC 6750 section 3.1):
+// Bearer realm="fhir-server", error="insufficient_scope"
+std::string InsufficientScopeChallenge();
+
+}  // namespace server::auth

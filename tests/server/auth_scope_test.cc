@@ -1,0 +1,220 @@
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <doctest/doctest.h>
+
+#include "server/auth/access.h"
+#include "server/auth/principal.h"
+
+namespace server::auth {
+namespace {
+
+constexpr uint8_t kAll = kPermCreate | kPermRead | kPermUpdate | kPermDelete | kPermSearch;
+
+Principal WithScopes(std::string_view scope_claim) {
+  Principal principal;
+  principal.subject = "s";
+  principal.scopes = ParseScopes(scope_claim);
+  return principal;
+}
+
+bool Allows(std::string_view scopes, std::string_view type, Interaction interaction) {
+  return DecideScopes(WithScopes(scopes), type, interaction).allowed;
+}
+
+TEST_CASE("ParseScope reads SMART v1 and v2 resource scopes") {
+  struct Case {
+    const char* text;
+    ScopeContext context;
+    const char* type;
+    uint8_t permissions;
+  };
+  const Case cases[] = {
+      {"patient/Immunization.read", ScopeContext::kPatient, "Immunization",
+       kPermRead | kPermSearch},
+      {"user/*.write", ScopeContext::kUser, "*", kPermCreate | kPermUpdate | kPermDelete},
+      {"patient/*.*", ScopeContext::kPatient, "*", kAll},
+      {"patient/Condition.rs", ScopeContext::kPatient, "Condition", kPermRead | kPermSearch},
+      {"system/*.cruds", ScopeContext::kSystem, "*", kAll},
+      {"user/Observation.c", ScopeContext::kUser, "Observation", kPermCreate},
+      {"user/Observation.ud", ScopeContext::kUser, "Observation", kPermUpdate | kPermDelete},
+      {"system/Patient.cs", ScopeContext::kSystem, "Patient", kPermCreate | kPermSearch},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.text);
+    const std::optional<Scope> scope = ParseScope(c.text);
+    REQUIRE(scope.has_value());
+    CHECK(scope->context == c.context);
+    CHECK(scope->resource_type == c.type);
+    CHECK(int{scope->permissions} == int{c.permissions});
+    CHECK(scope->text == c.text);
+  }
+}
+
+TEST_CASE("ParseScope ignores non-resource, malformed and parameterised scopes") {
+  for (const char* text :
+       {"openid", "fhirUser", "launch", "launch/patient", "offline_access", "online_access",
+        "patient/Observation", "patient/Observation.", "patient/Observation.x",
+        "patient/Observation.sr", "patient/Observation.rr", "patient/Observation.cruds.",
+        "patient/observation.read", "patient/.read", "admin/*.read", "patient/Obs-1.read",
+        "patient/Observation.rs?category=laboratory", "Patient/*.read", ""}) {
+    CAPTURE(text);
+    CHECK_FALSE(ParseScope(text).has_value());
+  }
+}
+
+TEST_CASE("ParseScopes splits on spaces and keeps resource scopes in order") {
+  const std::vector<Scope> scopes =
+      ParseScopes("openid  patient/Observation.rs launch/patient user/*.write ");
+  REQUIRE(scopes.size() == 2);
+  CHECK(scopes[0].text == "patient/Observation.rs");
+  CHECK(scopes[1].text == "user/*.write");
+  CHECK(ParseScopes("").empty());
+}
+
+TEST_CASE("DecideScopes: v1 read covers read, vread, history and search, not writes") {
+  const char* scopes = "patient/Immunization.read";
+  for (Interaction i : {Interaction::kRead, Interaction::kVread, Interaction::kHistoryInstance,
+                        Interaction::kHistoryType, Interaction::kSearch}) {
+    CAPTURE(InteractionCode(i));
+    CHECK(Allows(scopes, "Immunization", i));
+    CHECK_FALSE(Allows(scopes, "Observation", i));
+  }
+  for (Interaction i : {Interaction::kCreate, Interaction::kUpdate, Interaction::kPatch,
+                        Interaction::kDelete}) {
+    CAPTURE(InteractionCode(i));
+    CHECK_FALSE(Allows(scopes, "Immunization", i));
+  }
+}
+
+TEST_CASE("DecideScopes: v1 write covers create, update, patch and delete, not reads") {
+  const char* scopes = "user/*.write";
+  for (Interaction i : {Interaction::kCreate, Interaction::kUpdate, Interaction::kPatch,
+                        Interaction::kDelete}) {
+    CHECK(Allows(scopes, "Observation", i));
+  }
+  for (Interaction i : {Interaction::kRead, Interaction::kVread, Interaction::kHistoryInstance,
+                        Interaction::kSearch}) {
+    CHECK_FALSE(Allows(scopes, "Observation", i));
+  }
+}
+
+TEST_CASE("DecideScopes: v2 letters map to interactions one by one") {
+  CHECK(Allows("patient/Condition.r", "Condition", Interaction::kRead));
+  CHECK(Allows("patient/Condition.r", "Condition", Interaction::kVread));
+  CHECK(Allows("patient/Condition.r", "Condition", Interaction::kHistoryInstance));
+  CHECK_FALSE(Allows("patient/Condition.r", "Condition", Interaction::kSearch));
+  CHECK_FALSE(Allows("patient/Condition.r", "Condition", Interaction::kHistoryType));
+  CHECK(Allows("patient/Condition.s", "Condition", Interaction::kSearch));
+  CHECK(Allows("patient/Condition.s", "Condition", Interaction::kHistoryType));
+  CHECK_FALSE(Allows("patient/Condition.s", "Condition", Interaction::kRead));
+  CHECK(Allows("user/Condition.c", "Condition", Interaction::kCreate));
+  CHECK_FALSE(Allows("user/Condition.c", "Condition", Interaction::kUpdate));
+  CHECK(Allows("user/Condition.u", "Condition", Interaction::kUpdate));
+  CHECK(Allows("user/Condition.u", "Condition", Interaction::kPatch));
+  CHECK_FALSE(Allows("user/Condition.u", "Condition", Interaction::kDelete));
+  CHECK(Allows("user/Condition.d", "Condition", Interaction::kDelete));
+  CHECK_FALSE(Allows("user/Condition.d", "Condition", Interaction::kCreate));
+  for (Interaction i :
+       {Interaction::kRead, Interaction::kVread, Interaction::kHistoryInstance,
+        Interaction::kHistoryType, Interaction::kSearch, Interaction::kCreate,
+        Interaction::kUpdate, Interaction::kPatch, Interaction::kDelete}) {
+    CHECK(Allows("system/*.cruds", "Anything", i));
+    CHECK(Allows("patient/*.*", "Anything", i));
+  }
+}
+
+TEST_CASE("DecideScopes: [base]/_history needs a wildcard scope; contexts are reported") {
+  CHECK_FALSE(Allows("user/Observation.rs", "*", Interaction::kHistoryType));
+  CHECK(Allows("user/*.rs", "*", Interaction::kHistoryType));
+  CHECK_FALSE(Allows("user/*.r", "*", Interaction::kHistoryType));
+
+  const Principal principal = WithScopes("patient/Observation.rs user/*.read system/Patient.r");
+  ScopeDecision d = DecideScopes(principal, "Observation", Interaction::kRead);
+  CHECK(d.allowed);
+  CHECK(d.via_patient);
+  CHECK(d.via_user);
+  CHECK_FALSE(d.via_system);
+  d = DecideScopes(principal, "Patient", Interaction::kRead);
+  CHECK(d.allowed);
+  CHECK_FALSE(d.via_patient);
+  CHECK(d.via_user);
+  CHECK(d.via_system);
+  d = DecideScopes(principal, "Patient", Interaction::kCreate);
+  CHECK_FALSE(d.allowed);
+  CHECK_FALSE(d.via_patient);
+  CHECK_FALSE(d.via_user);
+  CHECK_FALSE(d.via_system);
+  CHECK_FALSE(DecideScopes(WithScopes(""), "Patient", Interaction::kRead).allowed);
+}
+
+TEST_CASE("RequiredAccess mirrors the REST routing") {
+  using V = std::vector<std::string>;
+  struct Case {
+    const char* method;
+    V segments;
+    const char* type;
+    Interaction interaction;
+  };
+  const Case cases[] = {
+      {"GET", {"Patient"}, "Patient", Interaction::kSearch},
+      {"HEAD", {"Patient"}, "Patient", Interaction::kSearch},
+      {"POST", {"Patient", "_search"}, "Patient", Interaction::kSearch},
+      {"POST", {"Patient"}, "Patient", Interaction::kCreate},
+      {"PUT", {"Patient"}, "Patient", Interaction::kUpdate},
+      {"DELETE", {"Patient"}, "Patient", Interaction::kDelete},
+      {"GET", {"Patient", "1"}, "Patient", Interaction::kRead},
+      {"PUT", {"Patient", "1"}, "Patient", Interaction::kUpdate},
+      {"PATCH", {"Patient", "1"}, "Patient", Interaction::kPatch},
+      {"DELETE", {"Patient", "1"}, "Patient", Interaction::kDelete},
+      {"GET", {"Patient", "1", "_history"}, "Patient", Interaction::kHistoryInstance},
+      {"GET", {"Patient", "1", "_history", "2"}, "Patient", Interaction::kVread},
+      {"GET", {"Patient", "_history"}, "Patient", Interaction::kHistoryType},
+      {"GET", {"_history"}, "*", Interaction::kHistoryType},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.method);
+    CAPTURE(c.segments.size());
+    const std::optional<Access> access = RequiredAccess(c.method, c.segments);
+    REQUIRE(access.has_value());
+    CHECK(access->resource_type == c.type);
+    CHECK(access->interaction == c.interaction);
+  }
+  CHECK_FALSE(RequiredAccess("POST", V{}).has_value());
+  CHECK_FALSE(RequiredAccess("GET", V{}).has_value());
+  CHECK_FALSE(RequiredAccess("POST", V{"Patient", "1"}).has_value());
+  CHECK_FALSE(RequiredAccess("DELETE", V{"_history"}).has_value());
+  CHECK_FALSE(RequiredAccess("GET", V{"$export"}).has_value());
+  CHECK_FALSE(RequiredAccess("GET", V{"Patient", "1", "x", "y", "z"}).has_value());
+
+  const std::optional<Access> entry = RequiredAccessOfUrl("GET", "/Observation/7?_format=json");
+  REQUIRE(entry.has_value());
+  CHECK(entry->resource_type == "Observation");
+  CHECK(entry->interaction == Interaction::kRead);
+  const std::optional<Access> search = RequiredAccessOfUrl("GET", "Observation?code=x/y");
+  REQUIRE(search.has_value());
+  CHECK(search->interaction == Interaction::kSearch);
+}
+
+TEST_CASE("ScopeProblem names the interaction and a scope that would allow it") {
+  const Principal principal = WithScopes("patient/Observation.rs");
+  CHECK_FALSE(ScopeProblem(principal, Access{"Observation", Interaction::kRead}).has_value());
+  CHECK(ScopeProblem(principal, Access{"Condition", Interaction::kRead}) ==
+        std::optional<std::string>(
+            "The token's scopes do not allow read of Condition (a scope such as "
+            "patient/Condition.r or user/Condition.read is needed)"));
+  CHECK(ScopeProblem(principal, Access{"Observation", Interaction::kCreate}) ==
+        std::optional<std::string>(
+            "The token's scopes do not allow create of Observation (a scope such as "
+            "patient/Observation.c or user/Observation.write is needed)"));
+  CHECK(ScopeProblem(principal, Access{"*", Interaction::kHistoryType}) ==
+        std::optional<std::string>(
+            "The token's scopes do not allow history-type of all resource types (a scope such "
+            "as patient/*.s or user/*.read is needed)"));
+  CHECK(InsufficientScopeChallenge() ==
+        "Bearer realm=\"fhir-server\", error=\"insufficient_scope\"");
+}
+
+}  // namespace
+}  // namespace server::auth
