@@ -28,17 +28,20 @@ std::optional<Access> RequiredAccess(std::string_view method,
     if (method == "POST") return Access{type, Interaction::kSearch};
     return std::nullopt;
   }
+  const std::string& id = segments[1];
   if (n == 2) {
-    if (get) return Access{type, Interaction::kRead};
-    if (method == "PUT") return Access{type, Interaction::kUpdate};
-    if (method == "PATCH") return Access{type, Interaction::kPatch};
-    if (method == "DELETE") return Access{type, Interaction::kDelete};
+    if (get) return Access{type, Interaction::kRead, id};
+    if (method == "PUT") return Access{type, Interaction::kUpdate, id};
+    if (method == "PATCH") return Access{type, Interaction::kPatch, id};
+    if (method == "DELETE") return Access{type, Interaction::kDelete, id};
     return std::nullopt;
   }
   if (n == 3 && segments[2] == "_history" && get) {
-    return Access{type, Interaction::kHistoryInstance};
+    return Access{type, Interaction::kHistoryInstance, id};
   }
-  if (n == 4 && segments[2] == "_history" && get) return Access{type, Interaction::kVread};
+  if (n == 4 && segments[2] == "_history" && get) {
+    return Access{type, Interaction::kVread, id};
+  }
   return std::nullopt;
 }
 
@@ -55,7 +58,18 @@ std::optional<Access> RequiredAccessOfUrl(std::string_view method, std::string_v
 }
 
 std::optional<std::string> ScopeProblem(const Principal& principal, const Access& access) {
-  if (DecideScopes(principal, access.resource_type, access.interaction).allowed) {
+  const ScopeDecision decision =
+      DecideScopes(principal, access.resource_type, access.interaction);
+  if (decision.allowed && (decision.via_user || decision.via_system)) return std::nullopt;
+  if (decision.allowed) {  // patient/ scopes only
+    const std::optional<std::string> patient = principal.PatientContext();
+    if (!patient) {
+      return "The token's patient/ scopes need a patient context (a patient claim or a "
+             "fhirUser Patient/...), and it has none";
+    }
+    if (access.resource_type == "Patient" && !access.id.empty() && access.id != *patient) {
+      return "The token's patient/ scopes reach only Patient/" + *patient;
+    }
     return std::nullopt;
   }
   const std::string_view letter = [&] {

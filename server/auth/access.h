@@ -13,6 +13,7 @@ namespace server::auth {
 struct Access {
   std::string resource_type;  // "*" for [base]/_history
   Interaction interaction = Interaction::kRead;
+  std::string id = {};  // the resource id of instance interactions; "" for type/system level
 };
 
 // The access a request needs, from its method and its path below the base (decoded segments),
@@ -36,6 +37,9 @@ std::optional<Access> RequiredAccessOfUrl(std::string_view method, std::string_v
 // nullopt when `principal`'s scopes allow `access`; else the 403 diagnostics, e.g.
 // "The token's scopes do not allow read of Observation (a scope such as
 //  patient/Observation.r or user/Observation.read is needed)".
+// Until compartment filtering exists, access granted by patient/ scopes alone is narrowed in
+// the two ways that need no search: it needs a patient context (Principal::PatientContext()),
+// and on the Patient type an instance interaction reaches only that patient.
 std::optional<std::string> ScopeProblem(const Principal& principal, const Access& access);
 
 // The realm of every Bearer challenge.

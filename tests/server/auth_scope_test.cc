@@ -180,6 +180,9 @@ TEST_CASE("RequiredAccess mirrors the REST routing") {
     REQUIRE(access.has_value());
     CHECK(access->resource_type == c.type);
     CHECK(access->interaction == c.interaction);
+    CHECK(access->id == (c.segments.size() >= 2 && c.segments[1].front() != '_'
+                             ? c.segments[1]
+                             : std::string()));
   }
   CHECK_FALSE(RequiredAccess("POST", V{}).has_value());
   CHECK_FALSE(RequiredAccess("GET", V{}).has_value());
@@ -198,7 +201,8 @@ TEST_CASE("RequiredAccess mirrors the REST routing") {
 }
 
 TEST_CASE("ScopeProblem names the interaction and a scope that would allow it") {
-  const Principal principal = WithScopes("patient/Observation.rs");
+  Principal principal = WithScopes("patient/Observation.rs");
+  principal.patient = "p1";
   CHECK_FALSE(ScopeProblem(principal, Access{"Observation", Interaction::kRead}).has_value());
   CHECK(ScopeProblem(principal, Access{"Condition", Interaction::kRead}) ==
         std::optional<std::string>(
@@ -214,6 +218,39 @@ TEST_CASE("ScopeProblem names the interaction and a scope that would allow it") 
             "as patient/*.s or user/*.read is needed)"));
   CHECK(InsufficientScopeChallenge() ==
         "Bearer realm=\"fhir-server\", error=\"insufficient_scope\"");
+}
+
+TEST_CASE("ScopeProblem: patient/ scopes alone need a patient context and reach only that Patient") {
+  Principal principal = WithScopes("patient/*.rs");
+  const std::optional<std::string> no_context(
+      "The token's patient/ scopes need a patient context (a patient claim or a fhirUser "
+      "Patient/...), and it has none");
+  CHECK(ScopeProblem(principal, Access{"Observation", Interaction::kSearch}) == no_context);
+  CHECK(ScopeProblem(principal, Access{"Patient", Interaction::kRead, "123"}) == no_context);
+
+  principal.fhir_user = "Patient/123";
+  principal.fhir_user_type = "Patient";
+  principal.fhir_user_id = "123";
+  CHECK_FALSE(ScopeProblem(principal, Access{"Observation", Interaction::kSearch}).has_value());
+  CHECK_FALSE(ScopeProblem(principal, Access{"Patient", Interaction::kRead, "123"}).has_value());
+  CHECK_FALSE(
+      ScopeProblem(principal, Access{"Patient", Interaction::kVread, "123"}).has_value());
+  CHECK(ScopeProblem(principal, Access{"Patient", Interaction::kRead, "456"}) ==
+        std::optional<std::string>("The token's patient/ scopes reach only Patient/123"));
+  CHECK(ScopeProblem(principal, Access{"Patient", Interaction::kHistoryInstance, "456"}) ==
+        std::optional<std::string>("The token's patient/ scopes reach only Patient/123"));
+  // The launch context wins over fhirUser.
+  principal.patient = "456";
+  CHECK_FALSE(ScopeProblem(principal, Access{"Patient", Interaction::kRead, "456"}).has_value());
+  CHECK(ScopeProblem(principal, Access{"Patient", Interaction::kRead, "123"}) ==
+        std::optional<std::string>("The token's patient/ scopes reach only Patient/456"));
+
+  // A user/ or system/ scope that allows the access is not narrowed.
+  Principal user = WithScopes("patient/*.rs user/Patient.r");
+  CHECK_FALSE(ScopeProblem(user, Access{"Patient", Interaction::kRead, "456"}).has_value());
+  CHECK(ScopeProblem(user, Access{"Observation", Interaction::kRead, "1"}) == no_context);
+  Principal system = WithScopes("system/*.rs");
+  CHECK_FALSE(ScopeProblem(system, Access{"Patient", Interaction::kRead, "456"}).has_value());
 }
 
 }  // namespace
