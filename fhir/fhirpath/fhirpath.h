@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -112,5 +113,20 @@ Result<Collection> Evaluate(const Expression& expression, const Collection& cont
 // Convenience: evaluate on a resource (context = that resource, %resource = it unless set).
 Result<Collection> Evaluate(const Expression& expression, const Resource& resource,
                             const Environment& environment = {});
+
+// --- Helpers for users of results (search indexing, FHIRPath Patch, the suite runner) --------
+
+// The System value of a FHIR primitive element (FHIR.date -> System.Date, FHIR.code ->
+// System.String, ...) and of a Quantity-typed element (Quantity, Age, Duration, ...: its value
+// with the UCUM code, else the unit); `value` itself when it is already a System value; nullopt
+// for a primitive without a value (extension only) and for other complex elements.
+std::optional<Value> ToSystemValue(const Value& value);
+
+// The qualified type name: "FHIR.code", "FHIR.Patient", "FHIR.Patient.contact", "System.String".
+std::string TypeName(const Value& value);
+
+// The text toString() gives: "true", "1.50", "2012-05-01", "1 'mg'", "4 days"; nullopt for
+// complex elements and primitives without a value.
+std::optional<std::string> ToText(const Value& value);
 
 }  // namespace fhir::fhirpath

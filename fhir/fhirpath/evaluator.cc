@@ -1,0 +1,1822 @@
+// Evaluation of parsed FHIRPath expressions: collections in, collections out
+// (http://hl7.org/fhirpath/N1/#functions, #operations), over the generated models through
+// model_access.h.
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <optional>
+#include <regex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "fhir/fhirpath/ast.h"
+#include "fhir/fhirpath/fhirpath.h"
+#include "fhir/fhirpath/model_access.h"
+#include "fhir/fhirpath/temporal.h"
+#include "fhir/fhirpath/units.h"
+#include "fhir/model/registry.h"
+#include "fhir/r4/resource.h"
+
+namespace fhir::fhirpath {
+namespace internal {
+namespace {
+
+using Kind = Value::Kind;
+
+Status ExecError(std::string message) {
+  return Status(IssueType::kProcessing, "FHIRPath evaluation error: " + std::move(message));
+}
+
+// ---- numbers -------------------------------------------------------------------------------
+
+std::optional<double> ParseNumber(std::string_view text) {
+  if (text.empty()) return std::nullopt;
+  std::string copy(text);
+  char* end = nullptr;
+  double value = std::strtod(copy.c_str(), &end);
+  if (end != copy.c_str() + copy.size()) return std::nullopt;
+  return value;
+}
+
+// Decimal text of `value` with at most 15 significant digits, so that binary rounding noise
+// (1.8 - 1.2) does not show.
+std::string FormatDecimal(double value) {
+  if (value == 0) return "0";
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, "%.15g", value);
+  std::string text = buffer;
+  if (text.find('e') != std::string::npos) {
+    std::snprintf(buffer, sizeof buffer, "%.15f", value);
+    text = buffer;
+    while (!text.empty() && text.back() == '0') text.pop_back();
+    if (!text.empty() && text.back() == '.') text.pop_back();
+  }
+  return text;
+}
+
+int DecimalPlaces(std::string_view text) {
+  std::size_t dot = text.find('.');
+  return dot == std::string_view::npos ? 0 : static_cast<int>(text.size() - dot - 1);
+}
+
+bool IsNumeric(const Value& v) { return v.kind() == Kind::kInteger || v.kind() == Kind::kDecimal; }
+
+double NumberOf(const Value& v) {
+  if (v.kind() == Kind::kInteger) return static_cast<double>(v.integer());
+  return ParseNumber(v.text()).value_or(0);
+}
+
+bool IsCalendarWord(std::string_view unit) {
+  static constexpr std::string_view kUnits[] = {
+      "year",  "years",  "month",  "months",  "week",   "weeks",   "day",         "days",
+      "hour",  "hours",  "minute", "minutes", "second", "seconds", "millisecond", "milliseconds"};
+  for (std::string_view u : kUnits) {
+    if (u == unit) return true;
+  }
+  return false;
+}
+
+std::optional<Temporal> TemporalOf(const Value& v) {
+  switch (v.kind()) {
+    case Kind::kDate:
+      return ParseDate(v.text());
+    case Kind::kDateTime:
+      return ParseDateTime(v.text());
+    case Kind::kTime:
+      return ParseTime(v.text());
+    default:
+      return std::nullopt;
+  }
+}
+
+bool IsTemporal(const Value& v) {
+  return v.kind() == Kind::kDate || v.kind() == Kind::kDateTime || v.kind() == Kind::kTime;
+}
+
+Value TemporalValue(const Temporal& t) {
+  switch (t.kind) {
+    case Temporal::Kind::kDate:
+      return Value::Date(t.ToString());
+    case Temporal::Kind::kDateTime:
+      return Value::DateTime(t.ToString());
+    case Temporal::Kind::kTime:
+      return Value::Time(t.ToString());
+  }
+  return Value::Date(t.ToString());
+}
+
+// The System value of an item, or the item itself (complex elements).
+Value Sys(const Value& v) {
+  if (v.kind() != Kind::kElement) return v;
+  std::optional<Value> s = ToSystemValue(v);
+  return s ? *s : v;
+}
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string NormalizeSpace(std::string_view s) {
+  std::string out;
+  bool space = false;
+  for (char c : s) {
+    if (std::isspace(static_cast<unsigned char>(c)) != 0) {
+      space = true;
+      continue;
+    }
+    if (space && !out.empty()) out += ' ';
+    space = false;
+    out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return out;
+}
+
+// ---- equality and comparison ---------------------------------------------------------------
+
+std::optional<bool> ItemEqual(const Value& a, const Value& b, bool equivalent);
+
+// Deep equality of two complex elements: same type, same children.
+bool ElementsEqual(const Value& a, const Value& b, bool equivalent) {
+  if (a.type() != b.type()) return false;
+  if (a.object() == b.object()) return true;
+  if (a.object() == nullptr || b.object() == nullptr) return false;
+  for (const FieldInfo& field : a.type()->fields) {
+    if (equivalent && field.name == "id") continue;
+    Collection ca, cb;
+    AppendChildren(a, field.name, ca);
+    AppendChildren(b, field.name, cb);
+    if (ca.size() != cb.size()) return false;
+    for (std::size_t i = 0; i < ca.size(); ++i) {
+      std::optional<bool> eq = ItemEqual(ca[i], cb[i], equivalent);
+      if (!eq || !*eq) return false;
+    }
+  }
+  return true;
+}
+
+std::optional<bool> ItemEqual(const Value& a_in, const Value& b_in, bool equivalent) {
+  Value a = Sys(a_in);
+  Value b = Sys(b_in);
+  if (a.kind() == Kind::kElement || b.kind() == Kind::kElement) {
+    if (a.kind() != b.kind()) return false;
+    return ElementsEqual(a, b, equivalent);
+  }
+  if (IsNumeric(a) && IsNumeric(b)) {
+    if (a.kind() == Kind::kInteger && b.kind() == Kind::kInteger) {
+      return a.integer() == b.integer();
+    }
+    double x = NumberOf(a), y = NumberOf(b);
+    if (equivalent) {
+      int places = std::min(a.kind() == Kind::kDecimal ? DecimalPlaces(a.text()) : 0,
+                            b.kind() == Kind::kDecimal ? DecimalPlaces(b.text()) : 0);
+      double scale = std::pow(10.0, places);
+      return std::round(x * scale) == std::round(y * scale);
+    }
+    return std::fabs(x - y) <= 1e-12 * std::max(1.0, std::max(std::fabs(x), std::fabs(y)));
+  }
+  if (IsTemporal(a) && IsTemporal(b)) {
+    if ((a.kind() == Kind::kTime) != (b.kind() == Kind::kTime)) return false;
+    std::optional<Temporal> ta = TemporalOf(a), tb = TemporalOf(b);
+    if (!ta || !tb) return a.text() == b.text();
+    std::optional<int> c = CompareTemporal(*ta, *tb);
+    if (!c) {
+      if (equivalent) return false;
+      return std::nullopt;
+    }
+    return *c == 0;
+  }
+  if (a.kind() != b.kind()) return false;
+  switch (a.kind()) {
+    case Kind::kBoolean:
+      return a.boolean() == b.boolean();
+    case Kind::kString:
+      if (equivalent) return NormalizeSpace(a.text()) == NormalizeSpace(b.text());
+      return a.text() == b.text();
+    case Kind::kQuantity: {
+      std::optional<int> c = CompareQuantities(a.text(), a.unit(), b.text(), b.unit(), equivalent);
+      if (!c) {
+        if (equivalent) return false;
+        return std::nullopt;
+      }
+      return *c == 0;
+    }
+    default:
+      return a.text() == b.text();
+  }
+}
+
+// =, !=: empty when either side is empty or an item pair cannot be decided.
+std::optional<bool> CollectionsEqual(const Collection& a, const Collection& b) {
+  if (a.empty() || b.empty()) return std::nullopt;
+  if (a.size() != b.size()) return false;
+  bool unknown = false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    std::optional<bool> eq = ItemEqual(a[i], b[i], false);
+    if (!eq) {
+      unknown = true;
+    } else if (!*eq) {
+      return false;
+    }
+  }
+  if (unknown) return std::nullopt;
+  return true;
+}
+
+bool CollectionsEquivalent(const Collection& a, const Collection& b) {
+  if (a.size() != b.size()) return false;
+  std::vector<bool> used(b.size(), false);
+  for (const Value& x : a) {
+    bool found = false;
+    for (std::size_t j = 0; j < b.size(); ++j) {
+      if (used[j]) continue;
+      if (ItemEqual(x, b[j], true).value_or(false)) {
+        used[j] = true;
+        found = true;
+        break;
+      }
+    }
+    if (!found) return false;
+  }
+  return true;
+}
+
+bool Contains(const Collection& c, const Value& v) {
+  for (const Value& item : c) {
+    if (ItemEqual(item, v, false).value_or(false)) return true;
+  }
+  return false;
+}
+
+void AppendDistinct(Collection& out, const Value& v) {
+  if (!Contains(out, v)) out.push_back(v);
+}
+
+// ---- scopes --------------------------------------------------------------------------------
+
+struct Scope {
+  const Collection* focus;  // what a path starts from: the context, or [$this] in a lambda
+  const Value* this_item;
+  std::int64_t index;
+  const Collection* total;
+};
+
+class Evaluator {
+ public:
+  Evaluator(const Environment& env, const Collection& context, const Resource* start)
+      : env_(env), context_(context) {
+    if (env_.resource != nullptr) {
+      resource_.push_back(Value::Element(&env_.resource->type_info(), env_.resource));
+    } else if (start != nullptr) {
+      resource_.push_back(Value::Element(&start->type_info(), start));
+    } else if (context.size() == 1 && context[0].kind() == Kind::kElement &&
+               context[0].type()->kind == TypeKind::kResource) {
+      resource_.push_back(context[0]);
+    }
+    if (env_.root_resource != nullptr) {
+      root_resource_.push_back(
+          Value::Element(&env_.root_resource->type_info(), env_.root_resource));
+    } else {
+      root_resource_ = resource_;
+    }
+  }
+
+  Result<Collection> Eval(const Node& node, const Scope& scope) {
+    if (++depth_ > 400) {
+      --depth_;
+      return ExecError("expression evaluation nested too deeply");
+    }
+    Result<Collection> result = EvalNode(node, scope);
+    --depth_;
+    return result;
+  }
+
+ private:
+  Result<Collection> EvalNode(const Node& node, const Scope& scope);
+  Result<Collection> EvalIdentifier(const Node& node, const Scope& scope);
+  Result<Collection> EvalMember(const Collection& input, const Node& node);
+  Result<Collection> EvalFunction(const Node& node, const Scope& scope);
+  Result<Collection> EvalBinary(const Node& node, const Scope& scope);
+  Result<Collection> EvalVariable(const Node& node);
+  Result<Collection> CallFunction(const Node& node, const Collection& input, const Scope& scope);
+  Result<Collection> Arithmetic(Op op, const Collection& a, const Collection& b);
+  Result<Collection> Compare(Op op, const Collection& a, const Collection& b);
+  Result<Collection> TypeFilter(const Collection& input, const std::string& type_name, Fn fn);
+  Result<Collection> Resolve(const Collection& input);
+  Result<Collection> StringFunction(const Node& node, const Collection& input,
+                                    const Scope& scope);
+  Result<Collection> MathFunction(const Node& node, const Collection& input, const Scope& scope);
+  Result<Collection> ConversionFunction(Fn fn, const Collection& input, const Node& node,
+                                        const Scope& scope);
+
+  // Evaluates argument `i` (1-based in node.args) against the enclosing scope.
+  Result<Collection> Arg(const Node& node, std::size_t i, const Scope& scope) {
+    return Eval(*node.args[i], scope);
+  }
+  // An argument that must be a single value of the kind asked (strings, integers).
+  Result<std::optional<Value>> SingleArg(const Node& node, std::size_t i, const Scope& scope) {
+    FHIR_ASSIGN_OR_RETURN(Collection c, Arg(node, i, scope));
+    if (c.empty()) return std::optional<Value>();
+    if (c.size() > 1) return ExecError(node.name + "() argument is not a single value");
+    return std::optional<Value>(Sys(c[0]));
+  }
+
+  // Evaluates `lambda` with $this = item.
+  Result<Collection> EvalLambda(const Node& lambda, const Value& item, std::int64_t index,
+                                const Collection* total = nullptr) {
+    Collection focus{item};
+    Scope scope{&focus, &item, index, total};
+    return Eval(lambda, scope);
+  }
+
+  const Environment& env_;
+  const Collection& context_;
+  Collection resource_;
+  Collection root_resource_;
+  std::vector<std::pair<std::string, Collection>> defined_;
+  int depth_ = 0;
+};
+
+// Singleton evaluation of a collection as a boolean: empty -> nullopt; one Boolean -> it; one
+// other item -> true (http://hl7.org/fhirpath/N1/#singleton-evaluation-of-collections).
+Result<std::optional<bool>> AsBoolean(const Collection& c) {
+  if (c.empty()) return std::optional<bool>();
+  if (c.size() > 1) return ExecError("a collection of several items where a boolean is needed");
+  Value v = Sys(c[0]);
+  if (v.kind() == Kind::kBoolean) return std::optional<bool>(v.boolean());
+  return std::optional<bool>(true);
+}
+
+Collection BoolResult(std::optional<bool> b) {
+  if (!b) return {};
+  return Collection{Value::Boolean(*b)};
+}
+
+Result<Collection> Evaluator::EvalNode(const Node& node, const Scope& scope) {
+  switch (node.kind) {
+    case Node::Kind::kLiteral:
+      return Collection{node.literal};
+    case Node::Kind::kEmpty:
+      return Collection{};
+    case Node::Kind::kThis:
+      if (scope.this_item == nullptr) return *scope.focus;
+      return Collection{*scope.this_item};
+    case Node::Kind::kIndex:
+      if (scope.this_item == nullptr) return Collection{};
+      return Collection{Value::Integer(scope.index)};
+    case Node::Kind::kTotal:
+      if (scope.total == nullptr) return Collection{};
+      return *scope.total;
+    case Node::Kind::kVariable:
+      return EvalVariable(node);
+    case Node::Kind::kIdentifier:
+      return EvalIdentifier(node, scope);
+    case Node::Kind::kMember: {
+      FHIR_ASSIGN_OR_RETURN(Collection input, Eval(*node.args[0], scope));
+      return EvalMember(input, node);
+    }
+    case Node::Kind::kFunction:
+      return EvalFunction(node, scope);
+    case Node::Kind::kIndexer: {
+      FHIR_ASSIGN_OR_RETURN(Collection input, Eval(*node.args[0], scope));
+      FHIR_ASSIGN_OR_RETURN(Collection index, Eval(*node.args[1], scope));
+      if (index.empty()) return Collection{};
+      Value i = Sys(index[0]);
+      if (index.size() > 1 || i.kind() != Kind::kInteger) {
+        return ExecError("an index must be a single integer");
+      }
+      if (i.integer() < 0 || static_cast<std::size_t>(i.integer()) >= input.size()) {
+        return Collection{};
+      }
+      return Collection{input[static_cast<std::size_t>(i.integer())]};
+    }
+    case Node::Kind::kNegate: {
+      FHIR_ASSIGN_OR_RETURN(Collection input, Eval(*node.args[0], scope));
+      if (input.empty()) return Collection{};
+      if (input.size() > 1) return ExecError("unary '-' on several items");
+      Value v = Sys(input[0]);
+      switch (v.kind()) {
+        case Kind::kInteger:
+          return Collection{Value::Integer(-v.integer())};
+        case Kind::kDecimal:
+          return Collection{Value::Decimal(
+              v.text()[0] == '-' ? v.text().substr(1) : "-" + v.text())};
+        case Kind::kQuantity:
+          return Collection{Value::Quantity(
+              v.text()[0] == '-' ? v.text().substr(1) : "-" + v.text(), v.unit())};
+        default:
+          return ExecError("unary '-' applies to numbers and quantities");
+      }
+    }
+    case Node::Kind::kBinary:
+      return EvalBinary(node, scope);
+    case Node::Kind::kTypeOp: {
+      FHIR_ASSIGN_OR_RETURN(Collection input, Eval(*node.args[0], scope));
+      if (node.op == Op::kIs) {
+        if (input.empty()) return Collection{};
+        if (input.size() > 1) return ExecError("'is' on several items");
+        return TypeFilter(input, node.name, Fn::kIs);
+      }
+      if (input.size() > 1) return ExecError("'as' on several items");
+      return TypeFilter(input, node.name, Fn::kOfType);
+    }
+  }
+  return Collection{};
+}
+
+Result<Collection> Evaluator::EvalVariable(const Node& node) {
+  const std::string& name = node.name;
+  if (name == "context") return context_;
+  if (name == "resource") return resource_;
+  if (name == "rootResource") return root_resource_;
+  if (name == "ucum") return Collection{Value::String("http://unitsofmeasure.org")};
+  if (name == "sct") return Collection{Value::String("http://snomed.info/sct")};
+  if (name == "loinc") return Collection{Value::String("http://loinc.org")};
+  if (name.rfind("vs-", 0) == 0) {
+    return Collection{Value::String("http://hl7.org/fhir/ValueSet/" + name.substr(3))};
+  }
+  if (name.rfind("ext-", 0) == 0) {
+    return Collection{Value::String("http://hl7.org/fhir/StructureDefinition/" + name.substr(4))};
+  }
+  for (auto it = defined_.rbegin(); it != defined_.rend(); ++it) {
+    if (it->first == name) return it->second;
+  }
+  for (const auto& [key, value] : env_.variables) {
+    if (key == name) return value;
+  }
+  return Status(IssueType::kInvalid, "unknown FHIRPath variable %" + name);
+}
+
+bool IsResourceTypeName(std::string_view name) {
+  const TypeInfo* type = FindType(name);
+  return type != nullptr && type->kind == TypeKind::kResource;
+}
+
+Result<Collection> Evaluator::EvalIdentifier(const Node& node, const Scope& scope) {
+  const Collection& focus = *scope.focus;
+  // A type name at the start of a path (`Patient.name`) selects the items of that type.
+  if (!node.name.empty() && std::isupper(static_cast<unsigned char>(node.name[0])) != 0 &&
+      IsResourceTypeName(node.name)) {
+    Collection out;
+    for (const Value& item : focus) {
+      if (ElementIsA(item, node.name, false)) out.push_back(item);
+    }
+    if (out.empty() && env_.strict && !focus.empty()) {
+      return Status(IssueType::kInvalid,
+                    "FHIRPath: the context is not a " + node.name + " (strict mode)");
+    }
+    return out;
+  }
+  return EvalMember(focus, node);
+}
+
+Result<Collection> Evaluator::EvalMember(const Collection& input, const Node& node) {
+  Collection out;
+  for (const Value& item : input) {
+    if (!AppendChildren(item, node.name, out) && env_.strict && item.kind() == Kind::kElement) {
+      return Status(IssueType::kInvalid, "FHIRPath: '" + node.name + "' is not an element of " +
+                                             std::string(item.type()->name) + " (strict mode)");
+    }
+    if (env_.strict && item.kind() == Kind::kElement && item.type()->kind != TypeKind::kPrimitive) {
+      // A choice element's typed name (valueQuantity) is not FHIRPath (strict mode).
+      const FieldInfo* field = item.type()->FindField(node.name);
+      if (field == nullptr) {
+        return Status(IssueType::kInvalid, "FHIRPath: '" + node.name +
+                                               "' is not an element name of " +
+                                               std::string(item.type()->name) + " (strict mode)");
+      }
+    }
+  }
+  return out;
+}
+
+Result<Collection> Evaluator::EvalBinary(const Node& node, const Scope& scope) {
+  FHIR_ASSIGN_OR_RETURN(Collection a, Eval(*node.args[0], scope));
+  // Boolean operators: three-valued logic, the right side is always evaluated (it may fail,
+  // which the spec leaves to the implementation; evaluating both keeps results order-free).
+  switch (node.op) {
+    case Op::kAnd:
+    case Op::kOr:
+    case Op::kXor:
+    case Op::kImplies: {
+      FHIR_ASSIGN_OR_RETURN(std::optional<bool> x, AsBoolean(a));
+      FHIR_ASSIGN_OR_RETURN(Collection b, Eval(*node.args[1], scope));
+      FHIR_ASSIGN_OR_RETURN(std::optional<bool> y, AsBoolean(b));
+      switch (node.op) {
+        case Op::kAnd:
+          if ((x && !*x) || (y && !*y)) return BoolResult(false);
+          if (x && y) return BoolResult(true);
+          return Collection{};
+        case Op::kOr:
+          if ((x && *x) || (y && *y)) return BoolResult(true);
+          if (x && y) return BoolResult(false);
+          return Collection{};
+        case Op::kXor:
+          if (!x || !y) return Collection{};
+          return BoolResult(*x != *y);
+        default:  // implies
+          if (x && !*x) return BoolResult(true);
+          if (y && *y) return BoolResult(true);
+          if (x && y) return BoolResult(false);
+          return Collection{};
+      }
+    }
+    default:
+      break;
+  }
+  FHIR_ASSIGN_OR_RETURN(Collection b, Eval(*node.args[1], scope));
+  switch (node.op) {
+    case Op::kUnion: {
+      Collection out;
+      for (const Value& v : a) AppendDistinct(out, v);
+      for (const Value& v : b) AppendDistinct(out, v);
+      return out;
+    }
+    case Op::kEq:
+      return BoolResult(CollectionsEqual(a, b));
+    case Op::kNe: {
+      std::optional<bool> eq = CollectionsEqual(a, b);
+      if (!eq) return Collection{};
+      return BoolResult(!*eq);
+    }
+    case Op::kEquiv:
+      return BoolResult(CollectionsEquivalent(a, b));
+    case Op::kNotEquiv:
+      return BoolResult(!CollectionsEquivalent(a, b));
+    case Op::kIn:
+    case Op::kContains: {
+      const Collection& item = node.op == Op::kIn ? a : b;
+      const Collection& set = node.op == Op::kIn ? b : a;
+      if (item.empty()) return Collection{};
+      if (item.size() > 1) return ExecError("'in'/'contains' needs a single item");
+      return BoolResult(Contains(set, item[0]));
+    }
+    case Op::kLt:
+    case Op::kGt:
+    case Op::kLe:
+    case Op::kGe:
+      return Compare(node.op, a, b);
+    default:
+      return Arithmetic(node.op, a, b);
+  }
+}
+
+Result<Collection> Evaluator::Compare(Op op, const Collection& a_in, const Collection& b_in) {
+  if (a_in.empty() || b_in.empty()) return Collection{};
+  if (a_in.size() > 1 || b_in.size() > 1) return ExecError("comparison of several items");
+  Value a = Sys(a_in[0]), b = Sys(b_in[0]);
+  std::optional<int> c;
+  if (IsNumeric(a) && IsNumeric(b)) {
+    if (a.kind() == Kind::kInteger && b.kind() == Kind::kInteger) {
+      c = a.integer() < b.integer() ? -1 : (a.integer() > b.integer() ? 1 : 0);
+    } else {
+      double x = NumberOf(a), y = NumberOf(b);
+      c = x < y ? -1 : (x > y ? 1 : 0);
+    }
+  } else if (a.kind() == Kind::kString && b.kind() == Kind::kString) {
+    c = a.text() < b.text() ? -1 : (a.text() > b.text() ? 1 : 0);
+  } else if (IsTemporal(a) && IsTemporal(b) &&
+             (a.kind() == Kind::kTime) == (b.kind() == Kind::kTime)) {
+    std::optional<Temporal> ta = TemporalOf(a), tb = TemporalOf(b);
+    if (!ta || !tb) return ExecError("invalid date/time value");
+    c = CompareTemporal(*ta, *tb);
+    if (!c) return Collection{};
+  } else if (a.kind() == Kind::kQuantity && b.kind() == Kind::kQuantity) {
+    c = CompareQuantities(a.text(), a.unit(), b.text(), b.unit(), false);
+    if (!c) return Collection{};
+  } else {
+    return ExecError("cannot compare " + TypeName(a) + " with " + TypeName(b));
+  }
+  switch (op) {
+    case Op::kLt:
+      return BoolResult(*c < 0);
+    case Op::kGt:
+      return BoolResult(*c > 0);
+    case Op::kLe:
+      return BoolResult(*c <= 0);
+    default:
+      return BoolResult(*c >= 0);
+  }
+}
+
+Result<Collection> Evaluator::Arithmetic(Op op, const Collection& a_in, const Collection& b_in) {
+  if (op == Op::kConcat) {
+    if (a_in.size() > 1 || b_in.size() > 1) return ExecError("'&' on several items");
+    std::string text;
+    for (const Collection* c : {&a_in, &b_in}) {
+      if (c->empty()) continue;
+      Value v = Sys((*c)[0]);
+      if (v.kind() != Kind::kString) return ExecError("'&' needs strings");
+      text += v.text();
+    }
+    return Collection{Value::String(std::move(text))};
+  }
+  if (a_in.empty() || b_in.empty()) return Collection{};
+  if (a_in.size() > 1 || b_in.size() > 1) return ExecError("arithmetic on several items");
+  Value a = Sys(a_in[0]), b = Sys(b_in[0]);
+  if (op == Op::kAdd && a.kind() == Kind::kString && b.kind() == Kind::kString) {
+    return Collection{Value::String(a.text() + b.text())};
+  }
+  if (IsTemporal(a) && b.kind() == Kind::kQuantity && (op == Op::kAdd || op == Op::kSub)) {
+    std::optional<Temporal> t = TemporalOf(a);
+    if (!t) return ExecError("invalid date/time value");
+    double amount = NumberOf(Value::Decimal(b.text()));
+    auto whole = static_cast<std::int64_t>(std::trunc(amount));
+    if (op == Op::kSub) whole = -whole;
+    std::string unit = b.unit();
+    // 'mo' and 'a' are UCUM's definite durations, not calendar months and years.
+    if (unit == "mo" || unit == "a") {
+      return ExecError("'" + unit + "' is not a calendar duration; use month/year");
+    }
+    std::optional<Temporal> r = AddDuration(*t, whole, unit);
+    if (!r) return ExecError("cannot add '" + unit + "' to a " + TypeName(a));
+    return Collection{TemporalValue(*r)};
+  }
+  if (a.kind() == Kind::kQuantity || b.kind() == Kind::kQuantity) {
+    std::optional<QuantityValue> r =
+        QuantityArithmetic(op == Op::kAdd ? '+' : op == Op::kSub ? '-' : op == Op::kMul ? '*'
+                                                                     : op == Op::kDiv ? '/' : '?',
+                           a.kind() == Kind::kQuantity ? a.text() : FormatDecimal(NumberOf(a)),
+                           a.kind() == Kind::kQuantity ? a.unit() : "1",
+                           b.kind() == Kind::kQuantity ? b.text() : FormatDecimal(NumberOf(b)),
+                           b.kind() == Kind::kQuantity ? b.unit() : "1");
+    if (!r) {
+      if ((a.kind() == Kind::kQuantity || IsNumeric(a)) &&
+          (b.kind() == Kind::kQuantity || IsNumeric(b))) {
+        return Collection{};
+      }
+      return ExecError("invalid quantity arithmetic");
+    }
+    return Collection{Value::Quantity(r->number, r->unit)};
+  }
+  if (!IsNumeric(a) || !IsNumeric(b)) {
+    return ExecError("arithmetic on " + TypeName(a) + " and " + TypeName(b));
+  }
+  bool integers = a.kind() == Kind::kInteger && b.kind() == Kind::kInteger;
+  if (integers && op != Op::kDiv) {
+    std::int64_t x = a.integer(), y = b.integer(), r = 0;
+    switch (op) {
+      case Op::kAdd:
+        if (__builtin_add_overflow(x, y, &r)) return Collection{};
+        break;
+      case Op::kSub:
+        if (__builtin_sub_overflow(x, y, &r)) return Collection{};
+        break;
+      case Op::kMul:
+        if (__builtin_mul_overflow(x, y, &r)) return Collection{};
+        break;
+      case Op::kIntDiv:
+        if (y == 0) return Collection{};
+        r = x / y;
+        break;
+      case Op::kMod:
+        if (y == 0) return Collection{};
+        r = x % y;
+        break;
+      default:
+        return ExecError("unsupported operator");
+    }
+    return Collection{Value::Integer(r)};
+  }
+  double x = NumberOf(a), y = NumberOf(b);
+  switch (op) {
+    case Op::kAdd:
+      return Collection{Value::Decimal(FormatDecimal(x + y))};
+    case Op::kSub:
+      return Collection{Value::Decimal(FormatDecimal(x - y))};
+    case Op::kMul:
+      return Collection{Value::Decimal(FormatDecimal(x * y))};
+    case Op::kDiv:
+      if (y == 0) return Collection{};
+      return Collection{Value::Decimal(FormatDecimal(x / y))};
+    case Op::kIntDiv:
+      if (y == 0) return Collection{};
+      return Collection{Value::Integer(static_cast<std::int64_t>(std::trunc(x / y)))};
+    case Op::kMod:
+      if (y == 0) return Collection{};
+      return Collection{Value::Decimal(FormatDecimal(std::fmod(x, y)))};
+    default:
+      return ExecError("unsupported operator");
+  }
+}
+
+// ---- types ---------------------------------------------------------------------------------
+
+bool SystemIsA(const Value& v, std::string_view name) {
+  switch (v.kind()) {
+    case Kind::kBoolean:
+      return name == "Boolean";
+    case Kind::kInteger:
+      return name == "Integer";
+    case Kind::kDecimal:
+      return name == "Decimal";
+    case Kind::kString:
+      return name == "String";
+    case Kind::kDate:
+      return name == "Date";
+    case Kind::kDateTime:
+      return name == "DateTime";
+    case Kind::kTime:
+      return name == "Time";
+    case Kind::kQuantity:
+      return name == "Quantity";
+    case Kind::kElement:
+      return false;
+  }
+  return false;
+}
+
+bool IsSystemTypeName(std::string_view name) {
+  return name == "Boolean" || name == "Integer" || name == "Decimal" || name == "String" ||
+         name == "Date" || name == "DateTime" || name == "Time" || name == "Quantity" ||
+         name == "Any";
+}
+
+Result<Collection> Evaluator::TypeFilter(const Collection& input, const std::string& type_name,
+                                         Fn fn) {
+  std::string_view name = type_name;
+  enum class Space { kAny, kFhir, kSystem } space = Space::kAny;
+  if (name.rfind("FHIR.", 0) == 0) {
+    space = Space::kFhir;
+    name.remove_prefix(5);
+  } else if (name.rfind("System.", 0) == 0) {
+    space = Space::kSystem;
+    name.remove_prefix(7);
+  }
+  bool fhir_known = IsFhirTypeName(name);
+  bool system_known = IsSystemTypeName(name);
+  if ((space == Space::kFhir && !fhir_known) || (space == Space::kSystem && !system_known) ||
+      (!fhir_known && !system_known)) {
+    return ExecError("unknown type " + type_name);
+  }
+  Collection out;
+  for (const Value& item : input) {
+    bool match;
+    if (item.kind() == Kind::kElement) {
+      match = space != Space::kSystem && ElementIsA(item, name, fn != Fn::kIs);
+    } else {
+      match = space != Space::kFhir && SystemIsA(item, name);
+    }
+    if (fn == Fn::kIs) {
+      out.push_back(Value::Boolean(match));
+    } else if (match) {
+      out.push_back(item);
+    }
+  }
+  return out;
+}
+
+// ---- resolve() -----------------------------------------------------------------------------
+
+Result<Collection> Evaluator::Resolve(const Collection& input) {
+  Collection out;
+  for (const Value& item : input) {
+    const std::string* reference = nullptr;
+    if (item.kind() == Kind::kElement) {
+      reference = StringField(item, "reference");
+    } else if (item.kind() == Kind::kString) {
+      reference = &item.text();
+    }
+    if (reference == nullptr || reference->empty()) continue;
+    if (env_.resolve) {
+      if (const Resource* r = env_.resolve(*reference)) {
+        out.push_back(Value::Element(&r->type_info(), r));
+      }
+      continue;
+    }
+    if ((*reference)[0] == '#') {
+      std::string_view id = std::string_view(*reference).substr(1);
+      for (const Collection* holder : {&resource_, &root_resource_}) {
+        bool found = false;
+        for (const Value& r : *holder) {
+          Collection contained;
+          AppendChildren(r, "contained", contained);
+          for (const Value& c : contained) {
+            const std::string* cid = StringField(c, "id");
+            if (cid != nullptr && *cid == id) {
+              out.push_back(c);
+              found = true;
+              break;
+            }
+          }
+          if (found) break;
+        }
+        if (found) break;
+      }
+      continue;
+    }
+    // "Type/id", "base/Type/id", "Type/id/_history/v": the type is the segment before the id.
+    std::string_view ref = *reference;
+    std::size_t history = ref.find("/_history/");
+    if (history != std::string_view::npos) ref = ref.substr(0, history);
+    std::size_t slash = ref.rfind('/');
+    if (slash == std::string_view::npos || slash == 0) continue;
+    std::string_view head = ref.substr(0, slash);
+    std::size_t prev = head.rfind('/');
+    std::string_view type_name = prev == std::string_view::npos ? head : head.substr(prev + 1);
+    if (const TypeInfo* type = FindResourceType(type_name)) {
+      out.push_back(Value::Element(type, nullptr));
+    }
+  }
+  return out;
+}
+
+// ---- strings -------------------------------------------------------------------------------
+
+Result<std::optional<std::string>> InputString(const Collection& input, const std::string& fn) {
+  if (input.empty()) return std::optional<std::string>();
+  if (input.size() > 1) return ExecError(fn + "() on several items");
+  Value v = Sys(input[0]);
+  if (v.kind() != Kind::kString) return ExecError(fn + "() needs a string");
+  return std::optional<std::string>(v.text());
+}
+
+std::string Base64Encode(std::string_view in, bool url) {
+  const char* alphabet = url ? "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+                             : "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  std::size_t i = 0;
+  while (i + 2 < in.size()) {
+    unsigned n = (static_cast<unsigned>(static_cast<unsigned char>(in[i])) << 16) |
+                 (static_cast<unsigned>(static_cast<unsigned char>(in[i + 1])) << 8) |
+                 static_cast<unsigned char>(in[i + 2]);
+    out += alphabet[(n >> 18) & 63];
+    out += alphabet[(n >> 12) & 63];
+    out += alphabet[(n >> 6) & 63];
+    out += alphabet[n & 63];
+    i += 3;
+  }
+  if (i < in.size()) {
+    unsigned n = static_cast<unsigned>(static_cast<unsigned char>(in[i]) << 16);
+    if (i + 1 < in.size()) n |= static_cast<unsigned>(static_cast<unsigned char>(in[i + 1]) << 8);
+    out += alphabet[(n >> 18) & 63];
+    out += alphabet[(n >> 12) & 63];
+    out += i + 1 < in.size() ? alphabet[(n >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+std::optional<std::string> Base64Decode(std::string_view in) {
+  std::string out;
+  unsigned buffer = 0;
+  int bits = 0;
+  for (char c : in) {
+    int v;
+    if (c >= 'A' && c <= 'Z') v = c - 'A';
+    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
+    else if (c >= '0' && c <= '9') v = c - '0' + 52;
+    else if (c == '+' || c == '-') v = 62;
+    else if (c == '/' || c == '_') v = 63;
+    else if (c == '=') break;
+    else return std::nullopt;
+    buffer = (buffer << 6) | static_cast<unsigned>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((buffer >> bits) & 0xFF);
+    }
+  }
+  return out;
+}
+
+std::optional<std::regex> MakeRegex(const std::string& pattern) {
+  try {
+    return std::regex(pattern, std::regex::ECMAScript);
+  } catch (const std::regex_error&) {
+    return std::nullopt;
+  }
+}
+
+Result<Collection> Evaluator::StringFunction(const Node& node, const Collection& input,
+                                             const Scope& scope) {
+  FHIR_ASSIGN_OR_RETURN(std::optional<std::string> s, InputString(input, node.name));
+  if (!s) return Collection{};
+  const std::string& text = *s;
+  auto string_arg = [&](std::size_t i) -> Result<std::optional<std::string>> {
+    FHIR_ASSIGN_OR_RETURN(std::optional<Value> v, SingleArg(node, i, scope));
+    if (!v) return std::optional<std::string>();
+    if (v->kind() != Kind::kString) return ExecError(node.name + "() needs a string argument");
+    return std::optional<std::string>(v->text());
+  };
+  switch (node.fn) {
+    case Fn::kUpper: {
+      std::string out = text;
+      for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      return Collection{Value::String(out)};
+    }
+    case Fn::kLower:
+      return Collection{Value::String(Lower(text))};
+    case Fn::kLength:
+      return Collection{Value::Integer(static_cast<std::int64_t>(text.size()))};
+    case Fn::kToChars: {
+      Collection out;
+      for (char c : text) out.push_back(Value::String(std::string(1, c)));
+      return out;
+    }
+    case Fn::kTrim: {
+      std::size_t b = 0, e = text.size();
+      while (b < e && std::isspace(static_cast<unsigned char>(text[b])) != 0) ++b;
+      while (e > b && std::isspace(static_cast<unsigned char>(text[e - 1])) != 0) --e;
+      return Collection{Value::String(text.substr(b, e - b))};
+    }
+    case Fn::kStartsWith:
+    case Fn::kEndsWith:
+    case Fn::kContains:
+    case Fn::kIndexOf:
+    case Fn::kLastIndexOf:
+    case Fn::kSplit:
+    case Fn::kMatches:
+    case Fn::kMatchesFull:
+    case Fn::kEncode:
+    case Fn::kDecode:
+    case Fn::kEscape:
+    case Fn::kUnescape: {
+      FHIR_ASSIGN_OR_RETURN(std::optional<std::string> a, string_arg(1));
+      if (!a) return Collection{};
+      const std::string& arg = *a;
+      switch (node.fn) {
+        case Fn::kStartsWith:
+          return BoolResult(text.rfind(arg, 0) == 0);
+        case Fn::kEndsWith:
+          return BoolResult(text.size() >= arg.size() &&
+                            text.compare(text.size() - arg.size(), arg.size(), arg) == 0);
+        case Fn::kContains:
+          return BoolResult(text.find(arg) != std::string::npos);
+        case Fn::kIndexOf: {
+          std::size_t p = text.find(arg);
+          return Collection{
+              Value::Integer(p == std::string::npos ? -1 : static_cast<std::int64_t>(p))};
+        }
+        case Fn::kLastIndexOf: {
+          std::size_t p = text.rfind(arg);
+          return Collection{
+              Value::Integer(p == std::string::npos ? -1 : static_cast<std::int64_t>(p))};
+        }
+        case Fn::kSplit: {
+          Collection out;
+          if (arg.empty()) {
+            for (char c : text) out.push_back(Value::String(std::string(1, c)));
+            return out;
+          }
+          std::size_t start = 0;
+          while (true) {
+            std::size_t p = text.find(arg, start);
+            if (p == std::string::npos) {
+              out.push_back(Value::String(text.substr(start)));
+              break;
+            }
+            out.push_back(Value::String(text.substr(start, p - start)));
+            start = p + arg.size();
+          }
+          return out;
+        }
+        case Fn::kMatches:
+        case Fn::kMatchesFull: {
+          std::optional<std::regex> re = MakeRegex(arg);
+          if (!re) return ExecError("invalid regular expression '" + arg + "'");
+          if (node.fn == Fn::kMatchesFull) return BoolResult(std::regex_match(text, *re));
+          return BoolResult(std::regex_search(text, *re));
+        }
+        case Fn::kEncode:
+          if (arg == "base64") return Collection{Value::String(Base64Encode(text, false))};
+          if (arg == "urlbase64") return Collection{Value::String(Base64Encode(text, true))};
+          if (arg == "hex") {
+            static constexpr char kHex[] = "0123456789abcdef";
+            std::string out;
+            for (char c : text) {
+              out += kHex[(static_cast<unsigned char>(c) >> 4) & 15];
+              out += kHex[static_cast<unsigned char>(c) & 15];
+            }
+            return Collection{Value::String(out)};
+          }
+          return Collection{};
+        case Fn::kDecode:
+          if (arg == "base64" || arg == "urlbase64") {
+            std::optional<std::string> out = Base64Decode(text);
+            if (!out) return Collection{};
+            return Collection{Value::String(*out)};
+          }
+          if (arg == "hex") {
+            if (text.size() % 2 != 0) return Collection{};
+            std::string out;
+            for (std::size_t i = 0; i < text.size(); i += 2) {
+              out += static_cast<char>(std::stoi(text.substr(i, 2), nullptr, 16));
+            }
+            return Collection{Value::String(out)};
+          }
+          return Collection{};
+        case Fn::kEscape: {
+          std::string out;
+          for (char c : text) {
+            if (arg == "html") {
+              switch (c) {
+                case '<': out += "&lt;"; break;
+                case '>': out += "&gt;"; break;
+                case '&': out += "&amp;"; break;
+                case '"': out += "&quot;"; break;
+                default: out += c;
+              }
+            } else if (arg == "json") {
+              switch (c) {
+                case '"': out += "\\\""; break;
+                case '\\': out += "\\\\"; break;
+                case '\n': out += "\\n"; break;
+                case '\r': out += "\\r"; break;
+                case '\t': out += "\\t"; break;
+                default: out += c;
+              }
+            } else {
+              return Collection{};
+            }
+          }
+          return Collection{Value::String(out)};
+        }
+        default: {  // unescape
+          std::string out;
+          if (arg == "html") {
+            static const std::pair<std::string_view, char> kEntities[] = {
+                {"&lt;", '<'}, {"&gt;", '>'}, {"&amp;", '&'}, {"&quot;", '"'}, {"&apos;", '\''}};
+            for (std::size_t i = 0; i < text.size();) {
+              bool replaced = false;
+              for (const auto& [entity, c] : kEntities) {
+                if (text.compare(i, entity.size(), entity) == 0) {
+                  out += c;
+                  i += entity.size();
+                  replaced = true;
+                  break;
+                }
+              }
+              if (!replaced) out += text[i++];
+            }
+          } else if (arg == "json") {
+            for (std::size_t i = 0; i < text.size(); ++i) {
+              if (text[i] == '\\' && i + 1 < text.size()) {
+                char e = text[++i];
+                out += e == 'n' ? '\n' : e == 't' ? '\t' : e == 'r' ? '\r' : e;
+              } else {
+                out += text[i];
+              }
+            }
+          } else {
+            return Collection{};
+          }
+          return Collection{Value::String(out)};
+        }
+      }
+    }
+    case Fn::kReplace:
+    case Fn::kReplaceMatches: {
+      FHIR_ASSIGN_OR_RETURN(std::optional<std::string> a, string_arg(1));
+      FHIR_ASSIGN_OR_RETURN(std::optional<std::string> b, string_arg(2));
+      if (!a || !b) return Collection{};
+      if (node.fn == Fn::kReplaceMatches) {
+        std::optional<std::regex> re = MakeRegex(*a);
+        if (!re) return ExecError("invalid regular expression '" + *a + "'");
+        return Collection{Value::String(std::regex_replace(text, *re, *b))};
+      }
+      std::string out;
+      if (a->empty()) {
+        // Inserted between every character and at both ends.
+        out = *b;
+        for (char c : text) {
+          out += c;
+          out += *b;
+        }
+        return Collection{Value::String(out)};
+      }
+      std::size_t start = 0;
+      while (true) {
+        std::size_t p = text.find(*a, start);
+        if (p == std::string::npos) break;
+        out += text.substr(start, p - start);
+        out += *b;
+        start = p + a->size();
+      }
+      out += text.substr(start);
+      return Collection{Value::String(out)};
+    }
+    case Fn::kSubstring: {
+      FHIR_ASSIGN_OR_RETURN(std::optional<Value> start, SingleArg(node, 1, scope));
+      if (!start) return Collection{};
+      if (start->kind() != Kind::kInteger) return ExecError("substring() needs an integer");
+      std::int64_t from = start->integer();
+      if (from < 0 || from >= static_cast<std::int64_t>(text.size())) return Collection{};
+      std::size_t length = std::string::npos;
+      if (node.args.size() > 2) {
+        FHIR_ASSIGN_OR_RETURN(std::optional<Value> len, SingleArg(node, 2, scope));
+        if (len) {
+          if (len->kind() != Kind::kInteger) return ExecError("substring() needs an integer");
+          if (len->integer() < 0) return Collection{Value::String("")};
+          length = static_cast<std::size_t>(len->integer());
+        }
+      }
+      return Collection{Value::String(text.substr(static_cast<std::size_t>(from), length))};
+    }
+    default:
+      return ExecError("unsupported string function " + node.name);
+  }
+}
+
+// ---- math ----------------------------------------------------------------------------------
+
+Result<Collection> Evaluator::MathFunction(const Node& node, const Collection& input,
+                                           const Scope& scope) {
+  if (input.empty()) return Collection{};
+  if (input.size() > 1) return ExecError(node.name + "() on several items");
+  Value v = Sys(input[0]);
+  if (node.fn == Fn::kAbs && v.kind() == Kind::kQuantity) {
+    std::string n = v.text();
+    if (!n.empty() && n[0] == '-') n.erase(0, 1);
+    return Collection{Value::Quantity(n, v.unit())};
+  }
+  if (!IsNumeric(v)) return ExecError(node.name + "() needs a number");
+  double x = NumberOf(v);
+  auto decimal = [](double d) -> Collection {
+    if (std::isnan(d) || std::isinf(d)) return {};
+    return Collection{Value::Decimal(FormatDecimal(d))};
+  };
+  switch (node.fn) {
+    case Fn::kAbs:
+      if (v.kind() == Kind::kInteger) return Collection{Value::Integer(std::llabs(v.integer()))};
+      return Collection{Value::Decimal(v.text()[0] == '-' ? v.text().substr(1) : v.text())};
+    case Fn::kCeiling:
+      return Collection{Value::Integer(static_cast<std::int64_t>(std::ceil(x)))};
+    case Fn::kFloor:
+      return Collection{Value::Integer(static_cast<std::int64_t>(std::floor(x)))};
+    case Fn::kTruncate:
+      return Collection{Value::Integer(static_cast<std::int64_t>(std::trunc(x)))};
+    case Fn::kExp:
+      return decimal(std::exp(x));
+    case Fn::kLn:
+      if (x <= 0) return Collection{};
+      return decimal(std::log(x));
+    case Fn::kSqrt:
+      if (x < 0) return Collection{};
+      return decimal(std::sqrt(x));
+    case Fn::kLog: {
+      FHIR_ASSIGN_OR_RETURN(std::optional<Value> base, SingleArg(node, 1, scope));
+      if (!base) return Collection{};
+      if (!IsNumeric(*base)) return ExecError("log() needs a number");
+      double b = NumberOf(*base);
+      if (x <= 0 || b <= 0 || b == 1) return Collection{};
+      return decimal(std::log(x) / std::log(b));
+    }
+    case Fn::kPower: {
+      FHIR_ASSIGN_OR_RETURN(std::optional<Value> exponent, SingleArg(node, 1, scope));
+      if (!exponent) return Collection{};
+      if (!IsNumeric(*exponent)) return ExecError("power() needs a number");
+      double r = std::pow(x, NumberOf(*exponent));
+      if (std::isnan(r) || std::isinf(r)) return Collection{};
+      if (v.kind() == Kind::kInteger && exponent->kind() == Kind::kInteger &&
+          exponent->integer() >= 0) {
+        return Collection{Value::Integer(static_cast<std::int64_t>(r))};
+      }
+      return decimal(r);
+    }
+    case Fn::kRound: {
+      std::int64_t digits = 0;
+      if (node.args.size() > 1) {
+        FHIR_ASSIGN_OR_RETURN(std::optional<Value> p, SingleArg(node, 1, scope));
+        if (p) {
+          if (p->kind() != Kind::kInteger || p->integer() < 0) {
+            return ExecError("round() needs a non-negative integer precision");
+          }
+          digits = p->integer();
+        }
+      }
+      double scale = std::pow(10.0, static_cast<double>(digits));
+      double r = std::round(x * scale) / scale;
+      char buffer[64];
+      std::snprintf(buffer, sizeof buffer, "%.*f", static_cast<int>(digits), r);
+      return Collection{Value::Decimal(buffer)};
+    }
+    default:
+      return ExecError("unsupported math function " + node.name);
+  }
+}
+
+// ---- conversions ---------------------------------------------------------------------------
+
+bool MatchesInteger(std::string_view s) {
+  std::size_t i = 0;
+  if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+  if (i == s.size()) return false;
+  for (; i < s.size(); ++i) {
+    if (s[i] < '0' || s[i] > '9') return false;
+  }
+  return true;
+}
+
+bool MatchesDecimal(std::string_view s) {
+  std::size_t i = 0;
+  if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+  std::size_t digits = 0;
+  while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i, ++digits;
+  if (digits == 0) return false;
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    std::size_t frac = 0;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i, ++frac;
+    if (frac == 0) return false;
+  }
+  return i == s.size();
+}
+
+// Parses "1 'mg'", "4 days", "1.5" (unit '1') as a quantity.
+std::optional<Value> ParseQuantityText(std::string_view s) {
+  std::size_t space = s.find(' ');
+  std::string_view number = s.substr(0, space);
+  if (!MatchesDecimal(number)) return std::nullopt;
+  std::string n(number);
+  if (!n.empty() && n[0] == '+') n.erase(0, 1);
+  if (space == std::string_view::npos) return Value::Quantity(n, "1");
+  std::string_view unit = s.substr(space + 1);
+  while (!unit.empty() && unit[0] == ' ') unit.remove_prefix(1);
+  if (unit.size() >= 2 && unit.front() == '\'' && unit.back() == '\'') {
+    return Value::Quantity(n, std::string(unit.substr(1, unit.size() - 2)));
+  }
+  if (IsCalendarWord(unit)) return Value::Quantity(n, std::string(unit));
+  return std::nullopt;
+}
+
+// The conversion of `v` by `fn` (a to* function), or nullopt when it does not convert.
+std::optional<Value> Convert(Fn fn, const Value& v) {
+  switch (fn) {
+    case Fn::kToBoolean:
+      switch (v.kind()) {
+        case Kind::kBoolean:
+          return v;
+        case Kind::kInteger:
+          if (v.integer() == 1) return Value::Boolean(true);
+          if (v.integer() == 0) return Value::Boolean(false);
+          return std::nullopt;
+        case Kind::kDecimal: {
+          double d = NumberOf(v);
+          if (d == 1) return Value::Boolean(true);
+          if (d == 0) return Value::Boolean(false);
+          return std::nullopt;
+        }
+        case Kind::kString: {
+          std::string l = Lower(v.text());
+          if (l == "true" || l == "t" || l == "yes" || l == "y" || l == "1" || l == "1.0") {
+            return Value::Boolean(true);
+          }
+          if (l == "false" || l == "f" || l == "no" || l == "n" || l == "0" || l == "0.0") {
+            return Value::Boolean(false);
+          }
+          return std::nullopt;
+        }
+        default:
+          return std::nullopt;
+      }
+    case Fn::kToInteger:
+      switch (v.kind()) {
+        case Kind::kInteger:
+          return v;
+        case Kind::kBoolean:
+          return Value::Integer(v.boolean() ? 1 : 0);
+        case Kind::kString: {
+          if (!MatchesInteger(v.text())) return std::nullopt;
+          std::int64_t n = 0;
+          std::string_view t = v.text();
+          if (t[0] == '+') t.remove_prefix(1);
+          auto [ptr, ec] = std::from_chars(t.data(), t.data() + t.size(), n);
+          if (ec != std::errc() || ptr != t.data() + t.size()) return std::nullopt;
+          return Value::Integer(n);
+        }
+        default:
+          return std::nullopt;
+      }
+    case Fn::kToDecimal:
+      switch (v.kind()) {
+        case Kind::kDecimal:
+          return v;
+        case Kind::kInteger:
+          return Value::Decimal(std::to_string(v.integer()));
+        case Kind::kBoolean:
+          return Value::Decimal(v.boolean() ? "1.0" : "0.0");
+        case Kind::kString:
+          if (!MatchesDecimal(v.text())) return std::nullopt;
+          return Value::Decimal(v.text()[0] == '+' ? v.text().substr(1) : v.text());
+        default:
+          return std::nullopt;
+      }
+    case Fn::kToString: {
+      std::optional<std::string> text = ToText(v);
+      if (!text) return std::nullopt;
+      return Value::String(*text);
+    }
+    case Fn::kToDate:
+      switch (v.kind()) {
+        case Kind::kDate:
+          return v;
+        case Kind::kDateTime:
+        case Kind::kString: {
+          std::optional<Temporal> t =
+              v.kind() == Kind::kString && ParseDate(v.text()) ? ParseDate(v.text())
+                                                                : ParseDateTime(v.text());
+          if (!t) return std::nullopt;
+          t->kind = Temporal::Kind::kDate;
+          if (t->precision > Temporal::kDay) t->precision = Temporal::kDay;
+          return Value::Date(t->ToString());
+        }
+        default:
+          return std::nullopt;
+      }
+    case Fn::kToDateTime:
+      switch (v.kind()) {
+        case Kind::kDateTime:
+          return v;
+        case Kind::kDate:
+        case Kind::kString: {
+          std::optional<Temporal> t = ParseDateTime(v.text());
+          if (!t) return std::nullopt;
+          return Value::DateTime(t->ToString());
+        }
+        default:
+          return std::nullopt;
+      }
+    case Fn::kToTime:
+      switch (v.kind()) {
+        case Kind::kTime:
+          return v;
+        case Kind::kString: {
+          std::optional<Temporal> t = ParseTime(v.text());
+          if (!t) return std::nullopt;
+          return Value::Time(t->ToString());
+        }
+        default:
+          return std::nullopt;
+      }
+    case Fn::kToQuantity:
+      switch (v.kind()) {
+        case Kind::kQuantity:
+          return v;
+        case Kind::kInteger:
+          return Value::Quantity(std::to_string(v.integer()), "1");
+        case Kind::kDecimal:
+          return Value::Quantity(v.text(), "1");
+        case Kind::kBoolean:
+          return Value::Quantity(v.boolean() ? "1.0" : "0.0", "1");
+        case Kind::kString:
+          return ParseQuantityText(v.text());
+        default:
+          return std::nullopt;
+      }
+    default:
+      return std::nullopt;
+  }
+}
+
+Fn ToFunctionOf(Fn converts) {
+  switch (converts) {
+    case Fn::kConvertsToBoolean: return Fn::kToBoolean;
+    case Fn::kConvertsToInteger: return Fn::kToInteger;
+    case Fn::kConvertsToDecimal: return Fn::kToDecimal;
+    case Fn::kConvertsToString: return Fn::kToString;
+    case Fn::kConvertsToDate: return Fn::kToDate;
+    case Fn::kConvertsToDateTime: return Fn::kToDateTime;
+    case Fn::kConvertsToTime: return Fn::kToTime;
+    case Fn::kConvertsToQuantity: return Fn::kToQuantity;
+    default: return converts;
+  }
+}
+
+Result<Collection> Evaluator::ConversionFunction(Fn fn, const Collection& input,
+                                                 const Node& node, const Scope& scope) {
+  if (input.empty()) return Collection{};
+  if (input.size() > 1) return ExecError(node.name + "() on several items");
+  Value v = Sys(input[0]);
+  Fn to = ToFunctionOf(fn);
+  std::optional<Value> converted = Convert(to, v);
+  if (converted && to == Fn::kToQuantity && node.args.size() > 1) {
+    FHIR_ASSIGN_OR_RETURN(std::optional<Value> unit, SingleArg(node, 1, scope));
+    if (unit && unit->kind() == Kind::kString && unit->text() != converted->unit()) {
+      std::optional<QuantityValue> q =
+          ConvertQuantity(converted->text(), converted->unit(), unit->text());
+      converted = q ? std::optional<Value>(Value::Quantity(q->number, q->unit)) : std::nullopt;
+    }
+  }
+  if (fn != to) return BoolResult(converted.has_value());
+  if (!converted) return Collection{};
+  return Collection{*converted};
+}
+
+// ---- functions -----------------------------------------------------------------------------
+
+Result<Collection> Evaluator::EvalFunction(const Node& node, const Scope& scope) {
+  if (node.args[0] == nullptr) return CallFunction(node, *scope.focus, scope);
+  FHIR_ASSIGN_OR_RETURN(Collection input, Eval(*node.args[0], scope));
+  return CallFunction(node, input, scope);
+}
+
+int PrecisionOf(const Value& v) {
+  switch (v.kind()) {
+    case Kind::kDecimal:
+      return DecimalPlaces(v.text());
+    case Kind::kInteger:
+      return 0;
+    case Kind::kDate:
+    case Kind::kDateTime:
+    case Kind::kTime: {
+      std::optional<Temporal> t = TemporalOf(v);
+      if (!t) return -1;
+      static constexpr int kDateDigits[] = {0, 4, 6, 8, 10, 12, 14, 17};
+      int p = kDateDigits[t->precision];
+      if (t->kind == Temporal::Kind::kTime) p -= 8;
+      return p;
+    }
+    default:
+      return -1;
+  }
+}
+
+Result<Collection> Evaluator::CallFunction(const Node& node, const Collection& input,
+                                           const Scope& scope) {
+  switch (node.fn) {
+    case Fn::kEmpty:
+      return BoolResult(input.empty());
+    case Fn::kExists:
+      if (node.args.size() == 1) return BoolResult(!input.empty());
+      [[fallthrough]];
+    case Fn::kWhere:
+    case Fn::kAll: {
+      Collection out;
+      for (std::size_t i = 0; i < input.size(); ++i) {
+        FHIR_ASSIGN_OR_RETURN(Collection r,
+                              EvalLambda(*node.args[1], input[i], static_cast<std::int64_t>(i)));
+        FHIR_ASSIGN_OR_RETURN(std::optional<bool> b, AsBoolean(r));
+        bool yes = b.value_or(false);
+        if (node.fn == Fn::kAll && !yes) return BoolResult(false);
+        if (node.fn == Fn::kExists && yes) return BoolResult(true);
+        if (yes) out.push_back(input[i]);
+      }
+      if (node.fn == Fn::kAll) return BoolResult(true);
+      if (node.fn == Fn::kExists) return BoolResult(false);
+      return out;
+    }
+    case Fn::kSelect: {
+      Collection out;
+      for (std::size_t i = 0; i < input.size(); ++i) {
+        FHIR_ASSIGN_OR_RETURN(Collection r,
+                              EvalLambda(*node.args[1], input[i], static_cast<std::int64_t>(i)));
+        out.insert(out.end(), r.begin(), r.end());
+      }
+      return out;
+    }
+    case Fn::kRepeat: {
+      Collection out;
+      Collection frontier = input;
+      while (!frontier.empty()) {
+        Collection next;
+        for (std::size_t i = 0; i < frontier.size(); ++i) {
+          FHIR_ASSIGN_OR_RETURN(
+              Collection r, EvalLambda(*node.args[1], frontier[i], static_cast<std::int64_t>(i)));
+          for (const Value& v : r) {
+            if (!Contains(out, v)) {
+              out.push_back(v);
+              next.push_back(v);
+            }
+          }
+        }
+        frontier = std::move(next);
+        if (out.size() > 100000) return ExecError("repeat() produced too many items");
+      }
+      return out;
+    }
+    case Fn::kAggregate: {
+      Collection total;
+      if (node.args.size() > 2) {
+        FHIR_ASSIGN_OR_RETURN(total, Arg(node, 2, scope));
+      }
+      for (std::size_t i = 0; i < input.size(); ++i) {
+        FHIR_ASSIGN_OR_RETURN(Collection r, EvalLambda(*node.args[1], input[i],
+                                                       static_cast<std::int64_t>(i), &total));
+        total = std::move(r);
+      }
+      return total;
+    }
+    case Fn::kAllTrue:
+    case Fn::kAnyTrue:
+    case Fn::kAllFalse:
+    case Fn::kAnyFalse: {
+      bool want = node.fn == Fn::kAllTrue || node.fn == Fn::kAnyTrue;
+      bool all = node.fn == Fn::kAllTrue || node.fn == Fn::kAllFalse;
+      for (const Value& item : input) {
+        Value v = Sys(item);
+        if (v.kind() != Kind::kBoolean) return ExecError(node.name + "() needs booleans");
+        if (all && v.boolean() != want) return BoolResult(false);
+        if (!all && v.boolean() == want) return BoolResult(true);
+      }
+      return BoolResult(all);
+    }
+    case Fn::kSubsetOf:
+    case Fn::kSupersetOf: {
+      FHIR_ASSIGN_OR_RETURN(Collection other, Arg(node, 1, scope));
+      const Collection& sub = node.fn == Fn::kSubsetOf ? input : other;
+      const Collection& super = node.fn == Fn::kSubsetOf ? other : input;
+      for (const Value& v : sub) {
+        if (!Contains(super, v)) return BoolResult(false);
+      }
+      return BoolResult(true);
+    }
+    case Fn::kCount:
+      return Collection{Value::Integer(static_cast<std::int64_t>(input.size()))};
+    case Fn::kDistinct: {
+      Collection out;
+      for (const Value& v : input) AppendDistinct(out, v);
+      return out;
+    }
+    case Fn::kIsDistinct: {
+      Collection out;
+      for (const Value& v : input) AppendDistinct(out, v);
+      return BoolResult(out.size() == input.size());
+    }
+    case Fn::kOfType:
+    case Fn::kAs:
+    case Fn::kIs: {
+      std::string type = TypeSpecifierName(*node.args[1]);
+      if (type.empty()) return ExecError(node.name + "() needs a type name");
+      if (node.fn == Fn::kOfType) return TypeFilter(input, type, Fn::kOfType);
+      if (input.empty()) return Collection{};
+      if (input.size() > 1) return ExecError(node.name + "() on several items");
+      return TypeFilter(input, type, node.fn == Fn::kIs ? Fn::kIs : Fn::kOfType);
+    }
+    case Fn::kSingle:
+      if (input.size() > 1) return ExecError("single() on several items");
+      return input;
+    case Fn::kFirst:
+      if (input.empty()) return Collection{};
+      return Collection{input.front()};
+    case Fn::kLast:
+      if (input.empty()) return Collection{};
+      return Collection{input.back()};
+    case Fn::kTail:
+      if (input.size() <= 1) return Collection{};
+      return Collection(input.begin() + 1, input.end());
+    case Fn::kSkip:
+    case Fn::kTake: {
+      FHIR_ASSIGN_OR_RETURN(std::optional<Value> n, SingleArg(node, 1, scope));
+      if (!n || n->kind() != Kind::kInteger) return ExecError(node.name + "() needs an integer");
+      std::int64_t count = std::max<std::int64_t>(0, n->integer());
+      auto k = static_cast<std::size_t>(std::min<std::int64_t>(
+          count, static_cast<std::int64_t>(input.size())));
+      if (node.fn == Fn::kSkip) return Collection(input.begin() + static_cast<long>(k), input.end());
+      return Collection(input.begin(), input.begin() + static_cast<long>(k));
+    }
+    case Fn::kIntersect: {
+      FHIR_ASSIGN_OR_RETURN(Collection other, Arg(node, 1, scope));
+      Collection out;
+      for (const Value& v : input) {
+        if (Contains(other, v)) AppendDistinct(out, v);
+      }
+      return out;
+    }
+    case Fn::kExclude: {
+      FHIR_ASSIGN_OR_RETURN(Collection other, Arg(node, 1, scope));
+      Collection out;
+      for (const Value& v : input) {
+        if (!Contains(other, v)) out.push_back(v);
+      }
+      return out;
+    }
+    case Fn::kUnion: {
+      FHIR_ASSIGN_OR_RETURN(Collection other, Arg(node, 1, scope));
+      Collection out;
+      for (const Value& v : input) AppendDistinct(out, v);
+      for (const Value& v : other) AppendDistinct(out, v);
+      return out;
+    }
+    case Fn::kCombine: {
+      FHIR_ASSIGN_OR_RETURN(Collection other, Arg(node, 1, scope));
+      Collection out = input;
+      out.insert(out.end(), other.begin(), other.end());
+      return out;
+    }
+    case Fn::kIif: {
+      if (input.size() > 1) return ExecError("iif() on several items");
+      Collection criterion;
+      if (node.args[0] != nullptr && input.size() == 1) {
+        FHIR_ASSIGN_OR_RETURN(criterion, EvalLambda(*node.args[1], input[0], 0));
+      } else {
+        FHIR_ASSIGN_OR_RETURN(criterion, Arg(node, 1, scope));
+      }
+      if (criterion.size() > 1) return ExecError("iif() criterion is not a single boolean");
+      std::optional<bool> condition;
+      if (criterion.size() == 1) {
+        Value c = Sys(criterion[0]);
+        if (c.kind() != Kind::kBoolean) {
+          return Status(IssueType::kInvalid, "iif() criterion is not a boolean");
+        }
+        condition = c.boolean();
+      }
+      std::size_t branch = condition.value_or(false) ? 2 : 3;
+      if (branch >= node.args.size()) return Collection{};
+      if (node.args[0] != nullptr && input.size() == 1) {
+        return EvalLambda(*node.args[branch], input[0], 0);
+      }
+      return Arg(node, branch, scope);
+    }
+    case Fn::kToBoolean:
+    case Fn::kConvertsToBoolean:
+    case Fn::kToInteger:
+    case Fn::kConvertsToInteger:
+    case Fn::kToDecimal:
+    case Fn::kConvertsToDecimal:
+    case Fn::kToString:
+    case Fn::kConvertsToString:
+    case Fn::kToDate:
+    case Fn::kConvertsToDate:
+    case Fn::kToDateTime:
+    case Fn::kConvertsToDateTime:
+    case Fn::kToTime:
+    case Fn::kConvertsToTime:
+    case Fn::kToQuantity:
+    case Fn::kConvertsToQuantity:
+      return ConversionFunction(node.fn, input, node, scope);
+    case Fn::kJoin: {
+      std::string separator;
+      if (node.args.size() > 1) {
+        FHIR_ASSIGN_OR_RETURN(std::optional<Value> s, SingleArg(node, 1, scope));
+        if (s) separator = s->text();
+      }
+      std::string out;
+      for (std::size_t i = 0; i < input.size(); ++i) {
+        Value v = Sys(input[i]);
+        if (v.kind() != Kind::kString) return ExecError("join() needs strings");
+        if (i > 0) out += separator;
+        out += v.text();
+      }
+      return Collection{Value::String(out)};
+    }
+    case Fn::kIndexOf:
+    case Fn::kLastIndexOf:
+    case Fn::kSubstring:
+    case Fn::kStartsWith:
+    case Fn::kEndsWith:
+    case Fn::kContains:
+    case Fn::kUpper:
+    case Fn::kLower:
+    case Fn::kReplace:
+    case Fn::kMatches:
+    case Fn::kMatchesFull:
+    case Fn::kReplaceMatches:
+    case Fn::kLength:
+    case Fn::kToChars:
+    case Fn::kSplit:
+    case Fn::kTrim:
+    case Fn::kEncode:
+    case Fn::kDecode:
+    case Fn::kEscape:
+    case Fn::kUnescape:
+      return StringFunction(node, input, scope);
+    case Fn::kAbs:
+    case Fn::kCeiling:
+    case Fn::kExp:
+    case Fn::kFloor:
+    case Fn::kLn:
+    case Fn::kLog:
+    case Fn::kPower:
+    case Fn::kRound:
+    case Fn::kSqrt:
+    case Fn::kTruncate:
+      return MathFunction(node, input, scope);
+    case Fn::kChildren: {
+      Collection out;
+      for (const Value& v : input) AppendAllChildren(v, out);
+      return out;
+    }
+    case Fn::kDescendants: {
+      Collection out;
+      Collection frontier = input;
+      while (!frontier.empty()) {
+        Collection next;
+        for (const Value& v : frontier) AppendAllChildren(v, next);
+        out.insert(out.end(), next.begin(), next.end());
+        frontier = std::move(next);
+      }
+      return out;
+    }
+    case Fn::kTrace:
+      return input;
+    case Fn::kNow:
+      return Collection{Value::DateTime(Now().ToString())};
+    case Fn::kToday: {
+      Temporal t = Now();
+      t.kind = Temporal::Kind::kDate;
+      t.precision = Temporal::kDay;
+      return Collection{Value::Date(t.ToString())};
+    }
+    case Fn::kTimeOfDay: {
+      Temporal t = Now();
+      t.kind = Temporal::Kind::kTime;
+      return Collection{Value::Time(t.ToString())};
+    }
+    case Fn::kDefineVariable: {
+      std::string name = node.args[1]->literal.text();
+      Collection value = input;
+      if (node.args.size() > 2) {
+        FHIR_ASSIGN_OR_RETURN(value, Arg(node, 2, scope));
+      }
+      defined_.emplace_back(std::move(name), std::move(value));
+      return input;
+    }
+    case Fn::kNot: {
+      if (input.empty()) return Collection{};
+      FHIR_ASSIGN_OR_RETURN(std::optional<bool> b, AsBoolean(input));
+      Value v = Sys(input[0]);
+      if (v.kind() != Kind::kBoolean) return Collection{};
+      return BoolResult(!b.value_or(false));
+    }
+    case Fn::kPrecision: {
+      if (input.empty()) return Collection{};
+      if (input.size() > 1) return ExecError("precision() on several items");
+      int p = PrecisionOf(Sys(input[0]));
+      if (p < 0) return Collection{};
+      return Collection{Value::Integer(p)};
+    }
+    case Fn::kExtension: {
+      FHIR_ASSIGN_OR_RETURN(std::optional<Value> url, SingleArg(node, 1, scope));
+      if (!url) return Collection{};
+      Collection extensions;
+      for (const Value& v : input) AppendChildren(v, "extension", extensions);
+      Collection out;
+      for (const Value& e : extensions) {
+        const std::string* u = StringField(e, "url");
+        if (u != nullptr && *u == url->text()) out.push_back(e);
+      }
+      return out;
+    }
+    case Fn::kHasValue:
+      return BoolResult(input.size() == 1 && input[0].kind() == Kind::kElement &&
+                        input[0].type()->kind == TypeKind::kPrimitive &&
+                        ToSystemValue(input[0]).has_value());
+    case Fn::kGetValue:
+      if (input.size() == 1 && input[0].kind() == Kind::kElement &&
+          input[0].type()->kind == TypeKind::kPrimitive) {
+        std::optional<Value> v = ToSystemValue(input[0]);
+        if (v) return Collection{*v};
+      }
+      return Collection{};
+    case Fn::kResolve:
+      return Resolve(input);
+    case Fn::kMemberOf:
+      // Terminology is not available to the engine: unknown.
+      return Collection{};
+    case Fn::kHtmlChecks:
+      return BoolResult(true);
+    case Fn::kType:
+    case Fn::kConformsTo:
+    case Fn::kSubsumes:
+    case Fn::kSubsumedBy:
+    case Fn::kElementDefinition:
+    case Fn::kSlice:
+    case Fn::kCheckModifiers:
+    case Fn::kSort:
+    case Fn::kLowBoundary:
+    case Fn::kHighBoundary:
+    case Fn::kComparable:
+    case Fn::kYearOf:
+    case Fn::kMonthOf:
+    case Fn::kDayOf:
+    case Fn::kHourOf:
+    case Fn::kMinuteOf:
+    case Fn::kSecondOf:
+    case Fn::kMillisecondOf:
+    case Fn::kTimezoneOffsetOf:
+    case Fn::kDateOf:
+    case Fn::kTimeOf:
+    case Fn::kUnknown:
+      break;
+  }
+  return Status(IssueType::kNotSupported, "FHIRPath function " + node.name + "() is not supported");
+}
+
+}  // namespace
+}  // namespace internal
+
+Result<Collection> Evaluate(const Expression& expression, const Collection& context,
+                            const Environment& environment) {
+  const auto& parsed = static_cast<const internal::ParsedExpression&>(expression);
+  internal::Evaluator evaluator(environment, context, nullptr);
+  internal::Scope scope{&context, nullptr, 0, nullptr};
+  return evaluator.Eval(parsed.root(), scope);
+}
+
+Result<Collection> Evaluate(const Expression& expression, const Resource& resource,
+                            const Environment& environment) {
+  const auto& parsed = static_cast<const internal::ParsedExpression&>(expression);
+  Collection context{Value::Element(&resource.type_info(), &resource)};
+  internal::Evaluator evaluator(environment, context, &resource);
+  internal::Scope scope{&context, nullptr, 0, nullptr};
+  return evaluator.Eval(parsed.root(), scope);
+}
+
+}  // namespace fhir::fhirpath

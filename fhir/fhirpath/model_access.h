@@ -1,0 +1,33 @@
+#pragma once
+
+#include <string_view>
+
+#include "fhir/fhirpath/fhirpath.h"
+
+namespace fhir::fhirpath::internal {
+
+// Walking the generated models through reflection (fhir/model/reflection.h).
+
+// Appends the values of the child element `name` of `value` (an element) to `out`. A choice
+// element is reached by its name ("value": the active alternative) or by a typed JSON name
+// ("valueQuantity": only when that alternative is active). Returns false when `name` is not an
+// element of the type (strict mode reports it).
+bool AppendChildren(const Value& value, std::string_view name, Collection& out);
+
+// Appends every child element of `value`, in element order (children()).
+void AppendAllChildren(const Value& value, Collection& out);
+
+// The address FieldInfo::get expects for an element value (resources: TypeInfo::object_of).
+void* ObjectAddress(const Value& value);
+
+// Whether the element `value` has type `name` ("Quantity", "Patient", "string") or, unless
+// `exact`, a type derived from it.
+bool ElementIsA(const Value& value, std::string_view name, bool exact);
+
+// Whether `name` is a FHIR type name the engine knows.
+bool IsFhirTypeName(std::string_view name);
+
+// Extension.url / Reference.reference / a string primitive's value, if present.
+const std::string* StringField(const Value& value, std::string_view field);
+
+}  // namespace fhir::fhirpath::internal

@@ -1,0 +1,265 @@
+#include "fhir/fhirpath/fhirpath.h"
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <doctest/doctest.h>
+
+#include "fhir/json/parser.h"
+#include "fhir/r4/resource.h"
+
+namespace fhir::fhirpath {
+namespace {
+
+constexpr std::string_view kPatient = R"({
+  "resourceType": "Patient",
+  "id": "p1",
+  "contained": [{"resourceType": "Organization", "id": "org1", "name": "Clinic"}],
+  "extension": [{"url": "http://example.org/eye-colour", "valueString": "blue"},
+                {"url": "http://example.org/height", "valueQuantity": {"value": 180, "unit": "cm",
+                 "system": "http://unitsofmeasure.org", "code": "cm"}}],
+  "active": true,
+  "name": [{"use": "official", "family": "Chalmers", "given": ["Peter", "James"]},
+           {"use": "usual", "given": ["Jim"]}],
+  "gender": "male",
+  "birthDate": "1974-12-25",
+  "_birthDate": {"extension": [{"url": "http://example.org/time", "valueTime": "14:35:45"}]},
+  "deceasedBoolean": false,
+  "managingOrganization": {"reference": "#org1"},
+  "generalPractitioner": [{"reference": "Practitioner/pr1"},
+                          {"reference": "http://other.org/fhir/Organization/o2/_history/3"}]
+})";
+
+constexpr std::string_view kObservation = R"({
+  "resourceType": "Observation",
+  "id": "o1",
+  "status": "final",
+  "code": {"coding": [{"system": "http://loinc.org", "code": "29463-7"}]},
+  "subject": {"reference": "Patient/p1"},
+  "effectiveDateTime": "2016-03-28T10:00:00+01:00",
+  "valueQuantity": {"value": 185.0, "unit": "lbs", "system": "http://unitsofmeasure.org",
+                    "code": "[lb_av]"}
+})";
+
+std::unique_ptr<Resource> Load(std::string_view json) {
+  auto parsed = json::ParseResource(json);
+  REQUIRE_MESSAGE(parsed.ok(), parsed.status().ToString());
+  return std::move(parsed).value();
+}
+
+Collection Eval(const Resource& resource, std::string_view expression,
+                const Environment& env = {}) {
+  auto parsed = Parse(expression);
+  REQUIRE_MESSAGE(parsed.ok(), parsed.status().ToString());
+  auto result = Evaluate(*parsed.value(), resource, env);
+  REQUIRE_MESSAGE(result.ok(), (std::string(expression) + ": " + result.status().ToString()));
+  return std::move(result).value();
+}
+
+// The results as "type:text" strings, e.g. {"FHIR.string:Peter", "System.Boolean:true"}.
+std::vector<std::string> Texts(const Collection& values) {
+  std::vector<std::string> out;
+  for (const Value& v : values) {
+    std::optional<std::string> text = ToText(v);
+    out.push_back(TypeName(v) + ":" + (text ? *text : "(complex)"));
+  }
+  return out;
+}
+
+using Strings = std::vector<std::string>;
+
+TEST_CASE("Parse reports syntax errors with their position") {
+  auto unfinished = Parse("2 + 2 /");
+  REQUIRE_FALSE(unfinished.ok());
+  CHECK(unfinished.status().type() == IssueType::kInvalid);
+  CHECK(unfinished.status().diagnostics().find("position 7") != std::string::npos);
+
+  auto comment = Parse("2 + 2 /* not finished");
+  REQUIRE_FALSE(comment.ok());
+  CHECK(comment.status().diagnostics().find("unterminated comment") != std::string::npos);
+
+  auto unknown = Parse("name.frobnicate()");
+  REQUIRE_FALSE(unknown.ok());
+  CHECK(unknown.status().diagnostics().find("unknown function 'frobnicate'") !=
+        std::string::npos);
+
+  auto arity = Parse("name.where()");
+  REQUIRE_FALSE(arity.ok());
+  CHECK(arity.status().diagnostics().find("wrong number of arguments") != std::string::npos);
+}
+
+TEST_CASE("ParseCached returns one shared parse per text") {
+  auto a = ParseCached("Patient.name.given");
+  auto b = ParseCached("Patient.name.given");
+  REQUIRE(a.ok());
+  REQUIRE(b.ok());
+  CHECK(a.value().get() == b.value().get());
+  CHECK(a.value()->text() == "Patient.name.given");
+  CHECK_FALSE(ParseCached("Patient.(").ok());
+}
+
+TEST_CASE("paths walk the model: repeated, primitive and typed values") {
+  auto patient = Load(kPatient);
+  CHECK(Texts(Eval(*patient, "Patient.name.given")) ==
+        Strings{"FHIR.string:Peter", "FHIR.string:James", "FHIR.string:Jim"});
+  CHECK(Texts(Eval(*patient, "name.where(use = 'official').family")) ==
+        Strings{"FHIR.string:Chalmers"});
+  CHECK(Texts(Eval(*patient, "birthDate")) == Strings{"FHIR.date:1974-12-25"});
+  CHECK(Texts(Eval(*patient, "gender")) == Strings{"FHIR.code:male"});
+  CHECK(Texts(Eval(*patient, "id")) == Strings{"System.String:p1"});
+  CHECK(Texts(Eval(*patient, "name.given.count()")) == Strings{"System.Integer:3"});
+  CHECK(Eval(*patient, "Observation.status").empty());
+  CHECK(Texts(Eval(*patient, "name[1].given | name[0].family")) ==
+        Strings{"FHIR.string:Jim", "FHIR.string:Chalmers"});
+  CHECK(Texts(Eval(*patient, "birthDate.extension.value")) == Strings{"FHIR.time:14:35:45"});
+}
+
+TEST_CASE("choice elements: the active alternative by name, typed names, is/as/ofType") {
+  auto observation = Load(kObservation);
+  CHECK(Texts(Eval(*observation, "Observation.value.value")) == Strings{"FHIR.decimal:185.0"});
+  CHECK(Texts(Eval(*observation, "Observation.valueQuantity.unit")) == Strings{"FHIR.string:lbs"});
+  CHECK(Eval(*observation, "Observation.valueString").empty());
+  CHECK(Texts(Eval(*observation, "value is Quantity")) == Strings{"System.Boolean:true"});
+  CHECK(Texts(Eval(*observation, "value is FHIR.string")) == Strings{"System.Boolean:false"});
+  CHECK(Texts(Eval(*observation, "(value as Quantity).code")) ==
+        Strings{"FHIR.code:[lb_av]"});
+  CHECK(Texts(Eval(*observation, "value.ofType(Quantity).system")) ==
+        Strings{"FHIR.uri:http://unitsofmeasure.org"});
+  CHECK(Texts(Eval(*observation, "effective is dateTime")) == Strings{"System.Boolean:true"});
+  CHECK(Texts(Eval(*observation, "status is id")) == Strings{"System.Boolean:false"});
+  CHECK(Texts(Eval(*observation, "status is code")) == Strings{"System.Boolean:true"});
+  // FHIR.code derives from FHIR.string for `is`; as/ofType match the exact type.
+  auto patient = Load(kPatient);
+  CHECK(Texts(Eval(*patient, "gender.is(string)")) == Strings{"System.Boolean:true"});
+  CHECK(Eval(*patient, "gender.as(string)").empty());
+  CHECK(Texts(Eval(*patient, "Patient is DomainResource")) == Strings{"System.Boolean:true"});
+}
+
+TEST_CASE("strict mode rejects names that are not elements and typed choice names") {
+  auto observation = Load(kObservation);
+  Environment strict;
+  strict.strict = true;
+  auto parsed = Parse("Observation.valueQuantity.unit");
+  REQUIRE(parsed.ok());
+  auto typed = Evaluate(*parsed.value(), *observation, strict);
+  CHECK_FALSE(typed.ok());
+  auto unknown = Parse("Observation.nonsense");
+  REQUIRE(unknown.ok());
+  CHECK_FALSE(Evaluate(*unknown.value(), *observation, strict).ok());
+  CHECK(Evaluate(*unknown.value(), *observation).ok());
+}
+
+TEST_CASE("resolve(): stubs without a resolver, contained resources, a resolver hook") {
+  auto patient = Load(kPatient);
+  auto observation = Load(kObservation);
+  CHECK(Texts(Eval(*observation, "subject.resolve() is Patient")) ==
+        Strings{"System.Boolean:true"});
+  CHECK(Texts(Eval(*patient, "generalPractitioner.resolve().ofType(Organization).count()")) ==
+        Strings{"System.Integer:1"});
+  CHECK(Texts(Eval(*patient, "generalPractitioner.resolve().ofType(Practitioner).count()")) ==
+        Strings{"System.Integer:1"});
+  CHECK(Texts(Eval(*patient, "managingOrganization.resolve().name")) ==
+        Strings{"FHIR.string:Clinic"});
+
+  Environment env;
+  std::vector<std::string> asked;
+  env.resolve = [&](std::string_view reference) -> const Resource* {
+    asked.emplace_back(reference);
+    return reference == "Patient/p1" ? patient.get() : nullptr;
+  };
+  CHECK(Texts(Eval(*observation, "subject.resolve().name.first().family", env)) ==
+        Strings{"FHIR.string:Chalmers"});
+  CHECK(asked == Strings{"Patient/p1"});
+}
+
+TEST_CASE("extension(url), %resource, %context and the predefined constants") {
+  auto patient = Load(kPatient);
+  CHECK(Texts(Eval(*patient, "extension('http://example.org/eye-colour').value")) ==
+        Strings{"FHIR.string:blue"});
+  CHECK(Texts(Eval(*patient, "extension('http://example.org/height').value > 1.7 'm'")) ==
+        Strings{"System.Boolean:true"});
+  CHECK(Texts(Eval(*patient, "name.given.where(%resource.gender = 'male').count()")) ==
+        Strings{"System.Integer:3"});
+  CHECK(Texts(Eval(*patient, "%context.id")) == Strings{"System.String:p1"});
+  CHECK(Texts(Eval(*patient, "%ucum")) == Strings{"System.String:http://unitsofmeasure.org"});
+  CHECK(Texts(Eval(*patient, "%vs-administrative-gender")) ==
+        Strings{"System.String:http://hl7.org/fhir/ValueSet/administrative-gender"});
+  Environment env;
+  env.variables.push_back({"limit", Collection{Value::Integer(2)}});
+  CHECK(Texts(Eval(*patient, "name.given.take(%limit)", env)) ==
+        Strings{"FHIR.string:Peter", "FHIR.string:James"});
+  auto unknown = Parse("%nothing");
+  REQUIRE(unknown.ok());
+  CHECK_FALSE(Evaluate(*unknown.value(), *patient).ok());
+}
+
+TEST_CASE("three-valued logic") {
+  auto patient = Load(kPatient);
+  CHECK(Texts(Eval(*patient, "{} and false")) == Strings{"System.Boolean:false"});
+  CHECK(Eval(*patient, "{} and true").empty());
+  CHECK(Texts(Eval(*patient, "{} or true")) == Strings{"System.Boolean:true"});
+  CHECK(Eval(*patient, "{} or false").empty());
+  CHECK(Eval(*patient, "true xor {}").empty());
+  CHECK(Texts(Eval(*patient, "false implies {}")) == Strings{"System.Boolean:true"});
+  CHECK(Eval(*patient, "true implies {}").empty());
+  CHECK(Texts(Eval(*patient, "active and deceased.not()")) == Strings{"System.Boolean:true"});
+}
+
+TEST_CASE("dates honour precision and time zones") {
+  auto observation = Load(kObservation);
+  CHECK(Texts(Eval(*observation, "effective > @2016-03-28T08:59:00Z")) ==
+        Strings{"System.Boolean:true"});
+  CHECK(Texts(Eval(*observation, "effective = @2016-03-28T09:00:00Z")) ==
+        Strings{"System.Boolean:true"});
+  CHECK(Eval(*observation, "effective = @2016-03-28").empty());
+  CHECK(Texts(Eval(*observation, "@2012 < @2013-01-01")) == Strings{"System.Boolean:true"});
+  CHECK(Eval(*observation, "@2012 = @2012-01").empty());
+  CHECK(Texts(Eval(*observation, "@2012-01-31 + 1 month")) == Strings{"System.Date:2012-02-29"});
+  CHECK(Texts(Eval(*observation, "@T10:30:00 < @T10:31")) == Strings{"System.Boolean:true"});
+}
+
+TEST_CASE("quantities compare across units; calendar durations") {
+  auto observation = Load(kObservation);
+  CHECK(Texts(Eval(*observation, "4 'g' = 4000 'mg'")) == Strings{"System.Boolean:true"});
+  CHECK(Texts(Eval(*observation, "value > 80 'kg'")) == Strings{"System.Boolean:true"});
+  CHECK(Texts(Eval(*observation, "value < 90 'kg'")) == Strings{"System.Boolean:true"});
+  CHECK(Texts(Eval(*observation, "7 days = 1 week")) == Strings{"System.Boolean:true"});
+  CHECK(Texts(Eval(*observation, "1 year = 12 months")) == Strings{"System.Boolean:true"});
+  CHECK(Eval(*observation, "1 year = 1 'a'").empty());
+  CHECK(Texts(Eval(*observation, "1 year ~ 1 'a'")) == Strings{"System.Boolean:true"});
+  CHECK(Eval(*observation, "1 'g' = 1 'm'").empty());
+}
+
+TEST_CASE("functions: strings, math, conversions, collections") {
+  auto patient = Load(kPatient);
+  CHECK(Texts(Eval(*patient, "name.family.first().upper().substring(1, 3)")) ==
+        Strings{"System.String:HAL"});
+  CHECK(Texts(Eval(*patient, "name.given.distinct().count()")) == Strings{"System.Integer:3"});
+  CHECK(Texts(Eval(*patient, "'a,b,c'.split(',').join('-')")) == Strings{"System.String:a-b-c"});
+  CHECK(Texts(Eval(*patient, "'abc'.matches('^a.c$')")) == Strings{"System.Boolean:true"});
+  CHECK(Texts(Eval(*patient, "'abcb'.replaceMatches('b', 'x')")) ==
+        Strings{"System.String:axcx"});
+  CHECK(Texts(Eval(*patient, "(1.8 - 1.2) = 0.6")) == Strings{"System.Boolean:true"});
+  CHECK(Texts(Eval(*patient, "7 div 2 + 7 mod 2")) == Strings{"System.Integer:4"});
+  CHECK(Texts(Eval(*patient, "3.14159.round(2)")) == Strings{"System.Decimal:3.14"});
+  CHECK(Texts(Eval(*patient, "'12'.toInteger() + 1")) == Strings{"System.Integer:13"});
+  CHECK(Texts(Eval(*patient, "'1.5x'.convertsToDecimal()")) == Strings{"System.Boolean:false"});
+  CHECK(Texts(Eval(*patient, "birthDate.toString()")) == Strings{"System.String:1974-12-25"});
+  CHECK(Texts(Eval(*patient, "iif(active, 'yes', 'no')")) == Strings{"System.String:yes"});
+  CHECK(Texts(Eval(*patient, "(1 | 2 | 3).aggregate($this + $total, 0)")) ==
+        Strings{"System.Integer:6"});
+  CHECK(Texts(Eval(*patient, "name.select(given.first()).where($index = 1)")) ==
+        Strings{"FHIR.string:Jim"});
+  CHECK(Texts(Eval(*patient, "(1 | 2).combine(2 | 3).count()")) == Strings{"System.Integer:4"});
+  CHECK(Texts(Eval(*patient, "name.all(given.exists())")) == Strings{"System.Boolean:true"});
+  CHECK(Texts(Eval(*patient, "contained.descendants().ofType(string).count()")) ==
+        Strings{"System.Integer:1"});
+  auto several = Parse("name.given.single()");
+  REQUIRE(several.ok());
+  CHECK_FALSE(Evaluate(*several.value(), *patient).ok());
+}
+
+}  // namespace
+}  // namespace fhir::fhirpath
