@@ -312,6 +312,9 @@ class Evaluator {
   Result<Collection> StringFunction(const Node& node, const Collection& input,
                                     const Scope& scope);
   Result<Collection> MathFunction(const Node& node, const Collection& input, const Scope& scope);
+  Result<Collection> Sort(const Node& node, const Collection& input);
+  Result<Collection> BoundaryFunction(const Node& node, const Collection& input,
+                                      const Scope& scope);
   Result<Collection> ConversionFunction(Fn fn, const Collection& input, const Node& node,
                                         const Scope& scope);
 
@@ -751,8 +754,9 @@ Result<Collection> Evaluator::TypeFilter(const Collection& input, const std::str
   }
   bool fhir_known = IsFhirTypeName(name);
   bool system_known = IsSystemTypeName(name);
-  if ((space == Space::kFhir && !fhir_known) || (space == Space::kSystem && !system_known) ||
-      (!fhir_known && !system_known)) {
+  if (fn != Fn::kIs && ((space == Space::kFhir && !fhir_known) ||
+                         (space == Space::kSystem && !system_known) ||
+                         (!fhir_known && !system_known))) {
     return ExecError("unknown type " + type_name);
   }
   Collection out;
@@ -886,9 +890,30 @@ std::optional<std::string> Base64Decode(std::string_view in) {
   return out;
 }
 
+// FHIRPath regexes run in single-line mode ('.' matches a newline too), which ECMAScript
+// regexes lack: an unescaped '.' outside a character class becomes [\s\S].
 std::optional<std::regex> MakeRegex(const std::string& pattern) {
+  std::string translated;
+  bool in_class = false;
+  for (std::size_t i = 0; i < pattern.size(); ++i) {
+    char c = pattern[i];
+    if (c == '\\' && i + 1 < pattern.size()) {
+      translated += c;
+      translated += pattern[++i];
+      continue;
+    }
+    if (in_class) {
+      if (c == ']') in_class = false;
+    } else if (c == '[') {
+      in_class = true;
+    } else if (c == '.') {
+      translated += "[\\s\\S]";
+      continue;
+    }
+    translated += c;
+  }
   try {
-    return std::regex(pattern, std::regex::ECMAScript);
+    return std::regex(translated, std::regex::ECMAScript);
   } catch (const std::regex_error&) {
     return std::nullopt;
   }
@@ -1077,6 +1102,7 @@ Result<Collection> Evaluator::StringFunction(const Node& node, const Collection&
       FHIR_ASSIGN_OR_RETURN(std::optional<std::string> b, string_arg(2));
       if (!a || !b) return Collection{};
       if (node.fn == Fn::kReplaceMatches) {
+        if (a->empty()) return Collection{Value::String(text)};
         std::optional<std::regex> re = MakeRegex(*a);
         if (!re) return ExecError("invalid regular expression '" + *a + "'");
         return Collection{Value::String(std::regex_replace(text, *re, *b))};
@@ -1409,6 +1435,134 @@ Result<Collection> Evaluator::ConversionFunction(Fn fn, const Collection& input,
   return Collection{*converted};
 }
 
+// ---- sort(), lowBoundary(), highBoundary() (FHIRPath 2.1 additions) -------------------------
+
+// Orders two sort keys: empty first, then numbers, strings, dates by value.
+int CompareKeys(const Collection& a, const Collection& b) {
+  if (a.empty() || b.empty()) return a.empty() == b.empty() ? 0 : (a.empty() ? -1 : 1);
+  Value x = Sys(a[0]), y = Sys(b[0]);
+  if (IsNumeric(x) && IsNumeric(y)) {
+    double p = NumberOf(x), q = NumberOf(y);
+    return p < q ? -1 : (p > q ? 1 : 0);
+  }
+  if (IsTemporal(x) && IsTemporal(y)) {
+    std::optional<Temporal> tx = TemporalOf(x), ty = TemporalOf(y);
+    if (tx && ty) {
+      std::optional<int> c = CompareTemporal(*tx, *ty);
+      if (c) return *c;
+    }
+  }
+  std::optional<std::string> sx = ToText(x), sy = ToText(y);
+  std::string p = sx.value_or(""), q = sy.value_or("");
+  return p < q ? -1 : (p > q ? 1 : 0);
+}
+
+Result<Collection> Evaluator::Sort(const Node& node, const Collection& input) {
+  struct Keyed {
+    Value item;
+    std::vector<Collection> keys;
+  };
+  std::vector<Keyed> keyed;
+  std::vector<bool> descending;
+  for (std::size_t k = 1; k < node.args.size(); ++k) {
+    descending.push_back(node.args[k]->kind == Node::Kind::kNegate);
+  }
+  for (std::size_t i = 0; i < input.size(); ++i) {
+    Keyed entry{input[i], {}};
+    if (node.args.size() == 1) entry.keys.push_back(Collection{input[i]});
+    for (std::size_t k = 1; k < node.args.size(); ++k) {
+      const Node& key = descending[k - 1] ? *node.args[k]->args[0] : *node.args[k];
+      FHIR_ASSIGN_OR_RETURN(Collection c, EvalLambda(key, input[i], static_cast<std::int64_t>(i)));
+      entry.keys.push_back(std::move(c));
+    }
+    keyed.push_back(std::move(entry));
+  }
+  std::stable_sort(keyed.begin(), keyed.end(), [&](const Keyed& a, const Keyed& b) {
+    for (std::size_t k = 0; k < a.keys.size(); ++k) {
+      int c = CompareKeys(a.keys[k], b.keys[k]);
+      // Items without a key come first in both directions.
+      bool keyed_both = !a.keys[k].empty() && !b.keys[k].empty();
+      if (keyed_both && k < descending.size() && descending[k]) c = -c;
+      if (c != 0) return c < 0;
+    }
+    return false;
+  });
+  Collection out;
+  for (Keyed& entry : keyed) out.push_back(std::move(entry.item));
+  return out;
+}
+
+// A decimal's bound at `precision` digits after the point: the value plus or minus half a unit
+// of its last digit, rounded outwards.
+std::optional<std::string> DecimalBoundary(const Value& v, std::int64_t precision, bool high) {
+  if (precision < 0 || precision > 28) return std::nullopt;
+  int digits = v.kind() == Kind::kDecimal ? DecimalPlaces(v.text()) : 0;
+  double x = NumberOf(v);
+  double half = 0.5 * std::pow(10.0, -digits);
+  double bound = high ? x + half : x - half;
+  double scale = std::pow(10.0, static_cast<double>(precision));
+  double rounded;
+  if (std::fabs(x) < 1 / scale) {
+    rounded = 0;
+  } else if (high) {
+    rounded = std::ceil(bound * scale - 1e-7) / scale;
+  } else {
+    rounded = std::floor(bound * scale + 1e-7) / scale;
+  }
+  char buffer[96];
+  std::snprintf(buffer, sizeof buffer, "%.*f", static_cast<int>(precision), rounded);
+  return std::string(buffer);
+}
+
+Result<Collection> Evaluator::BoundaryFunction(const Node& node, const Collection& input,
+                                               const Scope& scope) {
+  if (input.empty()) return Collection{};
+  if (input.size() > 1) return ExecError(node.name + "() on several items");
+  bool high = node.fn == Fn::kHighBoundary;
+  Value v = Sys(input[0]);
+  std::optional<std::int64_t> precision;
+  if (node.args.size() > 1) {
+    FHIR_ASSIGN_OR_RETURN(std::optional<Value> p, SingleArg(node, 1, scope));
+    if (p) {
+      if (p->kind() != Kind::kInteger) return ExecError(node.name + "() needs an integer");
+      precision = p->integer();
+    }
+  }
+  if (IsNumeric(v) || v.kind() == Kind::kQuantity) {
+    Value number = v.kind() == Kind::kQuantity ? Value::Decimal(v.text()) : v;
+    if (v.kind() == Kind::kQuantity && number.text().find('.') == std::string::npos) {
+      number = Value::Integer(std::strtoll(v.text().c_str(), nullptr, 10));
+    }
+    std::optional<std::string> text = DecimalBoundary(number, precision.value_or(8), high);
+    if (!text) return Collection{};
+    if (v.kind() == Kind::kQuantity) return Collection{Value::Quantity(*text, v.unit())};
+    return Collection{Value::Decimal(*text)};
+  }
+  std::optional<Temporal> t = TemporalOf(v);
+  if (!t) return Collection{};
+  bool is_time = t->kind == Temporal::Kind::kTime;
+  std::int64_t digits = precision.value_or(is_time ? 9 : (t->kind == Temporal::Kind::kDate ? 8 : 17));
+  Temporal::Precision target;
+  if (is_time) {
+    if (digits == 2) target = Temporal::kHour;
+    else if (digits == 4) target = Temporal::kMinute;
+    else if (digits == 6) target = Temporal::kSecond;
+    else if (digits == 9) target = Temporal::kMillisecond;
+    else return Collection{};
+  } else {
+    if (digits == 4) target = Temporal::kYear;
+    else if (digits == 6) target = Temporal::kMonth;
+    else if (digits == 8) target = Temporal::kDay;
+    else if (t->kind == Temporal::Kind::kDate) return Collection{};
+    else if (digits == 10) target = Temporal::kHour;
+    else if (digits == 12) target = Temporal::kMinute;
+    else if (digits == 14) target = Temporal::kSecond;
+    else if (digits == 17) target = Temporal::kMillisecond;
+    else return Collection{};
+  }
+  return Collection{TemporalValue(Boundary(*t, target, high))};
+}
+
 // ---- functions -----------------------------------------------------------------------------
 
 Result<Collection> Evaluator::EvalFunction(const Node& node, const Scope& scope) {
@@ -1729,11 +1883,9 @@ Result<Collection> Evaluator::CallFunction(const Node& node, const Collection& i
       return input;
     }
     case Fn::kNot: {
-      if (input.empty()) return Collection{};
       FHIR_ASSIGN_OR_RETURN(std::optional<bool> b, AsBoolean(input));
-      Value v = Sys(input[0]);
-      if (v.kind() != Kind::kBoolean) return Collection{};
-      return BoolResult(!b.value_or(false));
+      if (!b) return Collection{};
+      return BoolResult(!*b);
     }
     case Fn::kPrecision: {
       if (input.empty()) return Collection{};
@@ -1772,17 +1924,51 @@ Result<Collection> Evaluator::CallFunction(const Node& node, const Collection& i
       return Collection{};
     case Fn::kHtmlChecks:
       return BoolResult(true);
-    case Fn::kType:
-    case Fn::kConformsTo:
+    case Fn::kSort:
+      return Sort(node, input);
+    case Fn::kLowBoundary:
+    case Fn::kHighBoundary:
+      return BoundaryFunction(node, input, scope);
+    case Fn::kComparable: {
+      if (input.empty()) return Collection{};
+      if (input.size() > 1) return ExecError("comparable() on several items");
+      FHIR_ASSIGN_OR_RETURN(std::optional<Value> other, SingleArg(node, 1, scope));
+      Value v = Sys(input[0]);
+      if (!other || v.kind() != Kind::kQuantity || other->kind() != Kind::kQuantity) {
+        return Collection{};
+      }
+      return BoolResult(UnitsComparable(v.unit(), other->unit()));
+    }
+    case Fn::kConformsTo: {
+      // The core profiles only (http://hl7.org/fhir/StructureDefinition/[type]): a resource
+      // conforms to its own type and its bases. Other profiles need profile validation, which
+      // is not the engine's job.
+      FHIR_ASSIGN_OR_RETURN(std::optional<Value> url, SingleArg(node, 1, scope));
+      if (!url || input.empty()) return Collection{};
+      if (input.size() > 1) return ExecError("conformsTo() on several items");
+      constexpr std::string_view kCore = "http://hl7.org/fhir/StructureDefinition/";
+      std::string_view profile = url->text();
+      if (profile.rfind(kCore, 0) != 0 || !IsFhirTypeName(profile.substr(kCore.size()))) {
+        return Status(IssueType::kNotSupported,
+                      "conformsTo() supports the core profiles only, not " + url->text());
+      }
+      return BoolResult(ElementIsA(input[0], profile.substr(kCore.size()), false));
+    }
+    case Fn::kType: {
+      Collection out;
+      for (const Value& v : input) {
+        std::string name = TypeName(v);
+        std::size_t dot = name.find('.');
+        out.push_back(TypeInfoValue(std::string_view(name).substr(0, dot),
+                                    std::string_view(name).substr(dot + 1)));
+      }
+      return out;
+    }
     case Fn::kSubsumes:
     case Fn::kSubsumedBy:
     case Fn::kElementDefinition:
     case Fn::kSlice:
     case Fn::kCheckModifiers:
-    case Fn::kSort:
-    case Fn::kLowBoundary:
-    case Fn::kHighBoundary:
-    case Fn::kComparable:
     case Fn::kYearOf:
     case Fn::kMonthOf:
     case Fn::kDayOf:

@@ -1,6 +1,9 @@
 #include "fhir/fhirpath/model_access.h"
 
 #include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -222,6 +225,44 @@ const std::string* StringField(const Value& value, std::string_view field_name) 
     return text ? &*text : nullptr;
   }
   return nullptr;
+}
+
+namespace {
+
+struct TypeInfoObject {
+  String name_space;
+  String name;
+};
+
+void* GetTypeInfoNamespace(void* o) { return &static_cast<TypeInfoObject*>(o)->name_space; }
+void* GetTypeInfoName(void* o) { return &static_cast<TypeInfoObject*>(o)->name; }
+
+const FieldInfo kTypeInfoFields[] = {
+    {"namespace", FieldShape::kSingle, &reflect::string, {}, 0, 1, false, false,
+     BindingStrength::kNone, {}, nullptr, PrimitiveKind::kNone, &GetTypeInfoNamespace},
+    {"name", FieldShape::kSingle, &reflect::string, {}, 0, 1, false, false,
+     BindingStrength::kNone, {}, nullptr, PrimitiveKind::kNone, &GetTypeInfoName},
+};
+
+const TypeInfo kTypeInfoType = {
+    "TypeInfo", TypeKind::kComplex, PrimitiveKind::kNone, false, nullptr, kTypeInfoFields, {}, {},
+    nullptr,    nullptr,           nullptr,             nullptr, nullptr, nullptr,         nullptr,
+    nullptr,    nullptr,           nullptr};
+
+}  // namespace
+
+Value TypeInfoValue(std::string_view name_space, std::string_view name) {
+  static std::mutex mutex;
+  static auto* interned = new std::map<std::string, std::unique_ptr<TypeInfoObject>>();
+  std::string key = std::string(name_space) + "." + std::string(name);
+  std::lock_guard lock(mutex);
+  std::unique_ptr<TypeInfoObject>& object = (*interned)[key];
+  if (!object) {
+    object = std::make_unique<TypeInfoObject>();
+    object->name_space.value = std::string(name_space);
+    object->name.value = std::string(name);
+  }
+  return Value::Element(&kTypeInfoType, object.get());
 }
 
 }  // namespace internal

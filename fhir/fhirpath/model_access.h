@@ -30,4 +30,8 @@ bool IsFhirTypeName(std::string_view name);
 // Extension.url / Reference.reference / a string primitive's value, if present.
 const std::string* StringField(const Value& value, std::string_view field);
 
+// The result of type(): a ClassInfo-like element with `namespace` and `name` children
+// (http://hl7.org/fhirpath/N1/#reflection). Values are interned and live as long as the process.
+Value TypeInfoValue(std::string_view name_space, std::string_view name);
+
 }  // namespace fhir::fhirpath::internal

@@ -656,7 +656,11 @@ class Parser {
       return IsDigit(ch) || ch == '-' || ch == ':' || ch == '.' || ch == 'T' || ch == 'Z' ||
              ch == '+';
     };
-    while (pos_ < text_.size() && is_dt_char(text_[pos_])) ++pos_;
+    // A '.' belongs to the literal only as the seconds' fraction point (`@2015.is(Date)`).
+    while (pos_ < text_.size() && is_dt_char(text_[pos_]) &&
+           (text_[pos_] != '.' || (pos_ + 1 < text_.size() && IsDigit(text_[pos_ + 1])))) {
+      ++pos_;
+    }
     std::string body(text_.substr(start, pos_ - start));
     if (body.empty()) {
       Fail("date/time expected after '@'");

@@ -216,6 +216,12 @@ std::optional<Temporal> ParseTime(std::string_view text) {
 
 std::optional<int> CompareTemporal(const Temporal& a_in, const Temporal& b_in) {
   Temporal a = a_in, b = b_in;
+  // One value with a time zone and one without: the offset between them is unknown.
+  if (a.kind == Temporal::Kind::kDateTime && b.kind == Temporal::Kind::kDateTime &&
+      a.has_zone != b.has_zone && a.precision >= Temporal::kHour &&
+      b.precision >= Temporal::kHour) {
+    return std::nullopt;
+  }
   if (a.has_zone && b.has_zone) {
     a = ToUtc(a);
     b = ToUtc(b);
@@ -290,6 +296,22 @@ std::optional<Temporal> AddDuration(const Temporal& value, std::int64_t amount,
   t.millisecond = static_cast<int>(rem % 1000);
   if (!is_time) CivilFromDays(new_days, t.year, t.month, t.day);
   return t;
+}
+
+Temporal Boundary(const Temporal& t, Temporal::Precision precision, bool high) {
+  Temporal out = t;
+  if (t.precision < Temporal::kMonth) out.month = high ? 12 : 1;
+  if (t.precision < Temporal::kDay) out.day = high ? DaysInMonth(out.year, out.month) : 1;
+  if (t.precision < Temporal::kHour) out.hour = high ? 23 : 0;
+  if (t.precision < Temporal::kMinute) out.minute = high ? 59 : 0;
+  if (t.precision < Temporal::kSecond) out.second = high ? 59 : 0;
+  if (t.precision < Temporal::kMillisecond) out.millisecond = high ? 999 : 0;
+  out.precision = precision;
+  if (out.kind == Temporal::Kind::kDateTime && !out.has_zone && precision >= Temporal::kHour) {
+    out.has_zone = true;
+    out.zone_minutes = high ? -12 * 60 : 14 * 60;
+  }
+  return out;
 }
 
 Temporal Now() {

@@ -38,6 +38,11 @@ std::optional<int> CompareTemporal(const Temporal& a, const Temporal& b);
 std::optional<Temporal> AddDuration(const Temporal& value, std::int64_t amount,
                                     std::string_view unit);
 
+// The lowest (or highest) value `t` may stand for, at `precision`: missing fields take their
+// least (greatest) value, and a dateTime without a time zone the earliest (+14:00) or latest
+// (-12:00) zone (lowBoundary() / highBoundary()).
+Temporal Boundary(const Temporal& t, Temporal::Precision precision, bool high);
+
 // The civil date of the current time in UTC and its fields (for now(), today(), timeOfDay()).
 Temporal Now();
 

@@ -243,6 +243,12 @@ std::optional<QuantityValue> QuantityArithmetic(char op, std::string_view a_numb
   return QuantityValue{Format(value), unit};
 }
 
+bool UnitsComparable(std::string_view a, std::string_view b) {
+  if (a == b) return true;
+  std::optional<Dimension> da = UnitDimension(a), db = UnitDimension(b);
+  return da && db && da->powers == db->powers && da->calendar_month == db->calendar_month;
+}
+
 std::optional<QuantityValue> ConvertQuantity(std::string_view number, std::string_view from,
                                              std::string_view to) {
   if (from == to) return QuantityValue{std::string(number), std::string(to)};

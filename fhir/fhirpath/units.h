@@ -32,4 +32,7 @@ std::optional<QuantityValue> QuantityArithmetic(char op, std::string_view a_numb
 std::optional<QuantityValue> ConvertQuantity(std::string_view number, std::string_view from,
                                              std::string_view to);
 
+// Whether quantities in these units can be compared (comparable()).
+bool UnitsComparable(std::string_view a, std::string_view b);
+
 }  // namespace fhir::fhirpath::internal

@@ -147,46 +147,46 @@ std::string ReadFile(const std::filesystem::path& path) {
 struct Input {
   std::unique_ptr<fhir::Resource> resource;
   std::string error;  // why it could not be loaded
+  std::string note;   // the XML input failed and its JSON twin was used instead
 };
 
 class Inputs {
  public:
   explicit Inputs(std::filesystem::path dir) : dir_(std::move(dir)) {}
 
+  // The suite names XML files. With fhir/xml in the build they are read as named; the JSON
+  // twins HL7 publishes for some of them (not always identical: observation-example.json lacks
+  // the patient-age extension) serve when there is no XML reader or it fails.
   const Input& Get(const std::string& name) {
     auto it = cache_.find(name);
     if (it != cache_.end()) return it->second;
     Input& input = cache_[name];
+    std::string xml_error;
+#ifdef FHIRPATH_SUITE_HAS_XML
+    std::filesystem::path xml = dir_ / name;
+    if (xml.extension() == ".xml" && std::filesystem::exists(xml)) {
+      auto parsed = fhir::xml::ParseXmlResource(ReadFile(xml));
+      if (parsed.ok()) {
+        input.resource = std::move(parsed).value();
+        return input;
+      }
+      xml_error = "input " + name + " does not parse: " + parsed.status().ToString();
+    }
+#endif
     std::filesystem::path json = dir_ / name;
     if (json.extension() == ".xml") json.replace_extension(".json");
     if (std::filesystem::exists(json)) {
       auto parsed = fhir::json::ParseResource(ReadFile(json));
-      if (!parsed.ok()) {
-        fhir::json::ParseOptions lenient;
-        lenient.lenient = true;
-        parsed = fhir::json::ParseResource(ReadFile(json), lenient);
-      }
       if (parsed.ok()) {
         input.resource = std::move(parsed).value();
+        if (!xml_error.empty()) input.note = xml_error + "; used " + json.filename().string();
       } else {
         input.error = "input " + json.filename().string() + " does not parse: " +
                       parsed.status().ToString();
       }
       return input;
     }
-#ifdef FHIRPATH_SUITE_HAS_XML
-    std::filesystem::path xml = dir_ / name;
-    if (std::filesystem::exists(xml)) {
-      auto parsed = fhir::xml::ParseXmlResource(ReadFile(xml));
-      if (parsed.ok()) {
-        input.resource = std::move(parsed).value();
-      } else {
-        input.error = "input " + name + " does not parse: " + parsed.status().ToString();
-      }
-      return input;
-    }
-#endif
-    input.error = "XML-only input (" + name + ")";
+    input.error = xml_error.empty() ? "XML-only input (" + name + ")" : xml_error;
     return input;
   }
 
@@ -246,6 +246,7 @@ Outcome Run(const Test& test, Inputs& inputs) {
   Outcome outcome;
   Collection context;
   const fhir::Resource* resource = nullptr;
+  std::string note;
   if (!test.input_file.empty()) {
     const Input& input = inputs.Get(test.input_file);
     if (!input.resource) {
@@ -253,6 +254,7 @@ Outcome Run(const Test& test, Inputs& inputs) {
       return outcome;
     }
     resource = input.resource.get();
+    if (!input.note.empty()) note = " [" + input.note + "]";
   }
   auto parsed = fhir::fhirpath::Parse(test.expression);
   if (!parsed.ok()) {
@@ -285,7 +287,7 @@ Outcome Run(const Test& test, Inputs& inputs) {
     want += (i ? ", " : "") + test.outputs[i].type + ":" + test.outputs[i].text;
   }
   want += "]";
-  outcome.reason = "expected " + want + ", got " + got;
+  outcome.reason = "expected " + want + ", got " + got + note;
   if (values.size() != test.outputs.size()) return outcome;
   for (std::size_t i = 0; i < values.size(); ++i) {
     if (!Matches(values[i], test.outputs[i])) return outcome;
@@ -349,6 +351,10 @@ int main(int argc, char** argv) {
     seen.insert(test.name);
     Outcome outcome = Run(test, inputs);
     bool listed = known.count(test.name) != 0;
+#ifndef FHIRPATH_SUITE_HAS_XML
+    // Built without fhir/xml: tests on inputs that exist only as XML fail for that reason.
+    if (!outcome.pass && outcome.reason.rfind("XML-only input", 0) == 0) listed = true;
+#endif
     if (outcome.pass) {
       ++passed;
       if (listed) {
