@@ -41,7 +41,7 @@ enum class Fn : std::uint8_t {
   // boolean
   kNot,
   // FHIR extensions (http://hl7.org/fhir/R4/fhirpath.html#functions)
-  kExtension, kHasValue, kGetValue, kResolve, kMemberOf, kConformsTo, kHtmlChecks, kSubsumes,
+  kExtension, kHasExtension, kHasValue, kGetValue, kResolve, kMemberOf, kConformsTo, kHtmlChecks, kSubsumes,
   kSubsumedBy, kElementDefinition, kSlice, kCheckModifiers, kType,
 };
 
@@ -80,6 +80,7 @@ struct Node {
   Value literal;          // kLiteral
   std::vector<std::unique_ptr<Node>> args;
   std::size_t position = 0;  // offset in the expression text, for errors
+  int height = 1;            // of the tree below and including this node
 };
 
 class ParsedExpression final : public Expression {

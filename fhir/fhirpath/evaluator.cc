@@ -426,7 +426,7 @@ Result<Collection> Evaluator::EvalNode(const Node& node, const Scope& scope) {
         if (input.size() > 1) return ExecError("'is' on several items");
         return TypeFilter(input, node.name, Fn::kIs);
       }
-      if (input.size() > 1) return ExecError("'as' on several items");
+      if (input.size() > 1 && env_.strict) return ExecError("'as' on several items");
       return TypeFilter(input, node.name, Fn::kOfType);
     }
   }
@@ -1700,7 +1700,12 @@ Result<Collection> Evaluator::CallFunction(const Node& node, const Collection& i
       if (type.empty()) return ExecError(node.name + "() needs a type name");
       if (node.fn == Fn::kOfType) return TypeFilter(input, type, Fn::kOfType);
       if (input.empty()) return Collection{};
-      if (input.size() > 1) return ExecError(node.name + "() on several items");
+      // FHIRPath makes as() on several items an error, but R4's own invariants (dom-3:
+      // `descendants().as(canonical)`) rely on it filtering like ofType(): only strict mode
+      // keeps the error.
+      if (input.size() > 1 && (node.fn == Fn::kIs || env_.strict)) {
+        return ExecError(node.name + "() on several items");
+      }
       return TypeFilter(input, type, node.fn == Fn::kIs ? Fn::kIs : Fn::kOfType);
     }
     case Fn::kSingle:
@@ -1894,6 +1899,7 @@ Result<Collection> Evaluator::CallFunction(const Node& node, const Collection& i
       if (p < 0) return Collection{};
       return Collection{Value::Integer(p)};
     }
+    case Fn::kHasExtension:  // used by R4 search parameters: extension(url).exists()
     case Fn::kExtension: {
       FHIR_ASSIGN_OR_RETURN(std::optional<Value> url, SingleArg(node, 1, scope));
       if (!url) return Collection{};
@@ -1904,6 +1910,7 @@ Result<Collection> Evaluator::CallFunction(const Node& node, const Collection& i
         const std::string* u = StringField(e, "url");
         if (u != nullptr && *u == url->text()) out.push_back(e);
       }
+      if (node.fn == Fn::kHasExtension) return BoolResult(!out.empty());
       return out;
     }
     case Fn::kHasValue:

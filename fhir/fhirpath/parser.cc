@@ -2,6 +2,7 @@
 // function per precedence level. Function names and arities are checked here, so that an
 // unknown function is an error when the expression is parsed, not when it first runs.
 
+#include <algorithm>
 #include <cctype>
 #include <mutex>
 #include <shared_mutex>
@@ -123,6 +124,7 @@ constexpr FunctionSpec kFunctions[] = {
     {"timeOf", Fn::kTimeOf, 0, 0},
     {"not", Fn::kNot, 0, 0},
     {"extension", Fn::kExtension, 1, 1},
+    {"hasExtension", Fn::kHasExtension, 1, 1},
     {"hasValue", Fn::kHasValue, 0, 0},
     {"getValue", Fn::kGetValue, 0, 0},
     {"resolve", Fn::kResolve, 0, 0},
@@ -233,6 +235,15 @@ class Parser {
     return true;
   }
 
+  // Appends `child` (may be null: a path's implicit start) to `parent.args`. Trees taller than
+  // kMaxHeight are refused: evaluation and destruction recurse over them.
+  void Adopt(Node& parent, std::unique_ptr<Node> child) {
+    if (child) parent.height = std::max(parent.height, child->height + 1);
+    parent.args.push_back(std::move(child));
+    if (parent.height > kMaxHeight) Fail("expression nested too deeply");
+  }
+  static constexpr int kMaxHeight = 300;
+
   std::unique_ptr<Node> MakeNode(Node::Kind kind) {
     auto node = std::make_unique<Node>();
     node->kind = kind;
@@ -243,8 +254,8 @@ class Parser {
   std::unique_ptr<Node> Binary(Op op, std::unique_ptr<Node> left, std::unique_ptr<Node> right) {
     auto node = MakeNode(Node::Kind::kBinary);
     node->op = op;
-    node->args.push_back(std::move(left));
-    node->args.push_back(std::move(right));
+    Adopt(*node, std::move(left));
+    Adopt(*node, std::move(right));
     return node;
   }
 
@@ -252,14 +263,16 @@ class Parser {
   // < > <= >=; |; is as; + - &; * / div mod; unary; invocation.
   std::unique_ptr<Node> ParseExpression(int level) {
     if (!error_.empty()) return nullptr;
-    if (++depth_ > 200) {
+    // Each nesting (parentheses, arguments, indexes, unary minus) starts over at level 0.
+    if (level == 0 && ++depth_ > kMaxNesting) {
       Fail("expression nested too deeply");
       return nullptr;
     }
     std::unique_ptr<Node> result = ParseLevel(level);
-    --depth_;
+    if (level == 0) --depth_;
     return result;
   }
+  static constexpr int kMaxNesting = 100;
 
   std::unique_ptr<Node> ParseLevel(int level) {
     if (level >= 10) return ParseUnary();
@@ -326,7 +339,7 @@ class Parser {
           Fail("type name expected");
           return nullptr;
         }
-        node->args.push_back(std::move(left));
+        Adopt(*node, std::move(left));
         left = std::move(node);
         continue;
       }
@@ -377,16 +390,29 @@ class Parser {
   std::unique_ptr<Node> ParseUnary() {
     SkipSpace();
     if (Accept("-")) {
+      if (++depth_ > kMaxNesting) {
+        Fail("expression nested too deeply");
+        return nullptr;
+      }
       auto operand = ParseUnary();
+      --depth_;
       if (!operand) {
         Fail("operand expected");
         return nullptr;
       }
       auto node = MakeNode(Node::Kind::kNegate);
-      node->args.push_back(std::move(operand));
+      Adopt(*node, std::move(operand));
       return node;
     }
-    if (Accept("+")) return ParseUnary();
+    if (Accept("+")) {
+      if (++depth_ > kMaxNesting) {
+        Fail("expression nested too deeply");
+        return nullptr;
+      }
+      auto operand = ParseUnary();
+      --depth_;
+      return operand;
+    }
     return ParseInvocation();
   }
 
@@ -401,8 +427,8 @@ class Parser {
           return nullptr;
         }
         auto indexer = MakeNode(Node::Kind::kIndexer);
-        indexer->args.push_back(std::move(node));
-        indexer->args.push_back(std::move(index));
+        Adopt(*indexer, std::move(node));
+        Adopt(*indexer, std::move(index));
         node = std::move(indexer);
       } else if (pos_ < text_.size() && text_[pos_] == '.' &&
                  (pos_ + 1 >= text_.size() || !IsDigit(text_[pos_ + 1]))) {
@@ -443,7 +469,7 @@ class Parser {
       auto call = MakeNode(Node::Kind::kFunction);
       call->position = start;
       call->name = name;
-      call->args.push_back(std::move(target));
+      Adopt(*call, std::move(target));
       if (!Accept(")")) {
         do {
           auto arg = ParseExpression(0);
@@ -451,7 +477,7 @@ class Parser {
             Fail("argument expected");
             return nullptr;
           }
-          call->args.push_back(std::move(arg));
+          Adopt(*call, std::move(arg));
         } while (Accept(","));
         if (!Accept(")")) {
           Fail("')' expected");
@@ -476,7 +502,7 @@ class Parser {
     auto node = MakeNode(target ? Node::Kind::kMember : Node::Kind::kIdentifier);
     node->position = start;
     node->name = std::move(name);
-    if (target) node->args.push_back(std::move(target));
+    if (target) Adopt(*node, std::move(target));
     return node;
   }
 

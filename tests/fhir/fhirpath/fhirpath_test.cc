@@ -1,13 +1,17 @@
 #include "fhir/fhirpath/fhirpath.h"
 
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include <doctest/doctest.h>
 
+#include "fhir/json/dom.h"
 #include "fhir/json/parser.h"
+#include "fhir/model/registry.h"
 #include "fhir/r4/resource.h"
 
 namespace fhir::fhirpath {
@@ -259,6 +263,79 @@ TEST_CASE("functions: strings, math, conversions, collections") {
   auto several = Parse("name.given.single()");
   REQUIRE(several.ok());
   CHECK_FALSE(Evaluate(*several.value(), *patient).ok());
+}
+
+}  // namespace
+}  // namespace fhir::fhirpath
+
+namespace fhir::fhirpath {
+namespace {
+
+TEST_CASE("every R4 invariant and search parameter expression parses") {
+  std::size_t invariants = 0;
+  for (const TypeInfo* type : AllTypes()) {
+    for (const Constraint& constraint : type->constraints) {
+      if (constraint.expression.empty()) continue;
+      ++invariants;
+      auto parsed = Parse(constraint.expression);
+      CHECK_MESSAGE(parsed.ok(), (std::string(constraint.key) + ": " +
+                                  std::string(constraint.expression) + " -> " +
+                                  parsed.status().ToString()));
+    }
+  }
+  CHECK(invariants > 800);
+
+  std::ifstream in(FHIR_SPEC_DIR "/search-parameters.json");
+  REQUIRE(in.good());
+  std::stringstream text;
+  text << in.rdbuf();
+  json::JsonDocument document;
+  REQUIRE(document.Parse(text.str()).ok());
+  REQUIRE(document.root().is_array());
+  std::size_t expressions = 0;
+  auto patient = Load(kPatient);
+  auto observation = Load(kObservation);
+  for (const json::JsonValue& parameter : document.root().array()) {
+    const json::JsonValue* value = parameter.Find("expression");
+    if (value == nullptr || !value->is_string()) continue;
+    ++expressions;
+    std::string expression(value->str());
+    auto parsed = Parse(expression);
+    CHECK_MESSAGE(parsed.ok(), (expression + " -> " + parsed.status().ToString()));
+    if (!parsed.ok()) continue;
+    // And evaluates on resources of the types it names.
+    for (const Resource* resource : {patient.get(), observation.get()}) {
+      auto result = Evaluate(*parsed.value(), *resource);
+      CHECK_MESSAGE(result.ok(), (expression + " -> " + result.status().ToString()));
+    }
+  }
+  CHECK(expressions > 1000);
+}
+
+}  // namespace
+}  // namespace fhir::fhirpath
+
+namespace fhir::fhirpath {
+namespace {
+
+TEST_CASE("the resource-level error invariants hold on valid resources") {
+  auto patient = Load(kPatient);
+  auto observation = Load(kObservation);
+  std::size_t checked = 0;
+  for (const Resource* resource : {patient.get(), observation.get()}) {
+    const TypeInfo& type = resource->type_info();
+    for (const Constraint& constraint : type.constraints) {
+      if (constraint.path != type.name || constraint.severity != "error") continue;
+      ++checked;
+      auto parsed = ParseCached(constraint.expression);
+      REQUIRE(parsed.ok());
+      auto result = Evaluate(*parsed.value(), *resource);
+      REQUIRE_MESSAGE(result.ok(), result.status().ToString());
+      CHECK_MESSAGE(Texts(result.value()) == Strings{"System.Boolean:true"},
+                    (std::string(constraint.key) + ": " + std::string(constraint.expression)));
+    }
+  }
+  CHECK(checked >= 6);
 }
 
 }  // namespace
