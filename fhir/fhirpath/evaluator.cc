@@ -64,6 +64,12 @@ int DecimalPlaces(std::string_view text) {
   return dot == std::string_view::npos ? 0 : static_cast<int>(text.size() - dot - 1);
 }
 
+// A whole double as an Integer; empty when it does not fit (or is not a number).
+Collection IntegerResult(double d) {
+  if (!(d >= -9.2e18 && d <= 9.2e18)) return {};
+  return Collection{Value::Integer(static_cast<std::int64_t>(d))};
+}
+
 bool IsNumeric(const Value& v) { return v.kind() == Kind::kInteger || v.kind() == Kind::kDecimal; }
 
 double NumberOf(const Value& v) {
@@ -406,6 +412,7 @@ Result<Collection> Evaluator::EvalNode(const Node& node, const Scope& scope) {
       Value v = Sys(input[0]);
       switch (v.kind()) {
         case Kind::kInteger:
+          if (v.integer() == INT64_MIN) return Collection{};
           return Collection{Value::Integer(-v.integer())};
         case Kind::kDecimal:
           return Collection{Value::Decimal(
@@ -630,6 +637,7 @@ Result<Collection> Evaluator::Arithmetic(Op op, const Collection& a_in, const Co
     std::optional<Temporal> t = TemporalOf(a);
     if (!t) return ExecError("invalid date/time value");
     double amount = NumberOf(Value::Decimal(b.text()));
+    if (!(std::fabs(amount) < 1e9)) return ExecError("duration out of range");
     auto whole = static_cast<std::int64_t>(std::trunc(amount));
     if (op == Op::kSub) whole = -whole;
     std::string unit = b.unit();
@@ -676,10 +684,12 @@ Result<Collection> Evaluator::Arithmetic(Op op, const Collection& a_in, const Co
         break;
       case Op::kIntDiv:
         if (y == 0) return Collection{};
+        if (y == -1 && x == INT64_MIN) return Collection{};
         r = x / y;
         break;
       case Op::kMod:
         if (y == 0) return Collection{};
+        if (y == -1) return Collection{Value::Integer(0)};
         r = x % y;
         break;
       default:
@@ -700,7 +710,7 @@ Result<Collection> Evaluator::Arithmetic(Op op, const Collection& a_in, const Co
       return Collection{Value::Decimal(FormatDecimal(x / y))};
     case Op::kIntDiv:
       if (y == 0) return Collection{};
-      return Collection{Value::Integer(static_cast<std::int64_t>(std::trunc(x / y)))};
+      return IntegerResult(std::trunc(x / y));
     case Op::kMod:
       if (y == 0) return Collection{};
       return Collection{Value::Decimal(FormatDecimal(std::fmod(x, y)))};
@@ -919,6 +929,31 @@ std::optional<std::regex> MakeRegex(const std::string& pattern) {
   }
 }
 
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// std::regex reports patterns too costly to run by throwing; the engine never throws.
+std::optional<bool> RegexMatch(const std::string& text, const std::regex& re, bool full) {
+  try {
+    return full ? std::regex_match(text, re) : std::regex_search(text, re);
+  } catch (const std::regex_error&) {
+    return std::nullopt;
+  }
+}
+
+std::optional<std::string> RegexReplace(const std::string& text, const std::regex& re,
+                                        const std::string& replacement) {
+  try {
+    return std::regex_replace(text, re, replacement);
+  } catch (const std::regex_error&) {
+    return std::nullopt;
+  }
+}
+
 Result<Collection> Evaluator::StringFunction(const Node& node, const Collection& input,
                                              const Scope& scope) {
   FHIR_ASSIGN_OR_RETURN(std::optional<std::string> s, InputString(input, node.name));
@@ -1006,8 +1041,9 @@ Result<Collection> Evaluator::StringFunction(const Node& node, const Collection&
         case Fn::kMatchesFull: {
           std::optional<std::regex> re = MakeRegex(arg);
           if (!re) return ExecError("invalid regular expression '" + arg + "'");
-          if (node.fn == Fn::kMatchesFull) return BoolResult(std::regex_match(text, *re));
-          return BoolResult(std::regex_search(text, *re));
+          std::optional<bool> matched = RegexMatch(text, *re, node.fn == Fn::kMatchesFull);
+          if (!matched) return ExecError("regular expression '" + arg + "' is too complex");
+          return BoolResult(*matched);
         }
         case Fn::kEncode:
           if (arg == "base64") return Collection{Value::String(Base64Encode(text, false))};
@@ -1032,7 +1068,9 @@ Result<Collection> Evaluator::StringFunction(const Node& node, const Collection&
             if (text.size() % 2 != 0) return Collection{};
             std::string out;
             for (std::size_t i = 0; i < text.size(); i += 2) {
-              out += static_cast<char>(std::stoi(text.substr(i, 2), nullptr, 16));
+              int high = HexDigit(text[i]), low = HexDigit(text[i + 1]);
+              if (high < 0 || low < 0) return Collection{};
+              out += static_cast<char>(high * 16 + low);
             }
             return Collection{Value::String(out)};
           }
@@ -1105,7 +1143,9 @@ Result<Collection> Evaluator::StringFunction(const Node& node, const Collection&
         if (a->empty()) return Collection{Value::String(text)};
         std::optional<std::regex> re = MakeRegex(*a);
         if (!re) return ExecError("invalid regular expression '" + *a + "'");
-        return Collection{Value::String(std::regex_replace(text, *re, *b))};
+        std::optional<std::string> replaced = RegexReplace(text, *re, *b);
+        if (!replaced) return ExecError("regular expression '" + *a + "' is too complex");
+        return Collection{Value::String(*replaced)};
       }
       std::string out;
       if (a->empty()) {
@@ -1170,14 +1210,17 @@ Result<Collection> Evaluator::MathFunction(const Node& node, const Collection& i
   };
   switch (node.fn) {
     case Fn::kAbs:
-      if (v.kind() == Kind::kInteger) return Collection{Value::Integer(std::llabs(v.integer()))};
+      if (v.kind() == Kind::kInteger) {
+        if (v.integer() == INT64_MIN) return Collection{};
+        return Collection{Value::Integer(std::llabs(v.integer()))};
+      }
       return Collection{Value::Decimal(v.text()[0] == '-' ? v.text().substr(1) : v.text())};
     case Fn::kCeiling:
-      return Collection{Value::Integer(static_cast<std::int64_t>(std::ceil(x)))};
+      return IntegerResult(std::ceil(x));
     case Fn::kFloor:
-      return Collection{Value::Integer(static_cast<std::int64_t>(std::floor(x)))};
+      return IntegerResult(std::floor(x));
     case Fn::kTruncate:
-      return Collection{Value::Integer(static_cast<std::int64_t>(std::trunc(x)))};
+      return IntegerResult(std::trunc(x));
     case Fn::kExp:
       return decimal(std::exp(x));
     case Fn::kLn:
@@ -1202,7 +1245,7 @@ Result<Collection> Evaluator::MathFunction(const Node& node, const Collection& i
       if (std::isnan(r) || std::isinf(r)) return Collection{};
       if (v.kind() == Kind::kInteger && exponent->kind() == Kind::kInteger &&
           exponent->integer() >= 0) {
-        return Collection{Value::Integer(static_cast<std::int64_t>(r))};
+        return IntegerResult(r);
       }
       return decimal(r);
     }
@@ -1211,7 +1254,7 @@ Result<Collection> Evaluator::MathFunction(const Node& node, const Collection& i
       if (node.args.size() > 1) {
         FHIR_ASSIGN_OR_RETURN(std::optional<Value> p, SingleArg(node, 1, scope));
         if (p) {
-          if (p->kind() != Kind::kInteger || p->integer() < 0) {
+          if (p->kind() != Kind::kInteger || p->integer() < 0 || p->integer() > 28) {
             return ExecError("round() needs a non-negative integer precision");
           }
           digits = p->integer();

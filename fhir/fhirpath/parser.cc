@@ -606,15 +606,13 @@ class Parser {
     if (decimal) return Literal(Value::Decimal(number));
     std::int64_t value = 0;
     for (char d : number) {
-      if (value > (INT64_MAX - 9) / 10) {
+      if (__builtin_mul_overflow(value, 10, &value) ||
+          __builtin_add_overflow(value, d - '0', &value)) {
         Fail("integer literal too large");
         return nullptr;
       }
-      value = value * 10 + (d - '0');
     }
-    if (value > INT32_MAX) {
-      // System.Integer is 32-bit; larger literals are Longs, kept as integers here.
-    }
+    // System.Integer is 32-bit in FHIRPath; values keep 64 bits here (Long literals too).
     return Literal(Value::Integer(value));
   }
 

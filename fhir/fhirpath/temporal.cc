@@ -264,6 +264,7 @@ std::optional<Temporal> AddDuration(const Temporal& value, std::int64_t amount,
       if (unit == "month") months = (months / 12) * 12;
     }
     std::int64_t total = static_cast<std::int64_t>(t.year) * 12 + (t.month - 1) + months;
+    if (total < 12 || total >= 10000 * 12) return std::nullopt;  // years 0001-9999
     t.year = static_cast<int>(total / 12);
     t.month = static_cast<int>(total % 12) + 1;
     if (t.day > DaysInMonth(t.year, t.month)) t.day = DaysInMonth(t.year, t.month);
@@ -282,6 +283,7 @@ std::optional<Temporal> AddDuration(const Temporal& value, std::int64_t amount,
     if (t.precision < Temporal::kDay) return t;
     std::int64_t days = ms / 86400000LL;
     CivilFromDays(DaysFromCivil(t.year, t.month, t.day) + days, t.year, t.month, t.day);
+    if (t.year < 1 || t.year > 9999) return std::nullopt;
     return t;
   }
   std::int64_t days = is_time ? 0 : DaysFromCivil(t.year, t.month, t.day);
@@ -295,6 +297,7 @@ std::optional<Temporal> AddDuration(const Temporal& value, std::int64_t amount,
   t.second = static_cast<int>(rem / 1000 % 60);
   t.millisecond = static_cast<int>(rem % 1000);
   if (!is_time) CivilFromDays(new_days, t.year, t.month, t.day);
+  if (t.year < 1 || t.year > 9999) return std::nullopt;
   return t;
 }
 

@@ -340,3 +340,54 @@ TEST_CASE("the resource-level error invariants hold on valid resources") {
 
 }  // namespace
 }  // namespace fhir::fhirpath
+
+namespace fhir::fhirpath {
+namespace {
+
+TEST_CASE("numeric and calendar overflow give empty or an error, never undefined behaviour") {
+  auto patient = Load(kPatient);
+  CHECK(Eval(*patient, "9223372036854775807 + 1").empty());
+  CHECK(Eval(*patient, "(-9223372036854775807 - 1) div -1").empty());
+  CHECK(Eval(*patient, "(-9223372036854775807 - 1).abs()").empty());
+  CHECK(Eval(*patient, "10.power(30)").empty());
+  CHECK(Eval(*patient, "1 / 0").empty());
+  CHECK(Eval(*patient, "'zz'.decode('hex')").empty());
+  CHECK(Texts(Eval(*patient, "'7a'.decode('hex')")) == Strings{"System.String:z"});
+  auto late = Parse("@9999-12-31 + 1 day");
+  REQUIRE(late.ok());
+  CHECK_FALSE(Evaluate(*late.value(), *patient).ok());
+  auto deep = Parse(std::string(150, '(') + "1" + std::string(150, ')'));
+  REQUIRE_FALSE(deep.ok());
+  CHECK(deep.status().diagnostics().find("nested too deeply") != std::string::npos);
+  auto minus = Parse(std::string(5000, '-') + "1");
+  CHECK_FALSE(minus.ok());
+  std::string chain = "name";
+  for (int i = 0; i < 2000; ++i) chain += ".given";
+  CHECK_FALSE(Parse(chain).ok());
+}
+
+TEST_CASE("2.1 functions: sort, boundaries, type()") {
+  auto patient = Load(kPatient);
+  CHECK(Texts(Eval(*patient, "(3 | 1 | 2).sort()")) ==
+        Strings{"System.Integer:1", "System.Integer:2", "System.Integer:3"});
+  CHECK(Texts(Eval(*patient, "name.sort(-given.first()).select(given.first())")) ==
+        Strings{"FHIR.string:Peter", "FHIR.string:Jim"});
+  CHECK(Texts(Eval(*patient, "1.587.lowBoundary(2)")) == Strings{"System.Decimal:1.58"});
+  CHECK(Texts(Eval(*patient, "1.587.highBoundary()")) == Strings{"System.Decimal:1.58750000"});
+  CHECK(Texts(Eval(*patient, "@2014.highBoundary(6)")) == Strings{"System.Date:2014-12"});
+  CHECK(Texts(Eval(*patient, "birthDate.lowBoundary(17)")) == Strings{});
+  CHECK(Texts(Eval(*patient, "@2014-01-01T10:30.lowBoundary(17)")) ==
+        Strings{"System.DateTime:2014-01-01T10:30:00.000+14:00"});
+  CHECK(Texts(Eval(*patient, "gender.type().name")) == Strings{"FHIR.string:code"});
+  CHECK(Texts(Eval(*patient, "1.type().namespace")) == Strings{"FHIR.string:System"});
+  CHECK(Texts(Eval(*patient, "conformsTo('http://hl7.org/fhir/StructureDefinition/Patient')")) ==
+        Strings{"System.Boolean:true"});
+  auto other = Parse("conformsTo('http://example.org/StructureDefinition/my-patient')");
+  REQUIRE(other.ok());
+  auto unsupported = Evaluate(*other.value(), *patient);
+  REQUIRE_FALSE(unsupported.ok());
+  CHECK(unsupported.status().type() == IssueType::kNotSupported);
+}
+
+}  // namespace
+}  // namespace fhir::fhirpath
