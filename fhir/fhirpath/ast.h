@@ -77,6 +77,7 @@ struct Node {
   Op op = Op::kNone;
   Fn fn = Fn::kUnknown;
   std::string name;       // identifier, member, function, variable; type name of kTypeOp
+  const TypeInfo* resource_type = nullptr;  // kIdentifier naming a resource type (`Patient`)
   Value literal;          // kLiteral
   std::vector<std::unique_ptr<Node>> args;
   std::size_t position = 0;  // offset in the expression text, for errors

@@ -153,11 +153,13 @@ bool ElementsEqual(const Value& a, const Value& b, bool equivalent) {
   if (a.type() != b.type()) return false;
   if (a.object() == b.object()) return true;
   if (a.object() == nullptr || b.object() == nullptr) return false;
+  Collection ca, cb;
   for (const FieldInfo& field : a.type()->fields) {
     if (equivalent && field.name == "id") continue;
-    Collection ca, cb;
-    AppendChildren(a, field.name, ca);
-    AppendChildren(b, field.name, cb);
+    ca.clear();
+    cb.clear();
+    AppendFieldValues(a, field, ca);
+    AppendFieldValues(b, field, cb);
     if (ca.size() != cb.size()) return false;
     for (std::size_t i = 0; i < ca.size(); ++i) {
       std::optional<bool> eq = ItemEqual(ca[i], cb[i], equivalent);
@@ -168,6 +170,18 @@ bool ElementsEqual(const Value& a, const Value& b, bool equivalent) {
 }
 
 std::optional<bool> ItemEqual(const Value& a_in, const Value& b_in, bool equivalent) {
+  // The same node of a resource (unions of overlapping paths).
+  if (a_in.kind() == Kind::kElement && b_in.kind() == Kind::kElement &&
+      a_in.object() == b_in.object() && a_in.type() == b_in.type() && a_in.object() != nullptr) {
+    return true;
+  }
+  // Two complex elements: equal only as the same type, child by child; quantities compare
+  // as System.Quantity below.
+  if (a_in.kind() == Kind::kElement && b_in.kind() == Kind::kElement &&
+      a_in.type()->kind != TypeKind::kPrimitive && b_in.type()->kind != TypeKind::kPrimitive &&
+      !(IsQuantityType(*a_in.type()) && IsQuantityType(*b_in.type()))) {
+    return ElementsEqual(a_in, b_in, equivalent);
+  }
   Value a = Sys(a_in);
   Value b = Sys(b_in);
   if (a.kind() == Kind::kElement || b.kind() == Kind::kElement) {
@@ -463,19 +477,19 @@ Result<Collection> Evaluator::EvalVariable(const Node& node) {
   return Status(IssueType::kInvalid, "unknown FHIRPath variable %" + name);
 }
 
-bool IsResourceTypeName(std::string_view name) {
-  const TypeInfo* type = FindType(name);
-  return type != nullptr && type->kind == TypeKind::kResource;
-}
-
 Result<Collection> Evaluator::EvalIdentifier(const Node& node, const Scope& scope) {
   const Collection& focus = *scope.focus;
   // A type name at the start of a path (`Patient.name`) selects the items of that type.
-  if (!node.name.empty() && std::isupper(static_cast<unsigned char>(node.name[0])) != 0 &&
-      IsResourceTypeName(node.name)) {
+  if (node.resource_type != nullptr) {
     Collection out;
     for (const Value& item : focus) {
-      if (ElementIsA(item, node.name, false)) out.push_back(item);
+      if (item.kind() != Kind::kElement) continue;
+      for (const TypeInfo* type = item.type(); type != nullptr; type = type->base) {
+        if (type == node.resource_type) {
+          out.push_back(item);
+          break;
+        }
+      }
     }
     if (out.empty() && env_.strict && !focus.empty()) {
       return Status(IssueType::kInvalid,
@@ -507,6 +521,23 @@ Result<Collection> Evaluator::EvalMember(const Collection& input, const Node& no
 }
 
 Result<Collection> Evaluator::EvalBinary(const Node& node, const Scope& scope) {
+  if (node.op == Op::kUnion) {
+    // `a | b | c ...` (left-associative): evaluate the operands left to right and remove
+    // duplicates once, instead of once per '|'.
+    std::vector<const Node*> operands;
+    const Node* left = &node;
+    while (left->kind == Node::Kind::kBinary && left->op == Op::kUnion) {
+      operands.push_back(left->args[1].get());
+      left = left->args[0].get();
+    }
+    operands.push_back(left);
+    Collection out;
+    for (auto it = operands.rbegin(); it != operands.rend(); ++it) {
+      FHIR_ASSIGN_OR_RETURN(Collection c, Eval(**it, scope));
+      for (const Value& v : c) AppendDistinct(out, v);
+    }
+    return out;
+  }
   FHIR_ASSIGN_OR_RETURN(Collection a, Eval(*node.args[0], scope));
   // Boolean operators: three-valued logic, the right side is always evaluated (it may fail,
   // which the spec leaves to the implementation; evaluating both keeps results order-free).
@@ -542,12 +573,6 @@ Result<Collection> Evaluator::EvalBinary(const Node& node, const Scope& scope) {
   }
   FHIR_ASSIGN_OR_RETURN(Collection b, Eval(*node.args[1], scope));
   switch (node.op) {
-    case Op::kUnion: {
-      Collection out;
-      for (const Value& v : a) AppendDistinct(out, v);
-      for (const Value& v : b) AppendDistinct(out, v);
-      return out;
-    }
     case Op::kEq:
       return BoolResult(CollectionsEqual(a, b));
     case Op::kNe: {

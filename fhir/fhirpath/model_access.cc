@@ -162,6 +162,15 @@ bool AppendChildren(const Value& value, std::string_view name, Collection& out) 
   return false;
 }
 
+void AppendFieldValues(const Value& value, const FieldInfo& field, Collection& out) {
+  if (value.kind() != Value::Kind::kElement || value.object() == nullptr) return;
+  AppendField(field, ObjectAddress(value), 0, out);
+}
+
+bool IsQuantityType(const TypeInfo& type) {
+  return type.name == "Quantity" || IsQuantitySpecialization(type.name);
+}
+
 void AppendAllChildren(const Value& value, Collection& out) {
   if (value.kind() != Value::Kind::kElement || value.object() == nullptr) return;
   const TypeInfo* type = value.type();

@@ -14,6 +14,12 @@ namespace fhir::fhirpath::internal {
 // element of the type (strict mode reports it).
 bool AppendChildren(const Value& value, std::string_view name, Collection& out);
 
+// Appends the values of `field` (a field of value.type()) of the element `value`.
+void AppendFieldValues(const Value& value, const FieldInfo& field, Collection& out);
+
+// Whether `type` is Quantity or one of its specializations (Age, Duration, ...).
+bool IsQuantityType(const TypeInfo& type);
+
 // Appends every child element of `value`, in element order (children()).
 void AppendAllChildren(const Value& value, Collection& out);
 

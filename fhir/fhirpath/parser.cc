@@ -10,6 +10,7 @@
 
 #include "fhir/fhirpath/ast.h"
 #include "fhir/fhirpath/fhirpath.h"
+#include "fhir/model/registry.h"
 
 namespace fhir::fhirpath {
 namespace internal {
@@ -501,6 +502,10 @@ class Parser {
     }
     auto node = MakeNode(target ? Node::Kind::kMember : Node::Kind::kIdentifier);
     node->position = start;
+    if (!target && std::isupper(static_cast<unsigned char>(name[0])) != 0) {
+      const TypeInfo* type = FindType(name);
+      if (type != nullptr && type->kind == TypeKind::kResource) node->resource_type = type;
+    }
     node->name = std::move(name);
     if (target) Adopt(*node, std::move(target));
     return node;
