@@ -18,7 +18,9 @@
 #include "fhir/model/visit.h"
 #include "fhir/r4/binary.h"
 #include "fhir/r4/bundle.h"
+#include "server/auth/access.h"
 #include "server/rest_util.h"
+#include "server/search/search_interaction.h"
 
 namespace server {
 namespace {
@@ -98,8 +100,15 @@ int Rank(const std::string& method) {
   return 3;
 }
 
+// Whether entry `e` hands its parsed resource to the interaction (RestService::HandleIn)
+// instead of a JSON body: creates and updates in a transaction.
+bool HandsOverResource(const Entry& e) {
+  return static_cast<bool>(e.entry->resource) && (e.method == "POST" || e.method == "PUT");
+}
+
 // Builds the RestRequest of one entry. `url` is relative to the base ("Patient/1?x=y").
-RestRequest EntryRequest(const RestRequest& outer, const Entry& e) {
+// The entry's resource becomes the body unless `hand_over` (see HandsOverResource).
+RestRequest EntryRequest(const RestRequest& outer, const Entry& e, bool hand_over = false) {
   RestRequest r;
   r.method = e.method;
   std::string_view url = e.url;
@@ -120,8 +129,9 @@ RestRequest EntryRequest(const RestRequest& outer, const Entry& e) {
     r.if_modified_since = HttpDateFromInstant(*req.if_modified_since.value);
   }
   r.prefer = outer.prefer;
+  r.principal = outer.principal;
   if (e.entry->resource) {
-    r.body = fhir::json::Write(*e.entry->resource);
+    if (!hand_over) r.body = fhir::json::Write(*e.entry->resource);
     r.content_type = "application/fhir+json";
     if (e.method == "PATCH" && e.entry->resource->type_info().name == "Binary") {
       // JSON Patch travels as a Binary resource in Bundles (http.html#patch).
@@ -152,7 +162,14 @@ class TransactionRunner {
         e->response = service_.HandleIn(ReadRequest(existing_[e->index]), txn_);
         continue;
       }
-      e->response = service_.HandleIn(EntryRequest(request_, *e), txn_);
+      // A transaction entry's resource is not written to JSON and parsed again: the model
+      // parsed with the Bundle (references rewritten) goes to the interaction as it is.
+      if (HandsOverResource(*e)) {
+        e->response = service_.HandleIn(EntryRequest(request_, *e, /*hand_over=*/true), txn_,
+                                        e->entry->resource.release());
+      } else {
+        e->response = service_.HandleIn(EntryRequest(request_, *e), txn_);
+      }
       if (e->response.status >= 400) return e->response;
     }
     return std::nullopt;
@@ -177,13 +194,7 @@ class TransactionRunner {
         std::string type(entry.resource->type_info().name);
         const auto& req = *entry.request;
         if (req.if_none_exist.value) {
-          storage::SimpleQuery q;
-          q.type = type;
-          for (const auto& [key, value] : ParseQuery(*req.if_none_exist.value)) {
-            fhir::Status s = AddCriterion(q, key, value);
-            if (!s.ok()) return Fail(e, ErrorResponse(s));
-          }
-          auto ids = txn_.Find(q);
+          auto ids = search::FindMatches(txn_, type, ParseQuery(*req.if_none_exist.value));
           if (!ids.ok()) return Fail(e, ErrorResponse(ids.status()));
           if (ids->size() > 1) {
             return Fail(e, ErrorResponse(412, IssueType::kMultipleMatches,
@@ -238,25 +249,28 @@ class TransactionRunner {
     }
     std::size_t q = ref.find('?');
     if (q == std::string::npos || ref.find("://") != std::string::npos) return std::nullopt;
+    // Nothing is written before every reference is resolved, so one answer per distinct
+    // conditional reference holds for the whole transaction (Synthea repeats a few hundred
+    // times the same Practitioner?identifier=... and Organization?identifier=...).
+    if (auto it = conditional_.find(ref); it != conditional_.end()) {
+      ref = it->second;
+      return std::nullopt;
+    }
     std::string type = ref.substr(0, q);
     if (fhir::FindResourceType(type) == nullptr) {
       return ErrorResponse(400, IssueType::kNotFound,
                            "Unknown resource type in conditional reference " + ref);
     }
-    storage::SimpleQuery query;
-    query.type = type;
-    for (const auto& [key, value] : ParseQuery(ref.substr(q + 1))) {
-      fhir::Status s = AddCriterion(query, key, value);
-      if (!s.ok()) return ErrorResponse(s);
-    }
-    auto ids = txn_.Find(query);
+    auto ids = search::FindMatches(txn_, type, ParseQuery(ref.substr(q + 1)));
     if (!ids.ok()) return ErrorResponse(ids.status());
     if (ids->size() != 1) {
       return ErrorResponse(412, ids->empty() ? IssueType::kNotFound : IssueType::kMultipleMatches,
                            "The conditional reference " + ref + " matches " +
                                std::to_string(ids->size()) + " resources; it must match one");
     }
-    ref = type + "/" + (*ids)[0];
+    std::string resolved = type + "/" + (*ids)[0];
+    conditional_.emplace(ref, resolved);
+    ref = std::move(resolved);
     return std::nullopt;
   }
 
@@ -276,6 +290,7 @@ class TransactionRunner {
   storage::WriteTransaction& txn_;
   std::map<std::string, std::string> ids_;           // fullUrl -> Type/id
   std::map<std::size_t, std::string> existing_;      // entry index -> Type/id found
+  std::map<std::string, std::string> conditional_;   // conditional reference -> Type/id
   std::set<std::size_t> created_;
 };
 
@@ -328,10 +343,34 @@ RestResponse ProcessBundle(RestService& service, const RestRequest& request, boo
     }
     entries.push_back({i, &entry, *entry.request->method.value, *entry.request->url.value, {}});
   }
+  // Scopes (server/auth): a forbidden entry fails a transaction whole, and gets 403 in a batch.
+  std::vector<std::string> forbidden(entries.size());  // the 403 diagnostics; "" = allowed
+  for (Entry& e : entries) {
+    if (!request.principal) break;
+    std::optional<auth::Access> access = auth::RequiredAccessOfUrl(e.method, e.url);
+    std::optional<std::string> problem =
+        access ? auth::ScopeProblem(*request.principal, *access) : std::nullopt;
+    if (!problem) continue;
+    if (type == "batch") {
+      forbidden[e.index] = *problem;
+      continue;
+    }
+    RestResponse denied =
+        ErrorResponse(403, IssueType::kForbidden,
+                      "Entry " + std::to_string(e.index) + " (" + e.method + " " + e.url +
+                          "): " + *problem + "; the transaction was not run",
+                      "Bundle.entry[" + std::to_string(e.index) + "]");
+    denied.headers.emplace_back("WWW-Authenticate", auth::InsufficientScopeChallenge());
+    return denied;
+  }
   bool representation = request.prefer.find("return=representation") != std::string::npos;
   RestResponse out;
   if (type == "batch") {
-    for (Entry& e : entries) e.response = service.Handle(EntryRequest(request, e));
+    for (Entry& e : entries) {
+      e.response = forbidden[e.index].empty()
+                       ? service.Handle(EntryRequest(request, e))
+                       : ErrorResponse(403, IssueType::kForbidden, forbidden[e.index]);
+    }
     out.body = BundleResponse("batch-response", entries, representation);
     return out;
   }

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <ctime>
 #include <string_view>
+#include <utility>
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -66,6 +67,51 @@ void WriteRestResource(Writer& writer, std::string_view type) {
   writer.EndArray();
 }
 
+// rest.security for SMART on FHIR (http://hl7.org/fhir/smart-app-launch/conformance.html).
+void WriteSecurity(Writer& writer, const CapabilityInput& input) {
+  writer.Key("security");
+  writer.StartObject();
+  if (!input.authorize_url.empty() || !input.token_url.empty()) {
+    writer.Key("extension");
+    writer.StartArray();
+    writer.StartObject();
+    WriteMember(writer, "url",
+                "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris");
+    writer.Key("extension");
+    writer.StartArray();
+    for (const auto& [name, url] :
+         {std::pair<const char*, const std::string*>{"authorize", &input.authorize_url},
+          std::pair<const char*, const std::string*>{"token", &input.token_url}}) {
+      if (url->empty()) continue;
+      writer.StartObject();
+      WriteMember(writer, "url", name);
+      WriteMember(writer, "valueUri", *url);
+      writer.EndObject();
+    }
+    writer.EndArray();
+    writer.EndObject();
+    writer.EndArray();
+  }
+  writer.Key("service");
+  writer.StartArray();
+  writer.StartObject();
+  writer.Key("coding");
+  writer.StartArray();
+  writer.StartObject();
+  WriteMember(writer, "system", "http://terminology.hl7.org/CodeSystem/restful-security-service");
+  WriteMember(writer, "code", "SMART-on-FHIR");
+  writer.EndObject();
+  writer.EndArray();
+  WriteMember(writer, "text", "OAuth2 bearer tokens with SMART on FHIR scopes");
+  writer.EndObject();
+  writer.EndArray();
+  WriteMember(writer, "description",
+              "Every request but metadata and .well-known/smart-configuration needs a bearer "
+              "JWT (RS256, ES256 or HS256); SMART v1 and v2 resource scopes bound what it may "
+              "do. See /.well-known/smart-configuration.");
+  writer.EndObject();
+}
+
 }  // namespace
 
 std::string CapabilityStatementJson(const CapabilityInput& input) {
@@ -102,6 +148,7 @@ std::string CapabilityStatementJson(const CapabilityInput& input) {
   writer.StartArray();
   writer.StartObject();
   WriteMember(writer, "mode", "server");
+  if (input.smart_security) WriteSecurity(writer, input);
   // FHIR JSON forbids empty arrays, so no types means no "resource" member at all.
   if (!input.resource_types.empty()) {
     writer.Key("resource");

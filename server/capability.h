@@ -14,6 +14,11 @@ struct CapabilityInput {
   std::string start_instant;  // date (1..1): when the server started, see FormatInstant()
   // Whether the REST interactions of server/rest_service.h are served (else only metadata).
   bool rest_interactions = false;
+  // Bearer tokens are required (server/auth): rest.security names SMART-on-FHIR, with the
+  // oauth-uris extension when an endpoint is configured.
+  bool smart_security = false;
+  std::string authorize_url;  // "" = not advertised
+  std::string token_url;
 };
 
 // Returns a compact R4 CapabilityStatement (http://hl7.org/fhir/R4/capabilitystatement.html)
@@ -23,7 +28,10 @@ struct CapabilityInput {
 // update, patch, delete, history-instance, history-type, create and search-type, versioned
 // updates, conditional create/update/delete (single), update-as-create, and the search
 // parameters _id, identifier and _lastUpdated; the system claims transaction, batch and
-// history-system. It claims only what works.
+// history-system. With `smart_security`, rest.security has service SMART-on-FHIR
+// (http://terminology.hl7.org/CodeSystem/restful-security-service) and the
+// http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris extension listing the
+// configured authorize/token URLs. It claims only what works.
 // REQUIRES: input.start_instant is non-empty.
 std::string CapabilityStatementJson(const CapabilityInput& input);
 

@@ -5,6 +5,11 @@
 #include <charconv>
 #include <cstdlib>
 #include <string>
+#include <utility>  // before any Asio header (STYLE.md)
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
 
 namespace server {
 namespace {
@@ -92,6 +97,32 @@ Error SetBool(std::string_view text, bool& field) {
   return std::nullopt;
 }
 
+Error SetString(std::string_view text, std::string_view what, std::string& field) {
+  if (text.empty()) return "expected " + std::string(what);
+  field = std::string(text);
+  return std::nullopt;
+}
+
+Error SetUrl(std::string_view text, std::string& field) {
+  if (!StartsWithNoCase(text, "https://") && !StartsWithNoCase(text, "http://")) {
+    return "expected an http(s):// URL";
+  }
+  field = std::string(text);
+  return std::nullopt;
+}
+
+// Settings that are wrong only together.
+Error CheckCombination(const Config& config) {
+  if (config.tls_cert_path.empty() != config.tls_key_path.empty()) {
+    return "--tls-cert and --tls-key must be given together";
+  }
+  if (config.AuthEnabled() && config.jwks_path.empty() && config.jwt_secret.empty()) {
+    return "--jwt-issuer and --jwt-audience need --jwks or --jwt-secret to verify tokens with";
+  }
+  return std::nullopt;
+}
+
+// A flag without a value (metavar ""): "--insecure" alone means on.
 struct Option {
   std::string_view flag;
   std::string_view env;
@@ -102,8 +133,8 @@ struct Option {
 };
 
 // One row per setting: flags, variables and --help all come from here, so they cannot drift.
-const std::array<Option, 10>& Options() {
-  static const std::array<Option, 10> options = {{
+const std::array<Option, 20>& Options() {
+  static const std::array<Option, 20> options = {{
       {"--host", "FHIR_HOST", "HOST", "address or host name to listen on",
        [](std::string_view v, Config& c) -> Error {
          if (v.empty()) return "expected an address or host name";
@@ -149,6 +180,44 @@ const std::array<Option, 10>& Options() {
       {"--access-log", "FHIR_ACCESS_LOG", "on|off", "one JSON line per request on stderr",
        [](std::string_view v, Config& c) { return SetBool(v, c.access_log); },
        [](const Config& c) { return std::string(c.access_log ? "on" : "off"); }},
+      {"--jwks", "FHIR_JWKS", "FILE",
+       "JWK Set file of RS256/ES256 public keys; turns authentication on",
+       [](std::string_view v, Config& c) { return SetString(v, "a file name", c.jwks_path); },
+       [](const Config& c) { return c.jwks_path; }},
+      {"--jwt-secret", "FHIR_JWT_SECRET", "SECRET",
+       "HS256 shared secret (prefer the variable); turns authentication on",
+       [](std::string_view v, Config& c) { return SetString(v, "a secret", c.jwt_secret); },
+       [](const Config&) { return std::string(); }},
+      {"--jwt-issuer", "FHIR_JWT_ISSUER", "ISS",
+       "required token issuer (iss); turns authentication on",
+       [](std::string_view v, Config& c) { return SetString(v, "an issuer", c.jwt_issuer); },
+       [](const Config& c) { return c.jwt_issuer; }},
+      {"--jwt-audience", "FHIR_JWT_AUDIENCE", "AUD",
+       "required token audience (aud); turns authentication on",
+       [](std::string_view v, Config& c) { return SetString(v, "an audience", c.jwt_audience); },
+       [](const Config& c) { return c.jwt_audience; }},
+      {"--jwt-leeway", "FHIR_JWT_LEEWAY", "SECONDS", "clock skew allowed for exp and nbf",
+       [](std::string_view v, Config& c) { return SetNumber(v, 0, 600, c.jwt_leeway_seconds); },
+       [](const Config& c) { return std::to_string(c.jwt_leeway_seconds); }},
+      {"--smart-authorize-url", "FHIR_SMART_AUTHORIZE_URL", "URL",
+       "authorization endpoint to advertise (smart-configuration, capability)",
+       [](std::string_view v, Config& c) { return SetUrl(v, c.smart_authorize_url); },
+       [](const Config& c) { return c.smart_authorize_url; }},
+      {"--smart-token-url", "FHIR_SMART_TOKEN_URL", "URL",
+       "token endpoint to advertise (smart-configuration, capability)",
+       [](std::string_view v, Config& c) { return SetUrl(v, c.smart_token_url); },
+       [](const Config& c) { return c.smart_token_url; }},
+      {"--insecure", "FHIR_INSECURE", "",
+       "allow serving without authentication on a non-loopback address",
+       [](std::string_view v, Config& c) { return SetBool(v, c.insecure); },
+       [](const Config& c) { return std::string(c.insecure ? "on" : "off"); }},
+      {"--tls-cert", "FHIR_TLS_CERT", "FILE",
+       "PEM certificate (chain) for HTTPS; needs --tls-key",
+       [](std::string_view v, Config& c) { return SetString(v, "a file name", c.tls_cert_path); },
+       [](const Config& c) { return c.tls_cert_path; }},
+      {"--tls-key", "FHIR_TLS_KEY", "FILE", "PEM private key for HTTPS; needs --tls-cert",
+       [](std::string_view v, Config& c) { return SetString(v, "a file name", c.tls_key_path); },
+       [](const Config& c) { return c.tls_key_path; }},
   }};
   return options;
 }
@@ -205,6 +274,8 @@ ConfigParse ParseConfig(const std::vector<std::string>& args, const EnvLookup& e
     std::string_view value;
     if (equals != std::string_view::npos) {
       value = arg.substr(equals + 1);
+    } else if (option->metavar.empty()) {
+      value = "on";
     } else if (i + 1 < args.size()) {
       value = args[++i];
     } else {
@@ -216,6 +287,7 @@ ConfigParse ParseConfig(const std::vector<std::string>& args, const EnvLookup& e
       return result;
     }
   }
+  if (Error error = CheckCombination(result.config)) result.error = *error;
   return result;
 }
 
@@ -227,7 +299,8 @@ std::string Usage() {
       "named after it; a flag wins over its variable. Exit status: 0 after --help or a clean\n"
       "shutdown on SIGINT/SIGTERM, 1 if the server cannot start, 2 for a bad flag or value.\n\n";
   for (const Option& option : Options()) {
-    std::string line = "  " + std::string(option.flag) + " " + std::string(option.metavar);
+    std::string line = "  " + std::string(option.flag);
+    if (!option.metavar.empty()) line += " " + std::string(option.metavar);
     line.resize(std::max<size_t>(line.size() + 1, 31), ' ');
     text += line + std::string(option.help) + "\n";
     text += std::string(31, ' ') + "env " + std::string(option.env) + ", default " +
@@ -241,7 +314,31 @@ std::string PublicBaseUrl(const Config& config, uint16_t port) {
   if (!config.public_base_url.empty()) return config.public_base_url;
   const bool ipv6 = config.host.find(':') != std::string::npos;
   const std::string host = ipv6 ? "[" + config.host + "]" : config.host;
-  return "http://" + host + ":" + std::to_string(port) + config.base_path;
+  return (config.TlsEnabled() ? "https://" : "http://") + host + ":" + std::to_string(port) +
+         config.base_path;
+}
+
+std::optional<std::string> ExposureProblem(const Config& config, bool loopback) {
+  if (loopback || config.AuthEnabled() || config.insecure) return std::nullopt;
+  return "refusing to serve without authentication on " + config.host +
+         ", which is not a loopback address: configure --jwks or --jwt-secret, bind " +
+         "127.0.0.1, or pass --insecure to accept that anyone who can reach it reads and " +
+         "writes all data";
+}
+
+std::optional<bool> IsLoopbackHost(const std::string& host) {
+  if (host == "localhost") return true;
+  boost::system::error_code ec;
+  const boost::asio::ip::address address = boost::asio::ip::make_address(host, ec);
+  if (!ec) return address.is_loopback();
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::resolver resolver(ioc);
+  const auto endpoints = resolver.resolve(host, "0", boost::asio::ip::tcp::resolver::passive, ec);
+  if (ec || endpoints.empty()) return std::nullopt;
+  for (const auto& entry : endpoints) {
+    if (!entry.endpoint().address().is_loopback()) return false;
+  }
+  return true;
 }
 
 }  // namespace server

@@ -28,6 +28,28 @@ struct Config {
   int read_timeout_seconds = 30;
   int idle_timeout_seconds = 60;  // time a kept-alive connection may wait for its next request
   bool access_log = true;         // one JSON line per request on stderr
+
+  // Authentication (server/auth): giving any of jwks_path, jwt_secret, jwt_issuer or
+  // jwt_audience turns it on; then every request below the base but metadata and
+  // .well-known/smart-configuration needs a valid bearer token.
+  std::string jwks_path;     // JWK Set file with the RS256/ES256 public keys
+  std::string jwt_secret;    // HS256 shared secret
+  std::string jwt_issuer;    // required `iss`, when set
+  std::string jwt_audience;  // required in `aud`, when set
+  int jwt_leeway_seconds = 60;  // clock skew allowed for `exp` and `nbf`
+  std::string smart_authorize_url;  // published in smart-configuration and the capability
+  std::string smart_token_url;
+  // Serve without authentication on a non-loopback address (refused otherwise).
+  bool insecure = false;
+  // HTTPS: both or neither. PEM files; the certificate file may hold the chain.
+  std::string tls_cert_path;
+  std::string tls_key_path;
+
+  bool AuthEnabled() const {
+    return !jwks_path.empty() || !jwt_secret.empty() || !jwt_issuer.empty() ||
+           !jwt_audience.empty();
+  }
+  bool TlsEnabled() const { return !tls_cert_path.empty(); }
 };
 
 // The value of environment variable `name`, or nullopt when it is unset.
@@ -52,7 +74,17 @@ ConfigParse ParseConfig(const std::vector<std::string>& args, const EnvLookup& e
 // The --help text: every flag with its variable, default and meaning.
 std::string Usage();
 
+// Why the server must not start with `config` when its address is (`loopback`) or is not a
+// loopback address: authentication off on a non-loopback address needs config.insecure.
+// nullopt when it may start.
+std::optional<std::string> ExposureProblem(const Config& config, bool loopback);
+
+// Whether `host` (an address or a name; "localhost" counts without a lookup) resolves to
+// loopback addresses only; nullopt when it cannot be resolved.
+std::optional<bool> IsLoopbackHost(const std::string& host);
+
 // The base URL clients see: config.public_base_url if set, else "http://host:port" + base_path
+// ("https://" with TLS)
 // (an IPv6 host in brackets). `port` is the bound port, which differs from config.port when
 // that is 0.
 std::string PublicBaseUrl(const Config& config, uint16_t port);

@@ -1,5 +1,7 @@
 #include "server/handler.h"
 
+#include <chrono>
+#include <memory>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -8,6 +10,8 @@
 #include <rapidjson/reader.h>
 #include <rapidjson/stringbuffer.h>
 
+#include "server/auth/access.h"
+#include "server/auth/authenticator.h"
 #include "server/operation_outcome.h"
 #include "server/rest_service.h"
 #include "server/rest_util.h"
@@ -134,7 +138,8 @@ bool IsFhirJsonBody(std::string_view media_type) {
 
 // Hands a request under the base (other than metadata) to the RestService and turns its answer
 // into HTTP.
-Response RestAnswer(const HandlerOptions& options_, const Request& request, const Target& target) {
+Response RestAnswer(const HandlerOptions& options_, const Request& request, const Target& target,
+                    std::shared_ptr<const auth::Principal> principal) {
   RestRequest r;
   r.method = std::string(ToStd(request.method_string()));
   std::string_view rel = target.path.substr(options_.base_path.size());
@@ -150,9 +155,20 @@ Response RestAnswer(const HandlerOptions& options_, const Request& request, cons
   for (const auto& [key, value] : target.params) {
     if (key != "_format" && key != "_pretty") r.params.emplace_back(key, value);
   }
+  const unsigned version = request.version();
+  if (principal) {
+    const std::optional<auth::Access> access = auth::RequiredAccess(r.method, r.segments);
+    if (std::optional<std::string> problem =
+            access ? auth::ScopeProblem(*principal, *access) : std::nullopt) {
+      Response denied = OutcomeResponse(http::status::forbidden, version,
+                                        fhir::IssueType::kForbidden, *problem);
+      denied.set(http::field::www_authenticate, auth::InsufficientScopeChallenge());
+      return denied;
+    }
+    r.principal = std::move(principal);
+  }
   r.body = request.body();
   r.content_type = MediaType(ToStd(request[http::field::content_type]));
-  const unsigned version = request.version();
   if (!r.body.empty() && !IsFhirJsonBody(r.content_type) &&
       !(r.method == "PATCH" && r.content_type == "application/json-patch+json")) {
     return OutcomeResponse(http::status::unsupported_media_type, version,
@@ -183,6 +199,23 @@ Response RestAnswer(const HandlerOptions& options_, const Request& request, cons
     response.set(http::field::location, options_.rest->options().base_url + "/" + out.location);
   }
   for (const auto& [name, value] : out.headers) response.set(name, value);
+  response.prepare_payload();
+  return response;
+}
+
+// GET /.well-known/smart-configuration (SMART App Launch 2.0), open to all.
+Response SmartConfiguration(const auth::Authenticator& authenticator, const Request& request) {
+  if (request.method() != http::verb::get && request.method() != http::verb::head) {
+    Response response = OutcomeResponse(
+        http::status::method_not_allowed, request.version(), fhir::IssueType::kNotSupported,
+        "Method " + std::string(ToStd(request.method_string())) + " is not allowed on " +
+            std::string(ToStd(request.target())) + "; only GET is");
+    response.set(http::field::allow, "GET");
+    return response;
+  }
+  Response response(http::status::ok, request.version());
+  response.set(http::field::content_type, "application/json");
+  response.body() = authenticator.smart_configuration_json();
   response.prepare_payload();
   return response;
 }
@@ -221,14 +254,30 @@ Response Handler::Handle(const Request& request) const {
   };
 
   const std::string& base = options_.base_path;
+  if (options_.auth != nullptr && (target.path == base + "/.well-known/smart-configuration" ||
+                                   target.path == "/.well-known/smart-configuration")) {
+    return SmartConfiguration(*options_.auth, request);
+  }
   const bool under_base = target.path.starts_with(base) &&
                           (target.path.size() == base.size() || target.path[base.size()] == '/');
   if (options_.rest != nullptr && under_base && target.path != base + "/metadata") {
+    std::shared_ptr<const auth::Principal> principal;
+    if (options_.auth != nullptr) {
+      auth::AuthResult authenticated = options_.auth->Authenticate(
+          ToStd(request[http::field::authorization]), std::chrono::system_clock::now());
+      if (!authenticated.principal) {
+        Response response = OutcomeResponse(http::status::unauthorized, version,
+                                            fhir::IssueType::kLogin, authenticated.diagnostics);
+        response.set(http::field::www_authenticate, authenticated.www_authenticate);
+        return finish(std::move(response));
+      }
+      principal = std::move(authenticated.principal);
+    }
     if (std::optional<std::string> problem = FormatProblem(request, target)) {
       return finish(OutcomeResponse(http::status::not_acceptable, version,
                                     fhir::IssueType::kNotSupported, *problem));
     }
-    return finish(RestAnswer(options_, request, target));
+    return finish(RestAnswer(options_, request, target, std::move(principal)));
   }
   if (target.path != base + "/metadata") {
     return finish(OutcomeResponse(http::status::not_found, version, fhir::IssueType::kNotFound,

@@ -19,11 +19,16 @@ using Response = boost::beast::http::response<boost::beast::http::string_body>;
 inline constexpr std::string_view kFhirJsonContentType = "application/fhir+json; charset=utf-8";
 
 class RestService;
+namespace auth {
+class Authenticator;
+}
 
 struct HandlerOptions {
   std::string base_path;        // as Config::base_path: "" or "/fhir", no trailing slash
   std::string capability_json;  // the compact CapabilityStatement served at [base]/metadata
   RestService* rest = nullptr;  // the REST interactions; without it only metadata is served
+  // Bearer-token authentication and SMART scopes (server/auth); null = off.
+  const auth::Authenticator* auth = nullptr;
 };
 
 // The FHIR REST router (http://hl7.org/fhir/R4/http.html), free of sockets so that tests call
@@ -45,6 +50,13 @@ class Handler {
   // overrides Accept, which must allow application/fhir+json, application/json or
   // application/json+fhir (directly, or by */* or application/*) unless absent; otherwise 406.
   // `_pretty=true` indents the body. Every body is FHIR JSON (an OperationOutcome on errors).
+  // With `auth`, a request under the base other than metadata first needs a valid bearer
+  // token (else 401, WWW-Authenticate: Bearer realm="fhir-server"[, error="invalid_token",
+  // error_description="..."], OperationOutcome code login), then scopes that allow its
+  // interaction (else 403, error="insufficient_scope", code forbidden); the principal travels
+  // in RestRequest::principal. GET [base]/.well-known/smart-configuration and
+  // /.well-known/smart-configuration answer the SMART configuration (application/json), open
+  // to all, only with `auth`.
   Response Handle(const Request& request) const;
 
  private:

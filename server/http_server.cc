@@ -33,6 +33,8 @@
 #include <rapidjson/writer.h>
 
 #include "server/operation_outcome.h"
+#include "server/session_stream.h"
+#include "server/tls_context.h"
 
 namespace server {
 namespace {
@@ -77,6 +79,7 @@ class SessionRegistry {
 struct ServerState {
   Config config;
   RequestHandler handler;
+  std::shared_ptr<net::ssl::context> tls;  // HTTPS when set (config.TlsEnabled())
   std::atomic<bool> stopping{false};
   SessionRegistry registry;
 };
@@ -84,13 +87,20 @@ struct ServerState {
 std::string_view ToStd(beast::string_view text) { return {text.data(), text.size()}; }
 
 // IMF-fixdate (RFC 9110 section 5.6.7), which HTTP/1.1 origin servers must send as Date.
-std::string HttpDate() {
+// Formatted once per second and thread.
+const std::string& HttpDate() {
+  thread_local std::time_t cached_second = -1;
+  thread_local std::string cached;
   const std::time_t now = std::time(nullptr);
-  std::tm utc{};
-  gmtime_r(&now, &utc);
-  char text[64];
-  const size_t length = std::strftime(text, sizeof text, "%a, %d %b %Y %H:%M:%S GMT", &utc);
-  return std::string(text, length);
+  if (now != cached_second) {
+    std::tm utc{};
+    gmtime_r(&now, &utc);
+    char text[64];
+    const size_t length = std::strftime(text, sizeof text, "%a, %d %b %Y %H:%M:%S GMT", &utc);
+    cached.assign(text, length);
+    cached_second = now;
+  }
+  return cached;
 }
 
 void WriteNullableString(rapidjson::Writer<rapidjson::StringBuffer>& writer,
@@ -130,13 +140,14 @@ void LogAccess(std::string_view method, std::string_view target, unsigned status
 // strand, and the handlers in flight own it through shared_from_this().
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, ServerState& state) : stream_(std::move(socket)), state_(state) {}
+  Session(tcp::socket socket, ServerState& state)
+      : stream_(std::move(socket), state.tls.get()), state_(state) {}
   ~Session() { state_.registry.Remove(this); }
 
   void Start() {
     state_.registry.Add(this, weak_from_this());
     net::dispatch(stream_.get_executor(),
-                  beast::bind_front_handler(&Session::AwaitRequest, shared_from_this()));
+                  beast::bind_front_handler(&Session::Handshake, shared_from_this()));
   }
 
   // Posted by HttpServer::Stop(). A connection between requests is closed now; one with a
@@ -152,6 +163,18 @@ class Session : public std::enable_shared_from_this<Session> {
 
   std::chrono::seconds ReadTimeout() const {
     return std::chrono::seconds(state_.config.read_timeout_seconds);
+  }
+
+  // TLS sessions start with the handshake, within the read timeout.
+  void Handshake() {
+    if (!stream_.is_tls()) return AwaitRequest();
+    stream_.expires_after(ReadTimeout());
+    stream_.AsyncHandshake(beast::bind_front_handler(&Session::OnHandshake, shared_from_this()));
+  }
+
+  void OnHandshake(beast::error_code ec) {
+    if (ec) return Close();  // wrong protocol version, no shared cipher, not TLS at all, ...
+    AwaitRequest();
   }
 
   // Waits for the first byte of the next request under the idle timeout (the read timeout on
@@ -282,7 +305,7 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
   }
 
-  beast::tcp_stream stream_;
+  SessionStream stream_;
   ServerState& state_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
@@ -364,6 +387,11 @@ std::optional<std::string> HttpServer::Listen() {
                        tcp::resolver::passive | tcp::resolver::numeric_service, ec);
   if (ec || endpoints.empty()) return "cannot resolve " + where + ": " + ec.message();
   const tcp::endpoint endpoint = endpoints.begin()->endpoint();
+  if (config.TlsEnabled() && !impl.state.tls) {
+    std::string error;
+    impl.state.tls = MakeTlsServerContext(config.tls_cert_path, config.tls_key_path, error);
+    if (!impl.state.tls) return error;
+  }
 
   // The acceptor's handlers run on a strand so that Stop() can close it from another thread.
   tcp::acceptor acceptor(net::make_strand(impl.ioc));

@@ -16,6 +16,8 @@ namespace server {
 using RequestHandler = std::function<Response(const Request&)>;
 
 // An HTTP/1.1 server on Boost.Beast that hands each request to a RequestHandler.
+//   - With config.TlsEnabled() every connection is HTTPS (server/tls_context.h: TLS 1.2+), the
+//     handshake bounded by the read timeout; Listen() fails on an unusable certificate or key.
 //   - Keep-alive and pipelining; "Connection: close" and HTTP/1.0 are honoured.
 //   - A body over config.max_body_bytes gets 413, a request line plus headers over
 //     config.max_header_bytes 431, unparseable HTTP 400, each with an OperationOutcome, and

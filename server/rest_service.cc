@@ -17,9 +17,11 @@
 #include "fhir/json/writer.h"
 #include "fhir/model/registry.h"
 #include "fhir/r4/datatypes.h"
+#include "fhir/search/index_extractor.h"
 #include "server/bundle_processor.h"
 #include "server/capability.h"
 #include "server/rest_util.h"
+#include "server/search/search_interaction.h"
 
 namespace server {
 
@@ -30,18 +32,16 @@ using storage::StoredVersion;
 struct RestService::Context {
   storage::Store& store;
   storage::WriteTransaction* txn;  // a transaction Bundle's, or nullptr
+  // A transaction entry's resource, already parsed: the body of a create or update.
+  std::unique_ptr<fhir::Resource> parsed = nullptr;
 
   fhir::Result<StoredVersion> ReadCurrent(std::string_view type, std::string_view id) {
     return txn ? txn->ReadCurrent(type, id) : store.ReadCurrent(type, id);
-  }
-  fhir::Result<std::vector<std::string>> Find(const storage::SimpleQuery& q) {
-    return txn ? txn->Find(q) : store.Find(q);
   }
 };
 
 namespace {
 
-constexpr int kDefaultCount = 50;
 
 std::string Now() { return FormatInstant(std::chrono::system_clock::now()); }
 
@@ -81,25 +81,6 @@ std::string PreferValue(std::string_view prefer, std::string_view key) {
 bool Lenient(const RestRequest& r) { return PreferValue(r.prefer, "handling") == "lenient"; }
 bool Strict(const RestRequest& r) { return PreferValue(r.prefer, "handling") == "strict"; }
 
-// The identifiers of a resource, as index tokens for conditional interactions.
-std::vector<storage::TokenIndex> IdentifierTokens(fhir::Resource& resource) {
-  std::vector<storage::TokenIndex> tokens;
-  const fhir::TypeInfo& type = resource.type_info();
-  const fhir::FieldInfo* field = type.FindField("identifier");
-  if (field == nullptr || field->type != &fhir::reflect::Identifier) return tokens;
-  void* slot = field->get(type.object_of(&resource));
-  auto add = [&](const fhir::Identifier& id) {
-    if (!id.value.value) return;
-    tokens.push_back({"identifier", id.system.value.value_or(""), *id.value.value});
-  };
-  if (field->repeated()) {
-    for (const auto& id : *static_cast<std::vector<fhir::Identifier>*>(slot)) add(id);
-  } else if (auto* box = static_cast<fhir::Box<fhir::Identifier>*>(slot); *box) {
-    add(**box);
-  }
-  return tokens;
-}
-
 void SetMeta(fhir::Resource& resource, std::int64_t version, const std::string& last_updated) {
   fhir::Meta& meta = resource.meta.ensure();
   meta.version_id.value = std::to_string(version);
@@ -124,15 +105,19 @@ RestResponse Representation(const RestRequest& request, const StoredVersion& v, 
   return r;
 }
 
-// Parses a request body as a resource of `type` (from the URL).
+// Parses a request body as a resource of `type` (from the URL), unless `given` is the body
+// already parsed.
 fhir::Result<std::unique_ptr<fhir::Resource>> ParseBody(const RestRequest& request,
-                                                        std::string_view type) {
-  if (request.body.empty()) {
+                                                        std::string_view type,
+                                                        std::unique_ptr<fhir::Resource> given) {
+  if (request.body.empty() && given == nullptr) {
     return fhir::Status(IssueType::kStructure, "The request has no body; a resource is required");
   }
   fhir::json::ParseOptions options;
   options.lenient = Lenient(request);
-  auto parsed = fhir::json::ParseResource(request.body, options);
+  auto parsed = given != nullptr
+                    ? fhir::Result<std::unique_ptr<fhir::Resource>>(std::move(given))
+                    : fhir::json::ParseResource(request.body, options);
   if (!parsed.ok()) return parsed.status();
   if (parsed.value()->type_info().name != type) {
     return fhir::Status(IssueType::kInvalid,
@@ -194,7 +179,7 @@ class Interactions {
   }
 
   RestResponse Create(const fhir::TypeInfo& type) {
-    auto parsed = ParseBody(request_, type.name);
+    auto parsed = ParseBody(request_, type.name, std::move(ctx_.parsed));
     if (!parsed.ok()) return ErrorResponse(parsed.status());
     return WithTransaction([&](storage::WriteTransaction& txn) -> RestResponse {
       if (!request_.if_none_exist.empty()) {
@@ -216,7 +201,7 @@ class Interactions {
   }
 
   RestResponse Update(const fhir::TypeInfo& type, const std::string& id) {
-    auto parsed = ParseBody(request_, type.name);
+    auto parsed = ParseBody(request_, type.name, std::move(ctx_.parsed));
     if (!parsed.ok()) return ErrorResponse(parsed.status());
     std::unique_ptr<fhir::Resource> resource = std::move(parsed).value();
     if (resource->id.empty()) {
@@ -245,7 +230,7 @@ class Interactions {
   }
 
   RestResponse ConditionalUpdate(const fhir::TypeInfo& type) {
-    auto parsed = ParseBody(request_, type.name);
+    auto parsed = ParseBody(request_, type.name, std::move(ctx_.parsed));
     if (!parsed.ok()) return ErrorResponse(parsed.status());
     std::unique_ptr<fhir::Resource> resource = std::move(parsed).value();
     return WithTransaction([&](storage::WriteTransaction& txn) -> RestResponse {
@@ -368,38 +353,20 @@ class Interactions {
     return r;
   }
 
-  RestResponse Search(const fhir::TypeInfo& type) {
-    storage::SimpleQuery query;
-    int count = kDefaultCount;
-    std::vector<std::pair<std::string, std::string>> used;
-    for (const auto& [key, value] : request_.params) {
-      if (key == "_count") {
-        if (!ParseCount(value, count)) return BadParam(key, value);
-        used.emplace_back(key, value);
-        continue;
+  // GET [type]?... and POST [type]/_search (form body), GET [base]?... (type null).
+  RestResponse Search(const fhir::TypeInfo* type) {
+    search::Params params = request_.params;
+    std::string path = type != nullptr ? std::string(type->name) : std::string();
+    if (request_.method == "POST") {
+      if (request_.content_type != "application/x-www-form-urlencoded") {
+        return ErrorResponse(415, IssueType::kNotSupported,
+                             "POST _search takes an application/x-www-form-urlencoded body");
       }
-      if (key == "_format" || key == "_pretty") continue;
-      fhir::Status s = AddCriterion(query, key, value);
-      if (s.ok()) {
-        used.emplace_back(key, value);
-      } else if (s.type() != IssueType::kNotSupported || Strict(request_)) {
-        return ErrorResponse(s);
-      }
+      for (auto& param : ParseQuery(request_.body)) params.push_back(std::move(param));
     }
-    query.type = type.name;
-    auto ids = ctx_.Find(query);
-    if (!ids.ok()) return ErrorResponse(ids.status());
-    BundleWriter bundle("searchset");
-    bundle.Total(static_cast<std::int64_t>(ids->size()));
-    bundle.Link("self", options_.base_url + "/" + std::string(type.name) + QueryString(used, {}));
-    for (std::size_t i = 0; i < ids->size() && static_cast<int>(i) < count; ++i) {
-      auto v = ctx_.ReadCurrent(type.name, (*ids)[i]);
-      if (!v.ok()) return ErrorResponse(v.status());
-      bundle.SearchEntry(options_.base_url, *v);
-    }
-    RestResponse r;
-    r.body = bundle.Finish();
-    return r;
+    search::SearchTarget target{ctx_.store, ctx_.txn, options_.base_url};
+    return search::RunSearch(target, type != nullptr ? type->name : std::string_view(), params,
+                             Strict(request_), path);
   }
 
  private:
@@ -436,7 +403,7 @@ class Interactions {
     v.last_updated = Now();
     SetMeta(resource, v.version, v.last_updated);
     v.json = fhir::json::Write(resource);
-    fhir::Status put = txn.Put(v, IdentifierTokens(resource));
+    fhir::Status put = txn.Put(v, fhir::search::ExtractIndexEntries(resource));
     if (!put.ok()) return ErrorResponse(put);
     bool created = !exists || current->deleted;
     RestResponse r =
@@ -493,20 +460,14 @@ class Interactions {
   fhir::Result<std::vector<std::string>> Match(
       storage::WriteTransaction& txn, const fhir::TypeInfo& type,
       const std::vector<std::pair<std::string, std::string>>& params, std::string_view what) {
-    storage::SimpleQuery query;
-    query.type = type.name;
     bool any = false;
-    for (const auto& [key, value] : params) {
-      if (key == "_format" || key == "_pretty") continue;
-      FHIR_RETURN_IF_ERROR(AddCriterion(query, key, value));
-      any = true;
-    }
+    for (const auto& [key, value] : params) any = any || (key != "_format" && key != "_pretty");
     if (!any) {
       return fhir::Status(IssueType::kInvalid,
                           std::string(what.empty() ? "A conditional interaction" : what) +
                               " needs search criteria");
     }
-    return txn.Find(query);
+    return search::FindMatches(txn, type.name, params);
   }
 
   RestResponse MultipleMatches(const fhir::TypeInfo& type, std::size_t n) {
@@ -583,6 +544,12 @@ RestResponse RestService::HandleIn(const RestRequest& request, storage::WriteTra
   return Dispatch(request, context);
 }
 
+RestResponse RestService::HandleIn(const RestRequest& request, storage::WriteTransaction& txn,
+                                   std::unique_ptr<fhir::Resource> resource) {
+  Context context{store_, &txn, std::move(resource)};
+  return Dispatch(request, context);
+}
+
 RestResponse RestService::Dispatch(const RestRequest& request, Context& context) {
   const auto& s = request.segments;
   const std::string& m = request.method;
@@ -595,7 +562,11 @@ RestResponse RestService::Dispatch(const RestRequest& request, Context& context)
   };
   if (s.empty()) {
     if (m == "POST") return ProcessBundle(*this, request, context.txn != nullptr);
-    return not_allowed("POST");
+    if (get) {
+      Interactions i(context, options_, request);
+      return i.Search(nullptr);
+    }
+    return not_allowed("GET, POST");
   }
   if (s.size() == 1 && s[0] == "_history") {
     if (!get) return not_allowed("GET");
@@ -608,7 +579,7 @@ RestResponse RestService::Dispatch(const RestRequest& request, Context& context)
   }
   Interactions i(context, options_, request);
   if (s.size() == 1) {
-    if (get) return i.Search(*type);
+    if (get) return i.Search(type);
     if (m == "POST") return i.Create(*type);
     if (m == "PUT") {
       if (request.params.empty()) {
@@ -631,7 +602,8 @@ RestResponse RestService::Dispatch(const RestRequest& request, Context& context)
     return i.History(type, "");
   }
   if (s.size() == 2 && s[1] == "_search") {
-    return ErrorResponse(400, IssueType::kNotSupported, "POST _search is not supported yet");
+    if (m != "POST") return not_allowed("POST");
+    return i.Search(type);
   }
   const std::string& id = s[1];
   if (!fhir::IsValidId(id)) {

@@ -1,7 +1,9 @@
 #pragma once
 
+#include <memory>
 #include <string>
 
+#include "fhir/r4/resource.h"
 #include "server/rest_types.h"
 #include "storage/store.h"
 
@@ -27,6 +29,10 @@ class RestService {
   // The same inside a caller's write transaction (for transaction Bundles): nothing is
   // committed; a failure leaves `txn` for the caller to roll back.
   RestResponse HandleIn(const RestRequest& request, storage::WriteTransaction& txn);
+  // The same for a transaction entry whose resource is already parsed: `resource` stands for
+  // the body of a create or update (so it is not written to JSON and parsed again).
+  RestResponse HandleIn(const RestRequest& request, storage::WriteTransaction& txn,
+                        std::unique_ptr<fhir::Resource> resource);
 
   const Options& options() const { return options_; }
   storage::Store& store() { return store_; }

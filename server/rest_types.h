@@ -1,5 +1,6 @@
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -7,6 +8,7 @@
 #include <vector>
 
 #include "fhir/base/status.h"
+#include "server/auth/principal.h"
 
 namespace server {
 
@@ -19,6 +21,10 @@ struct RestRequest {
   std::string content_type;  // media type only, lower case ("application/fhir+json")
   std::string if_match, if_none_match, if_modified_since, if_none_exist;
   std::string prefer;
+  // Who asks, from a verified bearer token; null when authentication is off. Scopes are
+  // checked before the request gets here (server/auth/access.h); Consent and compartment
+  // checks are for the REST layer to apply with it.
+  std::shared_ptr<const auth::Principal> principal;
 
   // The first value of query parameter `name`.
   std::optional<std::string_view> Param(std::string_view name) const {

@@ -1,7 +1,7 @@
 #pragma once
 
 // Small pieces shared by the REST interactions: query strings, instants and HTTP dates,
-// the minimal search criteria, and a writer for history/searchset Bundles.
+// and a writer for history/searchset Bundles.
 
 #include <cstdint>
 #include <optional>
@@ -42,12 +42,6 @@ std::optional<std::string> NormalizeInstant(std::string_view date_time);
 std::optional<std::string> InstantFromHttpDate(std::string_view http_date);
 // "2015-10-21T07:28:00.123Z" -> "Wed, 21 Oct 2015 07:28:00 GMT".
 std::string HttpDateFromInstant(std::string_view instant);
-
-// Adds one search criterion to `query`: _id (comma = OR), identifier (system|value, |value,
-// value, system|), _lastUpdated (prefixes eq ge gt le lt with a date or UTC instant).
-// Other parameters fail with kNotSupported naming them; bad values with kValue.
-fhir::Status AddCriterion(storage::SimpleQuery& query, const std::string& key,
-                          const std::string& value);
 
 // Writes a Bundle of type history or searchset; stored resource JSON is embedded as is.
 class BundleWriter {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -8,6 +9,8 @@
 #include <vector>
 
 #include "fhir/base/status.h"
+#include "fhir/search/index_entries.h"
+#include "storage/search_query.h"
 
 namespace storage {
 
@@ -21,15 +24,6 @@ struct StoredVersion {
   bool deleted = false;              // a delete is a version without content
   std::string json;                  // empty for deletes
   std::int64_t sequence = 0;         // store-wide write order (for history paging)
-};
-
-// A search index value of the current version of a resource. For now the REST layer indexes
-// identifiers (param "identifier", system, value) for conditional interactions; the search
-// issue adds every search parameter.
-struct TokenIndex {
-  std::string param;
-  std::string system;
-  std::string value;
 };
 
 struct HistoryQuery {
@@ -47,15 +41,24 @@ struct HistoryPage {
   bool more = false;                    // further pages exist (next cursor: last sequence)
 };
 
-// A minimal search over current, non-deleted resources of one type, AND of the given criteria.
-// The search issue replaces it with full query plans.
-struct SimpleQuery {
+struct SearchPage {
+  std::vector<StoredVersion> versions;  // the page, in the query's order
+  std::int64_t total = -1;              // matches ignoring limit/offset; -1 when not counted
+};
+
+// _include (forward: the targets of `param` references of the given resources) and
+// _revinclude (reverse: resources of `source_type` whose `param` references them).
+struct IncludeQuery {
+  bool reverse = false;
+  std::string source_type;  // the type that has the reference parameter
+  std::string param;        // a reference parameter code; "*": every reference parameter
+  std::string target_type;  // optional: only targets of this type
+};
+
+// A resource to include from, as (type, id).
+struct ResourceKey {
   std::string type;
-  std::vector<std::string> ids;                       // _id (OR of values); empty: any
-  std::vector<TokenIndex> tokens;                     // each: param with system|value (OR list
-                                                      // not supported; empty system = any)
-  std::optional<std::string> last_updated_ge, last_updated_lt;  // _lastUpdated range
-  int limit = 0;                                      // 0 = no limit
+  std::string id;
 };
 
 class WriteTransaction {
@@ -64,12 +67,12 @@ class WriteTransaction {
 
   // The current version (possibly a delete marker), or kNotFound if the resource never existed.
   virtual fhir::Result<StoredVersion> ReadCurrent(std::string_view type, std::string_view id) = 0;
-  // Ids matching `query`, seen from inside this transaction.
-  virtual fhir::Result<std::vector<std::string>> Find(const SimpleQuery& query) = 0;
+  // Resources matching `query`, seen from inside this transaction.
+  virtual fhir::Result<SearchPage> Search(const SearchQuery& query, bool count_total) = 0;
   // Stores `v` as the new current version of (v.type, v.id). REQUIRES: v.version is the current
-  // version + 1 (1 for a new resource); fails with kConflict otherwise. `tokens` replace the
-  // resource's index entries (ignored for deletes, which drop them).
-  virtual fhir::Status Put(StoredVersion& v, const std::vector<TokenIndex>& tokens) = 0;
+  // version + 1 (1 for a new resource); fails with kConflict otherwise. `index` replaces the
+  // resource's search index entries (ignored for deletes, which drop them).
+  virtual fhir::Status Put(StoredVersion& v, const fhir::search::IndexEntries& index) = 0;
   // Makes every Put durable and visible atomically. After Commit the transaction is spent.
   virtual fhir::Status Commit() = 0;
 };
@@ -88,7 +91,20 @@ class Store {
   virtual fhir::Result<StoredVersion> ReadVersion(std::string_view type, std::string_view id,
                                                   std::int64_t version) = 0;
   virtual fhir::Result<HistoryPage> History(const HistoryQuery& query) = 0;
-  virtual fhir::Result<std::vector<std::string>> Find(const SimpleQuery& query) = 0;
+  // One page of the current, non-deleted resources matching `query` (one snapshot for the page
+  // and the total).
+  virtual fhir::Result<SearchPage> Search(const SearchQuery& query, bool count_total) = 0;
+  // The current, non-deleted resources `include` reaches from `from` (no duplicates).
+  virtual fhir::Result<std::vector<StoredVersion>> Include(const std::vector<ResourceKey>& from,
+                                                          const IncludeQuery& include) = 0;
+
+  // The search index is derived data: when the extraction changes (a new server version), the
+  // server calls Reindex with the new extractor and its version label. IndexVersion() is the
+  // label of the last complete reindex ("" for a store that never had one).
+  virtual fhir::Result<std::string> IndexVersion() = 0;
+  virtual fhir::Status Reindex(
+      const std::function<fhir::search::IndexEntries(const StoredVersion&)>& extract,
+      std::string_view version) = 0;
 };
 
 }  // namespace storage

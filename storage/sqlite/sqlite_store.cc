@@ -3,6 +3,8 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <mutex>
@@ -10,11 +12,13 @@
 #include <string_view>
 #include <unordered_map>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include <sqlite3.h>
 
 #include "fhir/base/status.h"
+#include "storage/sqlite/sqlite_search.h"
 #include "storage/store.h"
 
 namespace storage::sqlite {
@@ -27,14 +31,16 @@ using fhir::Status;
 // PRAGMA user_version of the schema below. A file with a higher number was written by a newer
 // server and is refused rather than misread; a future schema change migrates from the lower
 // numbers inside EnsureSchema's transaction.
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 
 // Every version is a row of `versions`; `current` points at the newest version of each resource
-// (a delete marker included) so that a read is one primary-key lookup; `tokens` index the current,
-// non-deleted version only, so a search never has to filter out superseded versions.
+// (a delete marker included) so that a read is one primary-key lookup. The search index tables
+// (one per parameter type, DESIGN.md) hold the entries of the current, non-deleted version only,
+// so a search never has to filter out superseded versions; they refer to `current` by its rowid
+// `rid` and to a parameter by its id in `params` (type, code), which keeps the rows small.
 // AUTOINCREMENT keeps `seq` strictly increasing even if rows are ever removed, which the history
 // paging cursor relies on.
-constexpr const char* kSchemaSql = R"sql(
+constexpr const char* kVersionsSql = R"sql(
 CREATE TABLE versions(
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
   type TEXT NOT NULL,
@@ -45,24 +51,72 @@ CREATE TABLE versions(
   json BLOB NOT NULL,
   UNIQUE(type, id, version));
 CREATE INDEX versions_by_type ON versions(type, seq);
+)sql";
+
+constexpr const char* kCurrentAndIndexSql = R"sql(
 CREATE TABLE current(
+  rid INTEGER PRIMARY KEY,
   type TEXT NOT NULL,
   id TEXT NOT NULL,
   version INTEGER NOT NULL,
   seq INTEGER NOT NULL,
   last_updated TEXT NOT NULL,
   deleted INTEGER NOT NULL,
-  PRIMARY KEY(type, id)) WITHOUT ROWID;
-CREATE TABLE tokens(
+  UNIQUE(type, id));
+CREATE INDEX current_by_updated ON current(type, last_updated);
+CREATE TABLE params(
+  pid INTEGER PRIMARY KEY,
   type TEXT NOT NULL,
-  id TEXT NOT NULL,
-  param TEXT NOT NULL,
-  system TEXT NOT NULL,
-  value TEXT NOT NULL);
-CREATE INDEX tokens_by_value ON tokens(type, param, value, system);
-CREATE INDEX tokens_by_resource ON tokens(type, id);
-PRAGMA user_version = 1;
+  code TEXT NOT NULL,
+  UNIQUE(type, code));
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE idx_string(rid INTEGER NOT NULL, pid INTEGER NOT NULL, normalized TEXT NOT NULL,
+  exact TEXT NOT NULL);
+CREATE INDEX idx_string_value ON idx_string(pid, normalized);
+CREATE INDEX idx_string_rid ON idx_string(rid);
+CREATE TABLE idx_token(rid INTEGER NOT NULL, pid INTEGER NOT NULL, system TEXT NOT NULL,
+  code TEXT NOT NULL, text TEXT NOT NULL, type_system TEXT NOT NULL, type_code TEXT NOT NULL);
+CREATE INDEX idx_token_value ON idx_token(pid, code, system);
+CREATE INDEX idx_token_rid ON idx_token(rid);
+CREATE TABLE idx_date(rid INTEGER NOT NULL, pid INTEGER NOT NULL, low INTEGER NOT NULL,
+  high INTEGER NOT NULL);
+CREATE INDEX idx_date_value ON idx_date(pid, low, high);
+CREATE INDEX idx_date_rid ON idx_date(rid);
+CREATE TABLE idx_number(rid INTEGER NOT NULL, pid INTEGER NOT NULL, low REAL NOT NULL,
+  high REAL NOT NULL);
+CREATE INDEX idx_number_value ON idx_number(pid, low);
+CREATE INDEX idx_number_rid ON idx_number(rid);
+CREATE TABLE idx_quantity(rid INTEGER NOT NULL, pid INTEGER NOT NULL, system TEXT NOT NULL,
+  code TEXT NOT NULL, low REAL NOT NULL, high REAL NOT NULL);
+CREATE INDEX idx_quantity_value ON idx_quantity(pid, code, low);
+CREATE INDEX idx_quantity_rid ON idx_quantity(rid);
+CREATE TABLE idx_reference(rid INTEGER NOT NULL, pid INTEGER NOT NULL, target_type TEXT NOT NULL,
+  target_id TEXT NOT NULL, version TEXT NOT NULL, url TEXT NOT NULL,
+  identifier_system TEXT NOT NULL, identifier_value TEXT NOT NULL);
+CREATE INDEX idx_reference_target ON idx_reference(target_id, target_type, pid);
+CREATE INDEX idx_reference_url ON idx_reference(pid, url);
+CREATE INDEX idx_reference_identifier ON idx_reference(pid, identifier_value);
+CREATE INDEX idx_reference_rid ON idx_reference(rid);
+CREATE TABLE idx_uri(rid INTEGER NOT NULL, pid INTEGER NOT NULL, value TEXT NOT NULL);
+CREATE INDEX idx_uri_value ON idx_uri(pid, value);
+CREATE INDEX idx_uri_rid ON idx_uri(rid);
 )sql";
+
+// Schema 1 (before the search index): `current` without rid and an identifier-only `tokens`
+// table. The migration keeps every version and resource; the index is rebuilt by Reindex, which
+// the server runs because the migrated store has no index version.
+constexpr const char* kMigrateFrom1Sql = R"sql(
+ALTER TABLE current RENAME TO current_v1;
+DROP TABLE tokens;
+)sql";
+constexpr const char* kMigrateFrom1CopySql = R"sql(
+INSERT INTO current(type, id, version, seq, last_updated, deleted)
+  SELECT type, id, version, seq, last_updated, deleted FROM current_v1;
+DROP TABLE current_v1;
+)sql";
+
+constexpr const char* kIndexTables[] = {"idx_string", "idx_token",     "idx_date", "idx_number",
+                                        "idx_quantity", "idx_reference", "idx_uri"};
 
 // Long enough to ride out another process's checkpoint or write transaction, short enough that a
 // stuck lock surfaces as an error instead of a hung request.
@@ -130,6 +184,7 @@ class Statement {
     Check(sqlite3_bind_text64(stmt_, ++next_, data, text.size(), kStatic, SQLITE_UTF8));
   }
   void Bind(std::int64_t value) { Check(sqlite3_bind_int64(stmt_, ++next_, value)); }
+  void Bind(double value) { Check(sqlite3_bind_double(stmt_, ++next_, value)); }
   void BindBlob(std::string_view bytes) {
     const char* data = bytes.data() != nullptr ? bytes.data() : "";
     Check(sqlite3_bind_blob64(stmt_, ++next_, data, bytes.size(), kStatic));
@@ -403,57 +458,128 @@ Result<HistoryPage> HistoryOn(Connection& connection, const HistoryQuery& query)
   return page;
 }
 
-Result<std::vector<std::string>> FindOn(Connection& connection, const SimpleQuery& query) {
-  // Values in placeholder order; they point into `query`, which outlives the statement.
-  std::vector<std::string_view> values;
-  std::string sql = "SELECT c.id FROM current c WHERE c.type = ? AND c.deleted = 0";
-  values.push_back(query.type);
-  if (!query.ids.empty()) {
-    sql += " AND c.id IN (";
-    for (std::size_t i = 0; i < query.ids.size(); ++i) {
-      sql += i == 0 ? "?" : ", ?";
-      values.push_back(query.ids[i]);
+void BindAll(Statement& statement, const std::vector<CompiledSearch::BindValue>& values) {
+  for (const CompiledSearch::BindValue& value : values) {
+    if (const auto* text = std::get_if<std::string>(&value)) {
+      statement.Bind(*text);
+    } else if (const auto* integer = std::get_if<std::int64_t>(&value)) {
+      statement.Bind(*integer);
+    } else {
+      statement.Bind(std::get<double>(value));
     }
-    sql += ")";
   }
-  for (const TokenIndex& token : query.tokens) {
-    // An uncorrelated subquery: SQLite evaluates it once through tokens_by_value.
-    sql += " AND c.id IN (SELECT t.id FROM tokens t WHERE t.type = ? AND t.param = ?";
-    values.push_back(query.type);
-    values.push_back(token.param);
-    // `system|` (empty value, non-empty system) matches any value of that system.
-    if (!token.value.empty() || token.system.empty()) {
-      sql += " AND t.value = ?";
-      values.push_back(token.value);
-    }
-    // An empty system matches any system.
-    if (!token.system.empty()) {
-      sql += " AND t.system = ?";
-      values.push_back(token.system);
-    }
-    sql += ")";
-  }
-  if (query.last_updated_ge) {
-    sql += " AND c.last_updated >= ?";
-    values.push_back(*query.last_updated_ge);
-  }
-  if (query.last_updated_lt) {
-    sql += " AND c.last_updated < ?";
-    values.push_back(*query.last_updated_lt);
-  }
-  sql += " ORDER BY c.id";
-  if (query.limit > 0) sql += " LIMIT ?";
+}
 
-  FHIR_ASSIGN_OR_RETURN(Statement statement, connection.Prepare(sql));
-  for (std::string_view value : values) statement.Bind(value);
-  if (query.limit > 0) statement.Bind(std::int64_t{query.limit});
-  std::vector<std::string> ids;
-  while (true) {
-    FHIR_ASSIGN_OR_RETURN(bool row, statement.Step());
-    if (!row) break;
-    ids.push_back(statement.Text(0));
+// REQUIRES: a read transaction on `connection` when `count_total`, so that the count and the
+// page see one snapshot.
+Result<SearchPage> SearchOn(Connection& connection, const SearchQuery& query, bool count_total) {
+  FHIR_ASSIGN_OR_RETURN(CompiledSearch compiled, CompileSearch(query));
+  SearchPage page;
+  if (count_total) {
+    FHIR_ASSIGN_OR_RETURN(Statement count, connection.Prepare("SELECT count(*) FROM current c WHERE " +
+                                                              compiled.where));
+    BindAll(count, compiled.binds);
+    FHIR_ASSIGN_OR_RETURN(bool row, count.Step());
+    page.total = row ? count.Int(0) : 0;
   }
-  return ids;
+  std::string sql = std::string("SELECT ") + kVersionColumns +
+                    " FROM current c JOIN versions v ON v.seq = c.seq WHERE " + compiled.where +
+                    " ORDER BY " + compiled.order_by + " LIMIT ? OFFSET ?";
+  FHIR_ASSIGN_OR_RETURN(Statement select, connection.Prepare(sql));
+  BindAll(select, compiled.binds);
+  BindAll(select, compiled.order_binds);
+  select.Bind(std::int64_t{query.limit > 0 ? query.limit : -1});
+  select.Bind(std::int64_t{query.offset > 0 ? query.offset : 0});
+  while (true) {
+    FHIR_ASSIGN_OR_RETURN(bool row, select.Step());
+    if (!row) break;
+    page.versions.push_back(ReadVersionRow(select));
+  }
+  return page;
+}
+
+// A JSON array of strings, for `IN (SELECT value FROM json_each(?))`.
+std::string JsonArray(const std::vector<std::string>& items) {
+  std::string out = "[";
+  for (const std::string& item : items) {
+    if (out.size() > 1) out += ',';
+    out += '"';
+    for (char ch : item) {
+      if (ch == '"' || ch == '\\') {
+        out += '\\';
+        out += ch;
+      } else if (static_cast<unsigned char>(ch) < 0x20) {
+        char buffer[8];
+        std::snprintf(buffer, sizeof buffer, "\\u%04x", static_cast<unsigned>(ch));
+        out += buffer;
+      } else {
+        out += ch;
+      }
+    }
+    out += '"';
+  }
+  return out + "]";
+}
+
+Result<std::vector<StoredVersion>> IncludeOn(Connection& connection,
+                                             const std::vector<ResourceKey>& from,
+                                             const IncludeQuery& include) {
+  std::vector<StoredVersion> out;
+  if (from.empty()) return out;
+  std::vector<std::string> keys;
+  keys.reserve(from.size());
+  for (const ResourceKey& key : from) keys.push_back(key.type + "/" + key.id);
+  const std::string key_list = JsonArray(keys);
+  std::string sql = std::string("SELECT DISTINCT ") + kVersionColumns;
+  std::vector<std::string> values;
+  if (!include.reverse) {
+    // The targets of the references of `from` (of type source_type) by `param`.
+    sql +=
+        " FROM current src JOIN idx_reference r ON r.rid = src.rid"
+        " JOIN current c ON c.type = r.target_type AND c.id = r.target_id"
+        " JOIN versions v ON v.seq = c.seq"
+        " WHERE src.type || '/' || src.id IN (SELECT value FROM json_each(?))"
+        " AND src.type = ? AND c.deleted = 0";
+    values = {key_list, include.source_type};
+    if (include.param != "*") {
+      sql += " AND r.pid IN (SELECT pid FROM params WHERE type = ? AND code = ?)";
+      values.push_back(include.source_type);
+      values.push_back(include.param);
+    }
+  } else {
+    // Resources of source_type whose `param` references one of `from`.
+    sql +=
+        " FROM idx_reference r JOIN current c ON c.rid = r.rid"
+        " JOIN versions v ON v.seq = c.seq"
+        " WHERE r.target_type || '/' || r.target_id IN (SELECT value FROM json_each(?))"
+        " AND c.type = ? AND c.deleted = 0";
+    values = {key_list, include.source_type};
+    if (include.param != "*") {
+      sql += " AND r.pid IN (SELECT pid FROM params WHERE type = ? AND code = ?)";
+      values.push_back(include.source_type);
+      values.push_back(include.param);
+    }
+  }
+  if (!include.target_type.empty()) {
+    sql += " AND r.target_type = ?";
+    values.push_back(include.target_type);
+  }
+  sql += " ORDER BY c.type, c.id";
+  FHIR_ASSIGN_OR_RETURN(Statement select, connection.Prepare(sql));
+  for (const std::string& value : values) select.Bind(value);
+  while (true) {
+    FHIR_ASSIGN_OR_RETURN(bool row, select.Step());
+    if (!row) break;
+    out.push_back(ReadVersionRow(select));
+  }
+  return out;
+}
+
+Result<std::string> IndexVersionOn(Connection& connection) {
+  FHIR_ASSIGN_OR_RETURN(Statement select,
+                        connection.Prepare("SELECT value FROM meta WHERE key = 'index_version'"));
+  FHIR_ASSIGN_OR_RETURN(bool row, select.Step());
+  return row ? select.Text(0) : std::string();
 }
 
 // --- The store -------------------------------------------------------------------------------
@@ -483,12 +609,12 @@ class SqliteWriteTransaction final : public WriteTransaction {
     return ReadCurrentOn(connection_, type, id);
   }
 
-  Result<std::vector<std::string>> Find(const SimpleQuery& query) override {
+  Result<SearchPage> Search(const SearchQuery& query, bool count_total) override {
     FHIR_RETURN_IF_ERROR(CheckActive());
-    return FindOn(connection_, query);
+    return SearchOn(connection_, query, count_total);
   }
 
-  Status Put(StoredVersion& v, const std::vector<TokenIndex>& tokens) override {
+  Status Put(StoredVersion& v, const fhir::search::IndexEntries& index) override {
     FHIR_RETURN_IF_ERROR(CheckActive());
     if (v.type.empty() || v.id.empty()) {
       return Status(IssueType::kValue, "a stored version needs a type and an id");
@@ -503,7 +629,7 @@ class SqliteWriteTransaction final : public WriteTransaction {
     // A savepoint makes the Put all or nothing, so a failure half-way leaves the transaction as
     // it was and the caller may still commit the earlier Puts.
     FHIR_RETURN_IF_ERROR(connection_.Run("SAVEPOINT put"));
-    Result<std::int64_t> sequence = Write(v, tokens);
+    Result<std::int64_t> sequence = Write(v, current == 0, index);
     if (!sequence.ok()) {
       Status undo = connection_.Run("ROLLBACK TO put");
       if (undo.ok()) undo = connection_.Run("RELEASE put");
@@ -531,6 +657,7 @@ class SqliteWriteTransaction final : public WriteTransaction {
     } else {
       status = connection_.Run("COMMIT");
     }
+    committed_ = status.ok() && !connection_.InTransaction();
     Finish();  // rolls back if COMMIT failed
     return status;
   }
@@ -553,7 +680,8 @@ class SqliteWriteTransaction final : public WriteTransaction {
   }
 
   // The rows of one Put; returns the new version's sequence.
-  Result<std::int64_t> Write(const StoredVersion& v, const std::vector<TokenIndex>& tokens) {
+  Result<std::int64_t> Write(const StoredVersion& v, bool is_new,
+                             const fhir::search::IndexEntries& index) {
     {
       FHIR_ASSIGN_OR_RETURN(
           Statement insert,
@@ -568,45 +696,163 @@ class SqliteWriteTransaction final : public WriteTransaction {
       FHIR_RETURN_IF_ERROR(insert.Run());
     }
     const std::int64_t sequence = sqlite3_last_insert_rowid(connection_.db());
+    std::int64_t rid = 0;
     {
       FHIR_ASSIGN_OR_RETURN(
           Statement upsert,
           connection_.Prepare("INSERT INTO current(type, id, version, seq, last_updated, deleted)"
                               " VALUES(?, ?, ?, ?, ?, ?) ON CONFLICT(type, id) DO UPDATE SET"
                               " version = excluded.version, seq = excluded.seq,"
-                              " last_updated = excluded.last_updated, deleted = excluded.deleted"));
+                              " last_updated = excluded.last_updated, deleted = excluded.deleted"
+                              " RETURNING rid"));
       upsert.Bind(v.type);
       upsert.Bind(v.id);
       upsert.Bind(v.version);
       upsert.Bind(sequence);
       upsert.Bind(v.last_updated);
       upsert.Bind(std::int64_t{v.deleted ? 1 : 0});
+      FHIR_ASSIGN_OR_RETURN(bool row, upsert.Step());
+      if (!row) return Status(IssueType::kException, "SQLite returned no rid for the upsert");
+      rid = upsert.Int(0);
       FHIR_RETURN_IF_ERROR(upsert.Run());
     }
-    {
-      FHIR_ASSIGN_OR_RETURN(Statement drop,
-                            connection_.Prepare("DELETE FROM tokens WHERE type = ? AND id = ?"));
-      drop.Bind(v.type);
-      drop.Bind(v.id);
-      FHIR_RETURN_IF_ERROR(drop.Run());
-    }
-    if (!v.deleted) {
-      for (const TokenIndex& token : tokens) {
-        FHIR_ASSIGN_OR_RETURN(
-            Statement add,
-            connection_.Prepare(
-                "INSERT INTO tokens(type, id, param, system, value) VALUES(?, ?, ?, ?, ?)"));
-        add.Bind(v.type);
-        add.Bind(v.id);
-        add.Bind(token.param);
-        add.Bind(token.system);
-        add.Bind(token.value);
-        FHIR_RETURN_IF_ERROR(add.Run());
-      }
-    }
+    if (!is_new) FHIR_RETURN_IF_ERROR(DropIndex(rid));
+    if (!v.deleted) FHIR_RETURN_IF_ERROR(WriteIndex(v.type, rid, index));
     return sequence;
   }
 
+  Status DropIndex(std::int64_t rid) {
+    for (const char* table : kIndexTables) {
+      FHIR_ASSIGN_OR_RETURN(Statement drop, connection_.Prepare(std::string("DELETE FROM ") +
+                                                               table + " WHERE rid = ?"));
+      drop.Bind(rid);
+      FHIR_RETURN_IF_ERROR(drop.Run());
+    }
+    return Status::Ok();
+  }
+
+  // The id of parameter `code` on `type`, created on first use.
+  Result<std::int64_t> ParamId(const std::string& type, const std::string& code) {
+    std::string key = type + '\n' + code;
+    std::unordered_map<std::string, std::int64_t>& cache = ParamCache();
+    if (auto it = cache.find(key); it != cache.end()) return it->second;
+    FHIR_ASSIGN_OR_RETURN(Statement select,
+                          connection_.Prepare("SELECT pid FROM params WHERE type = ? AND code = ?"));
+    select.Bind(type);
+    select.Bind(code);
+    FHIR_ASSIGN_OR_RETURN(bool row, select.Step());
+    std::int64_t pid = 0;
+    if (row) {
+      pid = select.Int(0);
+    } else {
+      FHIR_ASSIGN_OR_RETURN(Statement insert,
+                            connection_.Prepare("INSERT INTO params(type, code) VALUES(?, ?)"));
+      insert.Bind(type);
+      insert.Bind(code);
+      FHIR_RETURN_IF_ERROR(insert.Run());
+      pid = sqlite3_last_insert_rowid(connection_.db());
+      // A rollback forgets the row: Finish drops the ids this transaction created.
+      created_params_.push_back(key);
+    }
+    cache.emplace(std::move(key), pid);
+    return pid;
+  }
+
+  Status WriteIndex(const std::string& type, std::int64_t rid,
+                    const fhir::search::IndexEntries& index) {
+    for (const auto& e : index.strings) {
+      FHIR_ASSIGN_OR_RETURN(std::int64_t pid, ParamId(type, e.param));
+      FHIR_ASSIGN_OR_RETURN(Statement add,
+                            connection_.Prepare("INSERT INTO idx_string VALUES(?, ?, ?, ?)"));
+      add.Bind(rid);
+      add.Bind(pid);
+      add.Bind(e.normalized);
+      add.Bind(e.exact);
+      FHIR_RETURN_IF_ERROR(add.Run());
+    }
+    for (const auto& e : index.tokens) {
+      FHIR_ASSIGN_OR_RETURN(std::int64_t pid, ParamId(type, e.param));
+      FHIR_ASSIGN_OR_RETURN(Statement add, connection_.Prepare(
+                                               "INSERT INTO idx_token VALUES(?, ?, ?, ?, ?, ?, ?)"));
+      add.Bind(rid);
+      add.Bind(pid);
+      add.Bind(e.system);
+      add.Bind(e.code);
+      add.Bind(e.text);
+      add.Bind(e.type_system);
+      add.Bind(e.type_code);
+      FHIR_RETURN_IF_ERROR(add.Run());
+    }
+    for (const auto& e : index.dates) {
+      FHIR_ASSIGN_OR_RETURN(std::int64_t pid, ParamId(type, e.param));
+      FHIR_ASSIGN_OR_RETURN(Statement add,
+                            connection_.Prepare("INSERT INTO idx_date VALUES(?, ?, ?, ?)"));
+      add.Bind(rid);
+      add.Bind(pid);
+      add.Bind(e.low);
+      add.Bind(e.high);
+      FHIR_RETURN_IF_ERROR(add.Run());
+    }
+    for (const auto& e : index.numbers) {
+      FHIR_ASSIGN_OR_RETURN(std::int64_t pid, ParamId(type, e.param));
+      FHIR_ASSIGN_OR_RETURN(Statement add,
+                            connection_.Prepare("INSERT INTO idx_number VALUES(?, ?, ?, ?)"));
+      add.Bind(rid);
+      add.Bind(pid);
+      add.Bind(e.low);
+      add.Bind(e.high);
+      FHIR_RETURN_IF_ERROR(add.Run());
+    }
+    for (const auto& e : index.quantities) {
+      FHIR_ASSIGN_OR_RETURN(std::int64_t pid, ParamId(type, e.param));
+      FHIR_ASSIGN_OR_RETURN(Statement add,
+                            connection_.Prepare("INSERT INTO idx_quantity VALUES(?, ?, ?, ?, ?, ?)"));
+      add.Bind(rid);
+      add.Bind(pid);
+      add.Bind(e.system);
+      add.Bind(e.code);
+      add.Bind(e.low);
+      add.Bind(e.high);
+      FHIR_RETURN_IF_ERROR(add.Run());
+    }
+    for (const auto& e : index.references) {
+      FHIR_ASSIGN_OR_RETURN(std::int64_t pid, ParamId(type, e.param));
+      FHIR_ASSIGN_OR_RETURN(
+          Statement add,
+          connection_.Prepare("INSERT INTO idx_reference VALUES(?, ?, ?, ?, ?, ?, ?, ?)"));
+      add.Bind(rid);
+      add.Bind(pid);
+      add.Bind(e.target_type);
+      add.Bind(e.target_id);
+      add.Bind(e.version);
+      add.Bind(e.url);
+      add.Bind(e.identifier_system);
+      add.Bind(e.identifier_value);
+      FHIR_RETURN_IF_ERROR(add.Run());
+    }
+    for (const auto& e : index.uris) {
+      FHIR_ASSIGN_OR_RETURN(std::int64_t pid, ParamId(type, e.param));
+      FHIR_ASSIGN_OR_RETURN(Statement add,
+                            connection_.Prepare("INSERT INTO idx_uri VALUES(?, ?, ?)"));
+      add.Bind(rid);
+      add.Bind(pid);
+      add.Bind(e.value);
+      FHIR_RETURN_IF_ERROR(add.Run());
+    }
+    return Status::Ok();
+  }
+
+ public:
+  // Reindex support: replaces the index rows of (type, id)'s current version.
+  Status ReplaceIndex(std::int64_t rid, const std::string& type,
+                      const fhir::search::IndexEntries& index) {
+    FHIR_RETURN_IF_ERROR(CheckActive());
+    FHIR_RETURN_IF_ERROR(DropIndex(rid));
+    return WriteIndex(type, rid, index);
+  }
+  Connection& connection() { return connection_; }
+
+ private:
   // Rolls back whatever is still open and lets the next writer in.
   void Finish();
 
@@ -614,6 +860,13 @@ class SqliteWriteTransaction final : public WriteTransaction {
   Connection& connection_;
   bool done_ = false;
   bool broken_ = false;  // a failed Put could not be undone: only a rollback is safe
+  // The store's (type, code) -> pid cache, used only by the writer; the keys this transaction
+  // added rows to `params` for, which a rollback must forget.
+  std::unordered_map<std::string, std::int64_t>& ParamCache();
+  std::vector<std::string> created_params_;
+  bool committed_ = false;
+
+  friend class SqliteStore;
 };
 
 class SqliteStore final : public Store {
@@ -663,9 +916,76 @@ class SqliteStore final : public Store {
     return page;
   }
 
-  Result<std::vector<std::string>> Find(const SimpleQuery& query) override {
+  Result<SearchPage> Search(const SearchQuery& query, bool count_total) override {
     Lease reader(*this);
-    return FindOn(reader.connection(), query);
+    Connection& connection = reader.connection();
+    FHIR_RETURN_IF_ERROR(connection.Run("BEGIN"));
+    Result<SearchPage> page = SearchOn(connection, query, count_total);
+    (void)connection.Run("ROLLBACK");
+    return page;
+  }
+
+  Result<std::vector<StoredVersion>> Include(const std::vector<ResourceKey>& from,
+                                             const IncludeQuery& include) override {
+    Lease reader(*this);
+    return IncludeOn(reader.connection(), from, include);
+  }
+
+  Result<std::string> IndexVersion() override {
+    Lease reader(*this);
+    return IndexVersionOn(reader.connection());
+  }
+
+  // Rebuilds the index of every current resource, in batches of write transactions so that
+  // other writers get in between; the version label is written last, so an interrupted reindex
+  // runs again at the next start.
+  Status Reindex(const std::function<fhir::search::IndexEntries(const StoredVersion&)>& extract,
+                 std::string_view version) override {
+    constexpr std::int64_t kBatch = 500;
+    std::int64_t after = 0;
+    while (true) {
+      FHIR_ASSIGN_OR_RETURN(std::unique_ptr<WriteTransaction> base, BeginWrite());
+      auto& transaction = static_cast<SqliteWriteTransaction&>(*base);
+      std::vector<std::pair<std::int64_t, StoredVersion>> batch;
+      {
+        FHIR_ASSIGN_OR_RETURN(
+            Statement select,
+            transaction.connection().Prepare(
+                std::string("SELECT c.rid, ") + kVersionColumns +
+                " FROM current c JOIN versions v ON v.seq = c.seq"
+                " WHERE c.rid > ? AND c.deleted = 0 ORDER BY c.rid LIMIT ?"));
+        select.Bind(after);
+        select.Bind(kBatch);
+        while (true) {
+          FHIR_ASSIGN_OR_RETURN(bool row, select.Step());
+          if (!row) break;
+          std::int64_t rid = select.Int(0);
+          StoredVersion v;
+          v.sequence = select.Int(1);
+          v.type = select.Text(2);
+          v.id = select.Text(3);
+          v.version = select.Int(4);
+          v.last_updated = select.Text(5);
+          v.deleted = select.Int(6) != 0;
+          v.json = select.Blob(7);
+          batch.emplace_back(rid, std::move(v));
+        }
+      }
+      for (const auto& [rid, v] : batch) {
+        FHIR_RETURN_IF_ERROR(transaction.ReplaceIndex(rid, v.type, extract(v)));
+        after = rid;
+      }
+      if (batch.empty()) {
+        FHIR_ASSIGN_OR_RETURN(Statement label,
+                              transaction.connection().Prepare(
+                                  "INSERT INTO meta(key, value) VALUES('index_version', ?)"
+                                  " ON CONFLICT(key) DO UPDATE SET value = excluded.value"));
+        label.Bind(version);
+        FHIR_RETURN_IF_ERROR(label.Run());
+      }
+      FHIR_RETURN_IF_ERROR(transaction.Commit());
+      if (batch.empty()) return Status::Ok();
+    }
   }
 
   void EndWrite() {
@@ -712,14 +1032,26 @@ class SqliteStore final : public Store {
   std::condition_variable write_cv_;
   bool writing_ = false;  // guarded by write_mu_: a WriteTransaction is alive
 
+  // (type + '\n' + code) -> params.pid; only the writer (holding writing_) touches it.
+  std::unordered_map<std::string, std::int64_t> param_cache_;
+  friend class SqliteWriteTransaction;
+
   std::mutex readers_mu_;
   std::condition_variable readers_cv_;
   std::vector<std::unique_ptr<Connection>> readers_;
   std::vector<Connection*> free_readers_;  // guarded by readers_mu_
 };
 
+std::unordered_map<std::string, std::int64_t>& SqliteWriteTransaction::ParamCache() {
+  return store_.param_cache_;
+}
+
 void SqliteWriteTransaction::Finish() {
   if (connection_.InTransaction()) (void)connection_.Run("ROLLBACK");
+  if (!committed_) {
+    for (const std::string& key : created_params_) store_.param_cache_.erase(key);
+  }
+  created_params_.clear();
   done_ = true;
   store_.EndWrite();
 }
@@ -748,18 +1080,25 @@ Status CreateSchema(Connection& connection) {
   // Another process may be creating the same file: decide under the write lock.
   FHIR_ASSIGN_OR_RETURN(std::int64_t version, UserVersion(connection));
   if (version == kSchemaVersion) return Status::Ok();
-  if (version != 0) {
+  if (version == 0) {
+    FHIR_RETURN_IF_ERROR(connection.Exec(kVersionsSql));
+    FHIR_RETURN_IF_ERROR(connection.Exec(kCurrentAndIndexSql));
+  } else if (version == 1) {
+    FHIR_RETURN_IF_ERROR(connection.Exec(kMigrateFrom1Sql));
+    FHIR_RETURN_IF_ERROR(connection.Exec(kCurrentAndIndexSql));
+    FHIR_RETURN_IF_ERROR(connection.Exec(kMigrateFrom1CopySql));
+  } else {
     return Status(IssueType::kException, "the database has schema version " +
                                              std::to_string(version) + "; this server knows " +
                                              std::to_string(kSchemaVersion));
   }
-  return connection.Exec(kSchemaSql);
+  return connection.Exec("PRAGMA user_version = 2");
 }
 
 Status EnsureSchema(Connection& connection) {
   FHIR_ASSIGN_OR_RETURN(std::int64_t version, UserVersion(connection));
   if (version == kSchemaVersion) return Status::Ok();
-  if (version != 0) {
+  if (version > kSchemaVersion) {
     return Status(IssueType::kException, "the database has schema version " +
                                              std::to_string(version) + "; this server knows " +
                                              std::to_string(kSchemaVersion));

@@ -9,104 +9,14 @@
 
 #include <doctest/doctest.h>
 
-#include "fhir/json/dom.h"
-#include "server/rest_service.h"
-#include "storage/sqlite/sqlite_store.h"
+#include "tests/server/rest_fixture.h"
 
 namespace {
 
 using server::RestRequest;
 using server::RestResponse;
-
-class Fixture {
- public:
-  Fixture() {
-    static std::atomic<int> counter{0};
-    path_ = std::filesystem::temp_directory_path() /
-            ("rest_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++) + ".db");
-    storage::sqlite::SqliteOptions options;
-    options.path = path_.string();
-    auto store = storage::sqlite::OpenSqliteStore(options);
-    REQUIRE(store.ok());
-    store_ = std::move(store).value();
-    service_ = std::make_unique<server::RestService>(
-        *store_, server::RestService::Options{"http://test/fhir"});
-  }
-  ~Fixture() {
-    service_.reset();
-    store_.reset();
-    for (const char* suffix : {"", "-wal", "-shm"}) {
-      std::filesystem::remove(path_.string() + suffix);
-    }
-  }
-
-  RestResponse Call(std::string method, std::string path, std::string body = {},
-                    void (*tweak)(RestRequest&) = nullptr) {
-    RestRequest r;
-    r.method = std::move(method);
-    std::size_t q = path.find('?');
-    std::string p = path.substr(0, q);
-    std::size_t start = 0;
-    while (start < p.size()) {
-      std::size_t slash = p.find('/', start);
-      r.segments.push_back(p.substr(start, slash - start));
-      if (slash == std::string::npos) break;
-      start = slash + 1;
-    }
-    if (q != std::string::npos) {
-      std::string query = path.substr(q + 1);
-      std::size_t s = 0;
-      while (s <= query.size()) {
-        std::size_t amp = query.find('&', s);
-        std::string pair = query.substr(s, amp - s);
-        std::size_t eq = pair.find('=');
-        r.params.emplace_back(pair.substr(0, eq), eq == std::string::npos ? "" : pair.substr(eq + 1));
-        if (amp == std::string::npos) break;
-        s = amp + 1;
-      }
-    }
-    r.body = std::move(body);
-    r.content_type = r.method == "PATCH" ? "application/json-patch+json" : "application/fhir+json";
-    if (tweak) tweak(r);
-    return service_->Handle(r);
-  }
-  RestResponse Call(RestRequest r) { return service_->Handle(r); }
-
- private:
-  std::filesystem::path path_;
-  std::unique_ptr<storage::Store> store_;
-  std::unique_ptr<server::RestService> service_;
-};
-
-// A JSON value at a simple dotted path with [i] indexes, as text ("" if absent).
-std::string At(const std::string& json, const std::string& path) {
-  fhir::json::JsonDocument doc;
-  if (!doc.Parse(json).ok()) return "<malformed>";
-  const fhir::json::JsonValue* v = &doc.root();
-  std::size_t i = 0;
-  while (i < path.size() && v != nullptr) {
-    std::size_t end = path.find_first_of(".[", i);
-    std::string key = path.substr(i, end - i);
-    if (!key.empty()) v = v->Find(key);
-    i = end == std::string::npos ? path.size() : end;
-    while (v != nullptr && i < path.size() && path[i] == '[') {
-      std::size_t close = path.find(']', i);
-      std::size_t index = std::stoul(path.substr(i + 1, close - i - 1));
-      v = v->is_array() && index < v->size ? &v->items[index] : nullptr;
-      i = close + 1;
-    }
-    if (i < path.size() && path[i] == '.') ++i;
-  }
-  if (v == nullptr) return "";
-  switch (v->kind) {
-    case fhir::json::JsonValue::Kind::kString:
-    case fhir::json::JsonValue::Kind::kNumber: return std::string(v->str());
-    case fhir::json::JsonValue::Kind::kTrue: return "true";
-    case fhir::json::JsonValue::Kind::kFalse: return "false";
-    case fhir::json::JsonValue::Kind::kNull: return "null";
-    default: return "<" + std::to_string(v->size) + ">";
-  }
-}
+using server::testing::At;
+using server::testing::Fixture;
 
 const char kPatient[] =
     R"({"resourceType":"Patient","identifier":[{"system":"urn:oid:1.2.3","value":"A1"}],)"
@@ -251,7 +161,13 @@ TEST_CASE("conditional create, update and delete") {
   CHECK(IdOf(upd2) == IdOf(upd));
   CHECK(upd2.etag == "W/\"2\"");
   CHECK(f.Call("PUT", "Patient?identifier=urn:oid:1.2.3|A1", kPatient).status == 412);
-  CHECK(f.Call("PUT", "Patient?name=x", kPatient).status == 400);  // unsupported criterion
+  // An unknown criterion would match too much: a conditional interaction refuses it.
+  RestResponse unknown = f.Call("PUT", "Patient?shoe-size=x", kPatient);
+  CHECK(unknown.status == 400);
+  CHECK(At(unknown.body, "issue[0].expression[0]") == "shoe-size");
+  // Any search parameter is a criterion: family=chalmers matches both A1 patients made above.
+  CHECK(f.Call("PUT", "Patient?family=chalmers&gender=male", kPatient).status == 412);
+  CHECK(f.Call("PUT", "Patient?family=chalmers&gender=female", kPatient).status == 201);
 
   CHECK(f.Call("DELETE", "Patient?identifier=urn:oid:1.2.3|A1").status == 412);
   CHECK(f.Call("DELETE", "Patient?identifier=urn:oid:1.2.3|B2").status == 204);

@@ -19,8 +19,10 @@
 #include <vector>
 
 #include <doctest/doctest.h>
+#include <sqlite3.h>
 
 #include "fhir/base/status.h"
+#include "fhir/search/normalize.h"
 #include "storage/store.h"
 
 namespace storage::sqlite {
@@ -89,30 +91,70 @@ StoredVersion Version(const std::string& type, const std::string& id, std::int64
   return v;
 }
 
-TokenIndex Identifier(const std::string& system, const std::string& value) {
-  return TokenIndex{"identifier", system, value};
+fhir::search::TokenEntry Tok(const std::string& param, const std::string& system,
+                            const std::string& value) {
+  return fhir::search::TokenEntry{param, system, value, "", "", ""};
+}
+
+fhir::search::TokenEntry Identifier(const std::string& system, const std::string& value) {
+  return Tok("identifier", system, value);
+}
+
+fhir::search::IndexEntries Ix(std::vector<fhir::search::TokenEntry> tokens) {
+  fhir::search::IndexEntries index;
+  index.tokens = std::move(tokens);
+  return index;
 }
 
 // Builders for the queries (designated initializers would leave members uninitialized in the
 // eyes of -Wmissing-field-initializers).
-struct Q : SimpleQuery {
+struct Q : SearchQuery {
   explicit Q(std::string resource_type) { type = std::move(resource_type); }
-  Q& AnyId(std::vector<std::string> values) {
-    ids = std::move(values);
+  Q& AnyId(const std::vector<std::string>& values) {
+    Criterion c;
+    c.param = "_id";
+    for (const std::string& value : values) {
+      Match m;
+      m.kind = Match::Kind::kId;
+      m.value = value;
+      c.any.push_back(std::move(m));
+    }
+    criteria.push_back(std::move(c));
     return *this;
   }
-  Q& Tokens(std::vector<TokenIndex> values) {
-    tokens = std::move(values);
+  // Each token a criterion of its own (AND); an empty system matches any system.
+  Q& Tokens(const std::vector<fhir::search::TokenEntry>& values) {
+    for (const auto& token : values) {
+      Criterion c;
+      c.table = IndexTable::kToken;
+      c.param = token.param;
+      Match m;
+      m.kind = Match::Kind::kToken;
+      if (!token.system.empty()) m.system = token.system;
+      m.value = token.code;
+      c.any.push_back(std::move(m));
+      criteria.push_back(std::move(c));
+    }
     return *this;
   }
-  Q& Ge(std::string instant) {
-    last_updated_ge = std::move(instant);
+  Q& LastUpdated(Prefix prefix, const std::string& instant) {
+    Criterion c;
+    c.table = IndexTable::kDate;
+    c.param = "_lastUpdated";
+    Match m;
+    m.kind = Match::Kind::kRange;
+    m.prefix = prefix;
+    m.is_time = true;
+    auto range = fhir::search::DateRange(instant);
+    REQUIRE(range.has_value());
+    m.time_low = range->low;
+    m.time_high = range->high;
+    c.any.push_back(std::move(m));
+    criteria.push_back(std::move(c));
     return *this;
   }
-  Q& Lt(std::string instant) {
-    last_updated_lt = std::move(instant);
-    return *this;
-  }
+  Q& Ge(const std::string& instant) { return LastUpdated(Prefix::kGe, instant); }
+  Q& Lt(const std::string& instant) { return LastUpdated(Prefix::kLt, instant); }
   Q& Limit(int n) {
     limit = n;
     return *this;
@@ -153,10 +195,11 @@ SqliteOptions OptionsFor(const std::string& path) {
 }
 
 // Puts `v` in a transaction of its own; returns its sequence.
-std::int64_t PutOne(Store& store, StoredVersion v, const std::vector<TokenIndex>& tokens = {}) {
+std::int64_t PutOne(Store& store, StoredVersion v,
+                    std::vector<fhir::search::TokenEntry> tokens = {}) {
   auto transaction = store.BeginWrite();
   REQUIRE_MESSAGE(transaction.ok(), transaction.status().ToString());
-  fhir::Status put = (*transaction)->Put(v, tokens);
+  fhir::Status put = (*transaction)->Put(v, Ix(std::move(tokens)));
   REQUIRE_MESSAGE(put.ok(), put.ToString());
   fhir::Status commit = (*transaction)->Commit();
   REQUIRE_MESSAGE(commit.ok(), commit.ToString());
@@ -175,10 +218,15 @@ HistoryPage History(Store& store, HistoryQuery query) {
   return std::move(page).value();
 }
 
-std::vector<std::string> Find(Store& store, const SimpleQuery& query) {
-  auto ids = store.Find(query);
-  REQUIRE_MESSAGE(ids.ok(), ids.status().ToString());
-  return std::move(ids).value();
+std::vector<std::string> IdsOf(const fhir::Result<SearchPage>& page) {
+  REQUIRE_MESSAGE(page.ok(), page.status().ToString());
+  std::vector<std::string> ids;
+  for (const StoredVersion& v : page->versions) ids.push_back(v.id);
+  return ids;
+}
+
+std::vector<std::string> Find(Store& store, const SearchQuery& query) {
+  return IdsOf(store.Search(query, false));
 }
 
 using Ids = std::vector<std::string>;
@@ -331,7 +379,7 @@ TEST_CASE("SqliteStore: a WriteTransaction destroyed without Commit rolls back")
     auto transaction = store->BeginWrite();
     REQUIRE(transaction.ok());
     StoredVersion v = Version("Patient", "a", 1, 1);
-    REQUIRE((*transaction)->Put(v, {Identifier("sysA", "1")}).ok());
+    REQUIRE((*transaction)->Put(v, Ix({Identifier("sysA", "1")})).ok());
     CHECK(v.sequence == 1);
     auto inside = (*transaction)->ReadCurrent("Patient", "a");
     REQUIRE(inside.ok());
@@ -357,7 +405,7 @@ TEST_CASE("SqliteStore: the Puts of one transaction become visible together at C
   StoredVersion a = Version("Patient", "a", 1, 1);
   StoredVersion b = Version("Patient", "b", 1, 1);
   StoredVersion c = Version("Observation", "c", 1, 1);
-  REQUIRE((*transaction)->Put(a, {Identifier("sysA", "1")}).ok());
+  REQUIRE((*transaction)->Put(a, Ix({Identifier("sysA", "1")})).ok());
   REQUIRE((*transaction)->Put(b, {}).ok());
   REQUIRE((*transaction)->Put(c, {}).ok());
   CHECK(a.sequence == 1);
@@ -369,9 +417,7 @@ TEST_CASE("SqliteStore: the Puts of one transaction become visible together at C
   CHECK(store->ReadCurrent("Observation", "c").status().type() == IssueType::kNotFound);
   CHECK(History(*store, {}).total == 0);
   CHECK(Find(*store, Q("Patient")).empty());
-  auto inside = (*transaction)->Find(Q("Patient"));
-  REQUIRE(inside.ok());
-  CHECK(*inside == Ids{"a", "b"});
+  CHECK(IdsOf((*transaction)->Search(Q("Patient"), false)) == Ids{"a", "b"});
 
   REQUIRE((*transaction)->Commit().ok());
   CHECK(store->ReadCurrent("Patient", "a")->sequence == 1);
@@ -400,7 +446,7 @@ TEST_CASE("SqliteStore: readers see the last committed state while a write is op
   auto transaction = store->BeginWrite();
   REQUIRE(transaction.ok());
   StoredVersion v2 = Version("Patient", "a", 2, 2);
-  REQUIRE((*transaction)->Put(v2, {Identifier("sysA", "2")}).ok());
+  REQUIRE((*transaction)->Put(v2, Ix({Identifier("sysA", "2")})).ok());
 
   auto outside = store->ReadCurrent("Patient", "a");
   REQUIRE(outside.ok());
@@ -413,9 +459,8 @@ TEST_CASE("SqliteStore: readers see the last committed state while a write is op
   auto inside = (*transaction)->ReadCurrent("Patient", "a");
   REQUIRE(inside.ok());
   CHECK(inside->version == 2);
-  auto inside_find = (*transaction)->Find(Q("Patient").Tokens({Identifier("sysA", "2")}));
-  REQUIRE(inside_find.ok());
-  CHECK(*inside_find == Ids{"a"});
+  CHECK(IdsOf((*transaction)->Search(Q("Patient").Tokens({Identifier("sysA", "2")}), false)) ==
+        Ids{"a"});
 
   REQUIRE((*transaction)->Commit().ok());
   auto after = store->ReadCurrent("Patient", "a");
@@ -621,7 +666,7 @@ void WriteSearchable(Store& store) {
   PutOne(store, Version("Patient", "d", 1, 4), {Identifier("sysA", "1")});
   PutOne(store, Version("Patient", "d", 2, 5, /*deleted=*/true));
   PutOne(store, Version("Observation", "e", 1, 6), {Identifier("sysA", "1")});
-  PutOne(store, Version("Patient", "f", 1, 7), {TokenIndex{"code", "sysA", "1"}});
+  PutOne(store, Version("Patient", "f", 1, 7), {Tok("code", "sysA", "1")});
 }
 
 void CheckSearchable(Store& store) {
@@ -646,8 +691,8 @@ void CheckSearchable(Store& store) {
   CHECK(Find(store, Q("Patient").Tokens({Identifier("sysB", "")})) == Ids{"a"});
   CHECK(Find(store, Q("Patient").Tokens({Identifier("sysC", "")})).empty());
   // the param must match
-  CHECK(Find(store, Q("Patient").Tokens({TokenIndex{"code", "sysA", "1"}})) == Ids{"f"});
-  CHECK(Find(store, Q("Patient").Tokens({TokenIndex{"code", "sysA", "2"}})).empty());
+  CHECK(Find(store, Q("Patient").Tokens({Tok("code", "sysA", "1")})) == Ids{"f"});
+  CHECK(Find(store, Q("Patient").Tokens({Tok("code", "sysA", "2")})).empty());
   // AND across tokens
   CHECK(Find(store, Q("Patient").Tokens({Identifier("sysA", "1"), Identifier("sysB", "x")})) ==
         Ids{"a"});
@@ -688,11 +733,10 @@ TEST_CASE("SqliteStore: Find with many query shapes (statement cache eviction)")
   auto store = Open(path.str(), /*readers=*/1);
   WriteSearchable(*store);
   for (int n = 1; n <= 150; ++n) {
-    SimpleQuery query;
-    query.type = "Patient";
-    for (int i = 0; i < n; ++i) query.ids.push_back("x" + std::to_string(i));
-    query.ids.push_back("b");
-    REQUIRE(Find(*store, query) == Ids{"b"});
+    std::vector<std::string> ids;
+    for (int i = 0; i < n; ++i) ids.push_back("x" + std::to_string(i));
+    ids.push_back("b");
+    REQUIRE(Find(*store, Q("Patient").AnyId(ids)) == Ids{"b"});
   }
   CheckSearchable(*store);
 }
@@ -742,7 +786,7 @@ TEST_CASE("SqliteStore: a committed transaction survives kill -9 of the process"
     auto committed = (*store)->BeginWrite();
     if (!committed.ok()) _exit(11);
     StoredVersion v1 = Version("Patient", "a", 1, 1);
-    if (!(*committed)->Put(v1, {Identifier("sysA", "1")}).ok()) _exit(12);
+    if (!(*committed)->Put(v1, Ix({Identifier("sysA", "1")})).ok()) _exit(12);
     if (!(*committed)->Commit().ok()) _exit(13);
     auto open = (*store)->BeginWrite();
     if (!open.ok()) _exit(14);
@@ -795,7 +839,7 @@ TEST_CASE("SqliteStore: concurrent read-modify-write cycles serialize without lo
         }
         StoredVersion next = Version("Patient", "p", current->version + 1, 1);
         next.json = "{\"thread\":" + std::to_string(t) + ",\"cycle\":" + std::to_string(done) + "}";
-        fhir::Status put = (*transaction)->Put(next, {Identifier("sysP", std::to_string(t))});
+        fhir::Status put = (*transaction)->Put(next, Ix({Identifier("sysP", std::to_string(t))}));
         if (!put.ok()) {
           if (put.type() != IssueType::kConflict) {
             ++failures;
@@ -927,7 +971,62 @@ TEST_CASE("OpenSqliteStore refuses a database of a newer schema version") {
   auto store = OpenSqliteStore(OptionsFor(path.str()));
   REQUIRE_FALSE(store.ok());
   CHECK(store.status().type() == IssueType::kException);
-  CHECK(store.status().diagnostics() == "the database has schema version 99; this server knows 1");
+  CHECK(store.status().diagnostics() == "the database has schema version 99; this server knows 2");
+}
+
+TEST_CASE("OpenSqliteStore migrates a schema 1 file; Reindex rebuilds the search index") {
+  TempPath path;
+  {
+    // The schema of the first release, with one resource.
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(path.str().c_str(), &db) == SQLITE_OK);
+    const char* v1 = R"sql(
+      PRAGMA journal_mode = WAL;
+      CREATE TABLE versions(seq INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT NOT NULL,
+        id TEXT NOT NULL, version INTEGER NOT NULL, last_updated TEXT NOT NULL,
+        deleted INTEGER NOT NULL, json BLOB NOT NULL, UNIQUE(type, id, version));
+      CREATE INDEX versions_by_type ON versions(type, seq);
+      CREATE TABLE current(type TEXT NOT NULL, id TEXT NOT NULL, version INTEGER NOT NULL,
+        seq INTEGER NOT NULL, last_updated TEXT NOT NULL, deleted INTEGER NOT NULL,
+        PRIMARY KEY(type, id)) WITHOUT ROWID;
+      CREATE TABLE tokens(type TEXT NOT NULL, id TEXT NOT NULL, param TEXT NOT NULL,
+        system TEXT NOT NULL, value TEXT NOT NULL);
+      INSERT INTO versions(type, id, version, last_updated, deleted, json)
+        VALUES('Patient', 'a', 1, '2020-01-01T00:00:00.000Z', 0, '{"resourceType":"Patient"}');
+      INSERT INTO current VALUES('Patient', 'a', 1, 1, '2020-01-01T00:00:00.000Z', 0);
+      INSERT INTO tokens VALUES('Patient', 'a', 'identifier', 'sysA', '1');
+      PRAGMA user_version = 1;)sql";
+    char* error = nullptr;
+    int rc = sqlite3_exec(db, v1, nullptr, nullptr, &error);
+    CHECK_MESSAGE(rc == SQLITE_OK, (error != nullptr ? error : ""));
+    sqlite3_free(error);
+    sqlite3_close(db);
+  }
+  auto store = Open(path.str());
+  auto current = store->ReadCurrent("Patient", "a");
+  REQUIRE(current.ok());
+  CHECK(current->json == R"({"resourceType":"Patient"})");
+  CHECK(current->sequence == 1);
+  auto label = store->IndexVersion();
+  REQUIRE(label.ok());
+  CHECK(*label == "");  // the migration leaves the index to Reindex
+  CHECK(Find(*store, Q("Patient").Tokens({Identifier("sysA", "1")})).empty());
+
+  int extracted = 0;
+  fhir::Status reindexed = store->Reindex(
+      [&](const StoredVersion& v) {
+        ++extracted;
+        CHECK(v.id == "a");
+        return Ix({Identifier("sysA", "1")});
+      },
+      "test-index-2");
+  REQUIRE_MESSAGE(reindexed.ok(), reindexed.ToString());
+  CHECK(extracted == 1);
+  CHECK(*store->IndexVersion() == "test-index-2");
+  CHECK(Find(*store, Q("Patient").Tokens({Identifier("sysA", "1")})) == Ids{"a"});
+  // New writes keep working on the migrated file (the next sequence follows the old ones).
+  CHECK(PutOne(*store, Version("Patient", "b", 1, 2), {Identifier("sysA", "2")}) == 2);
+  CHECK(Find(*store, Q("Patient").Tokens({Identifier("sysA", "")})) == (Ids{"a", "b"}));
 }
 
 }  // namespace

@@ -304,6 +304,42 @@ std::string UpperFirst(const std::string& s) {
   return out;
 }
 
+namespace {
+
+std::vector<std::string> Strings(const rapidjson::Value& v, const char* key) {
+  std::vector<std::string> out;
+  auto it = v.FindMember(key);
+  if (it == v.MemberEnd() || !it->value.IsArray()) return out;
+  for (const auto& item : it->value.GetArray()) {
+    if (item.IsString()) out.emplace_back(item.GetString());
+  }
+  return out;
+}
+
+void LoadSearchParams(const std::string& path, Definitions& defs) {
+  if (!std::ifstream(path)) return;  // the golden-test fixture has none
+  rapidjson::Document doc = ReadJson(path);
+  if (!doc.IsArray()) Fail(path + ": expected an array of SearchParameters");
+  defs.has_search_params = true;
+  for (const auto& sp : doc.GetArray()) {
+    SearchParam p{Str(sp, "url"), Str(sp, "code"), Str(sp, "type"), Str(sp, "expression"),
+                  Strings(sp, "base"), Strings(sp, "target"), {}};
+    if (p.url.empty() || p.code.empty() || p.type.empty()) Fail(path + ": incomplete entry");
+    auto components = sp.FindMember("component");
+    if (components != sp.MemberEnd() && components->value.IsArray()) {
+      for (const auto& c : components->value.GetArray()) {
+        p.components.emplace_back(Str(c, "definition"), Str(c, "expression"));
+      }
+    }
+    std::sort(p.target.begin(), p.target.end());
+    defs.search_params.push_back(std::move(p));
+  }
+  std::sort(defs.search_params.begin(), defs.search_params.end(),
+            [](const SearchParam& a, const SearchParam& b) { return a.url < b.url; });
+}
+
+}  // namespace
+
 Definitions LoadDefinitions(const std::string& dir) {
   Definitions defs;
   rapidjson::Document sds = ReadJson(dir + "/structure-definitions.json");
@@ -337,6 +373,7 @@ Definitions LoadDefinitions(const std::string& dir) {
   };
   for (auto& s : defs.datatypes) visit(*s);
   for (auto& s : defs.resources) visit(*s);
+  LoadSearchParams(dir + "/search-parameters.json", defs);
   return defs;
 }
 

@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace fhirgen {
@@ -53,14 +54,24 @@ struct ValueSetCodes {
   std::vector<std::string> codes;  // sorted
 };
 
+struct SearchParam {
+  std::string url, code, type, expression;
+  std::vector<std::string> base, target;
+  std::vector<std::pair<std::string, std::string>> components;  // (definition, expression)
+};
+
 struct Definitions {
   std::vector<std::string> primitives;          // "boolean", "date", ... sorted
   std::vector<std::unique_ptr<Struct>> datatypes;  // complex types, sorted by name
   std::vector<std::unique_ptr<Struct>> resources;  // Resource, DomainResource, then the rest
   std::map<std::string, ValueSetCodes> value_sets;  // enumerable required ValueSets by URL
+  // search-parameters.json, when the definitions directory has it; sorted by URL.
+  bool has_search_params = false;
+  std::vector<SearchParam> search_params;
 };
 
-// Reads structure-definitions.json and terminology.json from `dir` (see
+// Reads structure-definitions.json, terminology.json and (if present) search-parameters.json
+// from `dir` (see
 // tools/spec/extract_r4.py). Exits the process with a message on malformed input.
 Definitions LoadDefinitions(const std::string& dir);
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <map>
 #include <set>
@@ -477,6 +478,60 @@ std::vector<OutputFile> RegistryFiles(const Definitions& defs) {
   return {{"fhir/r4/all_resources.h", h.str()}, {"fhir/r4/registry_data.cc", c.str()}};
 }
 
+std::string SearchParamTypeEnum(const std::string& type) {
+  static const std::map<std::string, std::string> kTypes = {
+      {"number", "kNumber"},       {"date", "kDate"},         {"string", "kString"},
+      {"token", "kToken"},         {"reference", "kReference"}, {"composite", "kComposite"},
+      {"quantity", "kQuantity"},   {"uri", "kUri"},           {"special", "kSpecial"}};
+  auto it = kTypes.find(type);
+  if (it == kTypes.end()) {
+    std::fprintf(stderr, "fhirgen: unknown SearchParameter type '%s'\n", type.c_str());
+    std::exit(1);
+  }
+  return it->second;
+}
+
+OutputFile SearchParamsSource(const Definitions& defs) {
+  Printer p;
+  p.Emit(Banner("the R4 SearchParameters"));
+  p.Emit(
+      "#include <span>\n#include <string_view>\n\n#include \"fhir/search/search_parameter.h\"\n\n"
+      "namespace fhir {\nnamespace {\n\nusing S = std::string_view;\n\n");
+  auto list = [&](const std::string& symbol, const std::vector<std::string>& items) {
+    if (items.empty()) return std::string("{}");
+    p.Emit("constexpr S $s$[] = {", {{"s", symbol}});
+    for (const auto& item : items) p.Emit("$q$, ", {{"q", Quote(item)}});
+    p.Emit("};\n");
+    return symbol;
+  };
+  std::vector<std::string> rows;
+  for (std::size_t i = 0; i < defs.search_params.size(); ++i) {
+    const SearchParam& sp = defs.search_params[i];
+    const std::string n = std::to_string(i);
+    std::string base = list("kBase" + n, sp.base);
+    std::string target = list("kTarget" + n, sp.target);
+    std::string components = "{}";
+    if (!sp.components.empty()) {
+      components = "kComponents" + n;
+      p.Emit("constexpr SearchParamComponent $s$[] = {", {{"s", components}});
+      for (const auto& [definition, expression] : sp.components) {
+        p.Emit("{$d$, $e$}, ", {{"d", Quote(definition)}, {"e", Quote(expression)}});
+      }
+      p.Emit("};\n");
+    }
+    rows.push_back("    {" + Quote(sp.url) + ", " + Quote(sp.code) + ", " + base +
+                   ", SearchParamType::" + SearchParamTypeEnum(sp.type) + ", " +
+                   Quote(sp.expression) + ", " + target + ", " + components + "},\n");
+  }
+  p.Emit("\nconstexpr SearchParameterDef kSearchParameters[] = {\n");
+  for (const auto& row : rows) p.Emit("$r$", {{"r", row}});
+  p.Emit(
+      "};\n\n}  // namespace\n\n"
+      "std::span<const SearchParameterDef> AllSearchParameters() { return kSearchParameters; }\n\n"
+      "}  // namespace fhir\n");
+  return {"fhir/r4/search_parameters_data.cc", p.str()};
+}
+
 }  // namespace
 
 std::string FileStem(const std::string& type_name) {
@@ -507,6 +562,7 @@ std::vector<OutputFile> Generate(const Definitions& defs) {
   out.push_back(ValueSetsHeader(defs));
   out.push_back(ValueSetsSource(defs));
   for (auto& f : RegistryFiles(defs)) out.push_back(std::move(f));
+  if (defs.has_search_params) out.push_back(SearchParamsSource(defs));
   return out;
 }
 

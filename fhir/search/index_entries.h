@@ -1,0 +1,85 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace fhir::search {
+
+// The search index values of one resource version, extracted from the R4 SearchParameter
+// expressions (index_extractor.h) and stored in one table per parameter type by the store.
+// Every entry names its parameter by code.
+
+struct StringEntry {
+  std::string param;
+  std::string normalized;  // NormalizeString(): case- and accent-folded, for default/:contains
+  std::string exact;       // the value as written, for :exact
+};
+
+// One code, coding or identifier. `text` is the normalised display/text for :text;
+// `type_system`/`type_code` the Identifier.type coding for :of-type.
+struct TokenEntry {
+  std::string param;
+  std::string system;
+  std::string code;
+  std::string text;
+  std::string type_system;
+  std::string type_code;
+};
+
+// An interval of time in milliseconds since 1970-01-01T00:00:00Z, both ends inclusive; a date of
+// day precision covers the whole day. Open ends are the int64 limits.
+struct DateEntry {
+  std::string param;
+  std::int64_t low = 0;
+  std::int64_t high = 0;
+};
+
+// number and quantity: a value or a range [low, high] (Range, or a number's own value twice).
+struct NumberEntry {
+  std::string param;
+  double low = 0;
+  double high = 0;
+};
+
+struct QuantityEntry {
+  std::string param;
+  std::string system;
+  std::string code;  // Quantity.code, or the unit when there is no code
+  double low = 0;
+  double high = 0;
+};
+
+// A reference: a local target ("Patient", "123", optional version), an absolute URL or canonical
+// (`url`, with `|version` split off into version), and/or a logical identifier (:identifier).
+struct ReferenceEntry {
+  std::string param;
+  std::string target_type;
+  std::string target_id;
+  std::string version;
+  std::string url;
+  std::string identifier_system;
+  std::string identifier_value;
+};
+
+struct UriEntry {
+  std::string param;
+  std::string value;
+};
+
+struct IndexEntries {
+  std::vector<StringEntry> strings;
+  std::vector<TokenEntry> tokens;
+  std::vector<DateEntry> dates;
+  std::vector<NumberEntry> numbers;
+  std::vector<QuantityEntry> quantities;
+  std::vector<ReferenceEntry> references;
+  std::vector<UriEntry> uris;
+
+  bool empty() const {
+    return strings.empty() && tokens.empty() && dates.empty() && numbers.empty() &&
+           quantities.empty() && references.empty() && uris.empty();
+  }
+};
+
+}  // namespace fhir::search

@@ -1,0 +1,154 @@
+#include "fhir/search/search_registry.h"
+
+#include <algorithm>
+#include <cctype>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fhir/model/registry.h"
+
+namespace fhir::search {
+namespace {
+
+bool IsIdentChar(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_';
+}
+
+// "(Condition.onset as Age)" -> "Condition"; "" when the branch does not start with a name.
+std::string_view LeadingName(std::string_view branch) {
+  std::size_t i = 0;
+  while (i < branch.size() && (branch[i] == '(' || branch[i] == ' ')) ++i;
+  std::size_t start = i;
+  while (i < branch.size() && IsIdentChar(branch[i])) ++i;
+  return branch.substr(start, i - start);
+}
+
+bool IsUpper(std::string_view name) {
+  return !name.empty() && std::isupper(static_cast<unsigned char>(name[0])) != 0;
+}
+
+}  // namespace
+
+std::vector<std::string> SplitUnion(std::string_view expression) {
+  std::vector<std::string> out;
+  int depth = 0;
+  char quote = 0;
+  std::size_t start = 0;
+  auto flush = [&](std::size_t end) {
+    std::string_view part = expression.substr(start, end - start);
+    while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
+    while (!part.empty() && part.back() == ' ') part.remove_suffix(1);
+    if (!part.empty()) out.emplace_back(part);
+  };
+  for (std::size_t i = 0; i < expression.size(); ++i) {
+    char c = expression[i];
+    if (quote != 0) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == quote) {
+        quote = 0;
+      }
+      continue;
+    }
+    switch (c) {
+      case '\'':
+      case '`':
+      case '"':
+        quote = c;
+        break;
+      case '(':
+      case '[':
+      case '{':
+        ++depth;
+        break;
+      case ')':
+      case ']':
+      case '}':
+        --depth;
+        break;
+      case '|':
+        if (depth == 0) {
+          flush(i);
+          start = i + 1;
+        }
+        break;
+      default:
+        break;
+    }
+  }
+  flush(expression.size());
+  return out;
+}
+
+std::string ExpressionForType(std::string_view expression, std::string_view type) {
+  std::string out;
+  for (const std::string& branch : SplitUnion(expression)) {
+    std::string_view name = LeadingName(branch);
+    std::string kept;
+    if (name == type || !IsUpper(name)) {
+      kept = branch;
+    } else if (name == "Resource" || name == "DomainResource") {
+      std::size_t at = branch.find(name);
+      kept = branch.substr(0, at) + std::string(type) + branch.substr(at + name.size());
+    } else {
+      continue;
+    }
+    if (!out.empty()) out += " | ";
+    out += kept;
+  }
+  return out;
+}
+
+SearchRegistry::SearchRegistry() {
+  for (const TypeInfo* info : ResourceTypes()) {
+    TypeParams entry{std::string(info->name), {}};
+    for (const SearchParameterDef& def : AllSearchParameters()) {
+      bool applies = false;
+      for (std::string_view base : def.base) {
+        if (base == info->name || base == "Resource" ||
+            (base == "DomainResource" && info->base != nullptr &&
+             info->base->name == "DomainResource")) {
+          applies = true;
+        }
+      }
+      if (!applies) continue;
+      entry.params.push_back({&def, entry.type, ExpressionForType(def.expression, info->name)});
+    }
+    std::sort(entry.params.begin(), entry.params.end(),
+              [](const BoundParam& a, const BoundParam& b) { return a.def->code < b.def->code; });
+    types_.push_back(std::move(entry));
+  }
+  std::sort(types_.begin(), types_.end(),
+            [](const TypeParams& a, const TypeParams& b) { return a.type < b.type; });
+}
+
+const SearchRegistry& SearchRegistry::Get() {
+  static const SearchRegistry* registry = new SearchRegistry();
+  return *registry;
+}
+
+std::span<const BoundParam> SearchRegistry::ForType(std::string_view type) const {
+  auto it = std::lower_bound(types_.begin(), types_.end(), type,
+                             [](const TypeParams& t, std::string_view name) { return t.type < name; });
+  if (it == types_.end() || it->type != type) return {};
+  return it->params;
+}
+
+const BoundParam* SearchRegistry::Find(std::string_view type, std::string_view code) const {
+  std::span<const BoundParam> params = ForType(type);
+  auto it = std::lower_bound(params.begin(), params.end(), code,
+                             [](const BoundParam& p, std::string_view c) { return p.def->code < c; });
+  if (it == params.end() || it->def->code != code) return nullptr;
+  return &*it;
+}
+
+const SearchParameterDef* SearchRegistry::FindByUrl(std::string_view url) const {
+  std::span<const SearchParameterDef> all = AllSearchParameters();
+  auto it = std::lower_bound(all.begin(), all.end(), url,
+                             [](const SearchParameterDef& d, std::string_view u) { return d.url < u; });
+  if (it == all.end() || it->url != url) return nullptr;
+  return &*it;
+}
+
+}  // namespace fhir::search

@@ -1,0 +1,53 @@
+#pragma once
+
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fhir/search/search_parameter.h"
+
+namespace fhir::search {
+
+// A search parameter as it applies to one resource type: the R4 definition and the part of its
+// expression that can select anything in that type. Shared parameters ("clinical-patient" spans
+// 30 types in one union) are split at their top-level `|`, so indexing a Condition evaluates
+// only the Condition branches; Resource/DomainResource branches are rewritten for the type.
+struct BoundParam {
+  const SearchParameterDef* def;
+  std::string type;        // the resource type it is bound to
+  std::string expression;  // empty: not indexable from the resource (e.g. _id, special)
+};
+
+class SearchRegistry {
+ public:
+  // The R4 parameters of every concrete resource type; built once, immutable, thread-safe.
+  static const SearchRegistry& Get();
+
+  // The parameter `code` on `type` (including the Resource-level _id, _lastUpdated, _tag,
+  // _profile, _security, _source), or nullptr.
+  const BoundParam* Find(std::string_view type, std::string_view code) const;
+  // Every parameter of `type`, sorted by code; empty for an unknown type.
+  std::span<const BoundParam> ForType(std::string_view type) const;
+  const SearchParameterDef* FindByUrl(std::string_view url) const;
+
+ private:
+  SearchRegistry();
+  struct TypeParams {
+    std::string type;
+    std::vector<BoundParam> params;  // sorted by code
+  };
+  std::vector<TypeParams> types_;  // sorted by type
+};
+
+// The top-level union branches of a FHIRPath expression ("A.x | B.y.where(a | b)" -> "A.x",
+// "B.y.where(a | b)"), split outside parentheses, brackets and string literals.
+std::vector<std::string> SplitUnion(std::string_view expression);
+
+// The part of `expression` that applies to resources of `type`: its branches rooted at `type`,
+// at a base type (Resource, DomainResource: rewritten to `type`) or at no type name, joined with
+// " | ". Empty if none applies.
+std::string ExpressionForType(std::string_view expression, std::string_view type);
+
+}  // namespace fhir::search

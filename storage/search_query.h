@@ -1,0 +1,88 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace storage {
+
+// A search as the store executes it: AND of criteria over the current, non-deleted resources of
+// one type, each criterion an OR of matches against one parameter's index table. The server
+// parses FHIR search syntax (prefixes, modifiers, chains, _has) into this; the store compiles it
+// to its query language. Dates are ms since the epoch, inclusive ranges (fhir/search/normalize.h).
+
+enum class IndexTable : std::uint8_t { kString, kToken, kDate, kNumber, kQuantity, kReference, kUri };
+
+enum class Prefix : std::uint8_t { kEq, kNe, kGt, kLt, kGe, kLe, kSa, kEb, kAp };
+
+struct SearchQuery;
+
+struct Match {
+  enum class Kind : std::uint8_t {
+    kStringStarts,    // normalized LIKE 'text%'
+    kStringExact,     // exact = text
+    kStringContains,  // normalized LIKE '%text%'
+    kToken,           // [system|]code; system optional (any), or system only (any code)
+    kTokenText,       // :text: token text contains (normalised, word start)
+    kTokenOfType,     // :of-type: type_system|type_code|value
+    kRange,           // date / number / quantity: prefix against [low, high] (+ system/code)
+    kReference,       // target_type/target_id (type may be empty: any), optional version
+    kReferenceUrl,    // absolute URL or canonical (url, optional version)
+    kReferenceIdentifier,  // :identifier: identifier system|value
+    kChain,           // reference whose target matches `chain` (a query on the target type)
+    kUri,             // uri = value
+    kUriBelow,        // uri starts with value
+    kUriAbove,        // value starts with uri
+    kId,              // _id = value
+  };
+  Kind kind = Kind::kToken;
+  Prefix prefix = Prefix::kEq;
+  std::optional<std::string> system;  // token/quantity system; nullopt: any
+  std::string value;                  // text, code, id, URL, identifier value
+  std::string extra;                  // reference: target type; of-type: type code; version
+  std::string extra2;                 // of-type: type system; reference: version
+  // kRange, numbers and quantities: the search value and its implicit range [low, high) by its
+  // significant digits (100 -> [99.5, 100.5)); dates: the inclusive ms range [time_low,
+  // time_high] of the search value's precision.
+  double number = 0, low = 0, high = 0;
+  std::int64_t time_low = 0, time_high = 0;
+  bool is_time = false;
+  std::shared_ptr<SearchQuery> chain;  // kChain
+};
+
+struct Criterion {
+  IndexTable table = IndexTable::kToken;
+  // The parameter code as indexed; "_id" (matches kId against the resource id) and
+  // "_lastUpdated" (kRange on meta.lastUpdated) are answered from the resource table.
+  std::string param;
+  std::vector<Match> any;  // OR
+  bool negate = false;     // :not (and `ne` on the whole set): resources with no matching entry
+  std::optional<bool> missing;  // :missing=true/false (then `any` is empty)
+};
+
+// _has:Type:param:... — resources referenced (by `param` of `type`) from a resource of `type`
+// that matches `query`.
+struct HasCriterion {
+  std::string param;
+  std::shared_ptr<SearchQuery> query;  // over the referring type
+};
+
+struct SortKey {
+  IndexTable table = IndexTable::kString;
+  std::string param;  // "_id", "_lastUpdated", or a parameter code
+  bool descending = false;
+};
+
+struct SearchQuery {
+  std::string type;  // empty: every type (system search; `types` may narrow it)
+  std::vector<std::string> types;
+  std::vector<Criterion> criteria;  // AND
+  std::vector<HasCriterion> has;    // AND
+  std::vector<SortKey> sort;
+  int limit = 0;   // 0: no limit
+  int offset = 0;
+};
+
+}  // namespace storage

@@ -1,0 +1,441 @@
+#include "storage/sqlite/sqlite_search.h"
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "fhir/search/normalize.h"
+
+namespace storage::sqlite {
+namespace {
+
+using fhir::IssueType;
+using fhir::Result;
+using fhir::Status;
+
+const char* TableName(IndexTable table) {
+  switch (table) {
+    case IndexTable::kString:
+      return "idx_string";
+    case IndexTable::kToken:
+      return "idx_token";
+    case IndexTable::kDate:
+      return "idx_date";
+    case IndexTable::kNumber:
+      return "idx_number";
+    case IndexTable::kQuantity:
+      return "idx_quantity";
+    case IndexTable::kReference:
+      return "idx_reference";
+    case IndexTable::kUri:
+      return "idx_uri";
+  }
+  return "idx_token";
+}
+
+// The smallest string greater than every string starting with `prefix` (byte order).
+std::string PrefixEnd(std::string prefix) {
+  while (!prefix.empty() && static_cast<unsigned char>(prefix.back()) == 0xFF) prefix.pop_back();
+  if (prefix.empty()) return "\xFF";
+  prefix.back() = static_cast<char>(static_cast<unsigned char>(prefix.back()) + 1);
+  return prefix;
+}
+
+std::string EscapeLike(const std::string& text) {
+  std::string out;
+  for (char ch : text) {
+    if (ch == '%' || ch == '_' || ch == '\\') out += '\\';
+    out += ch;
+  }
+  return out;
+}
+
+class Compiler {
+ public:
+  Result<CompiledSearch> Compile(const SearchQuery& query) {
+    CompiledSearch out;
+    std::string where;
+    FHIR_RETURN_IF_ERROR(Conditions(query, "c", where, out.binds));
+    out.where = std::move(where);
+    for (const SortKey& key : query.sort) {
+      if (!out.order_by.empty()) out.order_by += ", ";
+      FHIR_RETURN_IF_ERROR(SortExpression(key, "c", out.order_by, out.order_binds));
+    }
+    if (!out.order_by.empty()) out.order_by += ", ";
+    out.order_by += "c.type, c.id";
+    return out;
+  }
+
+ private:
+  using Binds = std::vector<CompiledSearch::BindValue>;
+
+  std::string Alias(const char* base) { return base + std::to_string(++aliases_); }
+
+  // The condition that the current row `c` (alias) satisfies `query`.
+  Status Conditions(const SearchQuery& query, const std::string& c, std::string& sql, Binds& binds) {
+    sql += c + ".deleted = 0";
+    if (!query.type.empty()) {
+      sql += " AND " + c + ".type = ?";
+      binds.emplace_back(query.type);
+    } else if (!query.types.empty()) {
+      sql += " AND " + c + ".type IN (";
+      for (std::size_t i = 0; i < query.types.size(); ++i) {
+        sql += i == 0 ? "?" : ", ?";
+        binds.emplace_back(query.types[i]);
+      }
+      sql += ")";
+    }
+    for (const Criterion& criterion : query.criteria) {
+      sql += " AND ";
+      FHIR_RETURN_IF_ERROR(CriterionSql(query, criterion, c, sql, binds));
+    }
+    for (const HasCriterion& has : query.has) {
+      if (!has.query || has.query->type.empty()) {
+        return Status(IssueType::kNotSupported, "_has needs a resource type");
+      }
+      std::string r = Alias("r");
+      std::string c2 = Alias("c");
+      sql += " AND " + c + ".id IN (SELECT " + r + ".target_id FROM idx_reference " + r +
+             " JOIN current " + c2 + " ON " + c2 + ".rid = " + r + ".rid WHERE " + r +
+             ".pid IN (SELECT pid FROM params WHERE type = ? AND code = ?) AND " + r +
+             ".target_type = " + c + ".type AND ";
+      binds.emplace_back(has.query->type);
+      binds.emplace_back(has.param);
+      FHIR_RETURN_IF_ERROR(Conditions(*has.query, c2, sql, binds));
+      sql += ")";
+    }
+    return Status::Ok();
+  }
+
+  // `pid IN (...)`: the parameter ids of `code` on the query's type (or on any type).
+  void ParamFilter(const SearchQuery& query, const std::string& t, const std::string& code,
+                   std::string& sql, Binds& binds) {
+    if (!query.type.empty()) {
+      sql += t + ".pid IN (SELECT pid FROM params WHERE type = ? AND code = ?)";
+      binds.emplace_back(query.type);
+    } else {
+      sql += t + ".pid IN (SELECT pid FROM params WHERE code = ?)";
+    }
+    binds.emplace_back(code);
+  }
+
+  Status CriterionSql(const SearchQuery& query, const Criterion& criterion, const std::string& c,
+                      std::string& sql, Binds& binds) {
+    if (criterion.param == "_id" || criterion.param == "_lastUpdated") {
+      return ResourceColumnSql(criterion, c, sql, binds);
+    }
+    const std::string t = Alias("t");
+    const std::string table = TableName(criterion.table);
+    if (criterion.missing) {
+      sql += std::string(*criterion.missing ? "NOT " : "") + "EXISTS (SELECT 1 FROM " + table +
+             " " + t + " WHERE " + t + ".rid = " + c + ".rid AND ";
+      ParamFilter(query, t, criterion.param, sql, binds);
+      sql += ")";
+      return Status::Ok();
+    }
+    if (criterion.any.empty()) return Status(IssueType::kValue, "a criterion without values");
+    sql += c + ".rid " + (criterion.negate ? "NOT IN" : "IN") + " (SELECT " + t + ".rid FROM " +
+           table + " " + t + " WHERE ";
+    ParamFilter(query, t, criterion.param, sql, binds);
+    sql += " AND (";
+    for (std::size_t i = 0; i < criterion.any.size(); ++i) {
+      if (i > 0) sql += " OR ";
+      sql += "(";
+      FHIR_RETURN_IF_ERROR(MatchSql(criterion.any[i], t, sql, binds));
+      sql += ")";
+    }
+    sql += "))";
+    return Status::Ok();
+  }
+
+  Status ResourceColumnSql(const Criterion& criterion, const std::string& c, std::string& sql,
+                           Binds& binds) {
+    if (criterion.missing) {
+      sql += *criterion.missing ? "0" : "1";  // every resource has an id and a lastUpdated
+      return Status::Ok();
+    }
+    sql += criterion.negate ? "NOT (" : "(";
+    for (std::size_t i = 0; i < criterion.any.size(); ++i) {
+      if (i > 0) sql += " OR ";
+      const Match& m = criterion.any[i];
+      if (criterion.param == "_id") {
+        sql += c + ".id = ?";
+        binds.emplace_back(m.value);
+      } else {
+        // meta.lastUpdated is an instant with ms: the range [v, v]. Text order is time order.
+        std::string lu = c + ".last_updated";
+        RangeSql(m, lu, lu, [](std::int64_t ms) { return fhir::search::FormatInstant(ms); }, sql,
+                 binds);
+      }
+    }
+    sql += ")";
+    return Status::Ok();
+  }
+
+  // A prefix comparison of the resource range [rl, rh] with the search value (see
+  // http://hl7.org/fhir/R4/search.html#prefix).
+  template <class Convert>
+  void RangeSql(const Match& m, const std::string& rl, const std::string& rh, Convert convert,
+                std::string& sql, Binds& binds) {
+    auto low = [&] { binds.emplace_back(convert(m.time_low)); };
+    auto high = [&] { binds.emplace_back(convert(m.time_high)); };
+    switch (m.prefix) {
+      case Prefix::kEq:
+        sql += rl + " >= ? AND " + rh + " <= ?";
+        low();
+        high();
+        break;
+      case Prefix::kNe:
+        sql += "NOT (" + rl + " >= ? AND " + rh + " <= ?)";
+        low();
+        high();
+        break;
+      case Prefix::kGt:
+        sql += rh + " > ?";
+        high();
+        break;
+      case Prefix::kLt:
+        sql += rl + " < ?";
+        low();
+        break;
+      case Prefix::kGe:
+        sql += rh + " >= ?";
+        low();
+        break;
+      case Prefix::kLe:
+        sql += rl + " <= ?";
+        high();
+        break;
+      case Prefix::kSa:
+        sql += rl + " > ?";
+        high();
+        break;
+      case Prefix::kEb:
+        sql += rh + " < ?";
+        low();
+        break;
+      case Prefix::kAp: {
+        // Approximately: overlaps the search range widened by 10% of its distance from now.
+        sql += rh + " >= ? AND " + rl + " <= ?";
+        low();
+        high();
+        break;
+      }
+    }
+  }
+
+  void NumberSql(const Match& m, const std::string& t, std::string& sql, Binds& binds) {
+    const std::string rl = t + ".low";
+    const std::string rh = t + ".high";
+    switch (m.prefix) {
+      case Prefix::kEq:
+        sql += rl + " >= ? AND " + rh + " < ?";
+        binds.emplace_back(m.low);
+        binds.emplace_back(m.high);
+        break;
+      case Prefix::kNe:
+        sql += "NOT (" + rl + " >= ? AND " + rh + " < ?)";
+        binds.emplace_back(m.low);
+        binds.emplace_back(m.high);
+        break;
+      case Prefix::kGt:
+      case Prefix::kSa:
+        sql += (m.prefix == Prefix::kGt ? rh : rl) + " > ?";
+        binds.emplace_back(m.number);
+        break;
+      case Prefix::kLt:
+      case Prefix::kEb:
+        sql += (m.prefix == Prefix::kLt ? rl : rh) + " < ?";
+        binds.emplace_back(m.number);
+        break;
+      case Prefix::kGe:
+        sql += rh + " >= ?";
+        binds.emplace_back(m.number);
+        break;
+      case Prefix::kLe:
+        sql += rl + " <= ?";
+        binds.emplace_back(m.number);
+        break;
+      case Prefix::kAp: {
+        double margin = std::fabs(m.number) * 0.1;
+        sql += rh + " >= ? AND " + rl + " <= ?";
+        binds.emplace_back(m.number - margin);
+        binds.emplace_back(m.number + margin);
+        break;
+      }
+    }
+  }
+
+  Status MatchSql(const Match& m, const std::string& t, std::string& sql, Binds& binds) {
+    using Kind = Match::Kind;
+    switch (m.kind) {
+      case Kind::kStringStarts: {
+        std::string text = fhir::search::NormalizeString(m.value);
+        sql += t + ".normalized >= ? AND " + t + ".normalized < ?";
+        binds.emplace_back(text);
+        binds.emplace_back(PrefixEnd(text));
+        break;
+      }
+      case Kind::kStringExact:
+        sql += t + ".exact = ?";
+        binds.emplace_back(m.value);
+        break;
+      case Kind::kStringContains:
+        sql += t + ".normalized LIKE ? ESCAPE '\\'";
+        binds.emplace_back("%" + EscapeLike(fhir::search::NormalizeString(m.value)) + "%");
+        break;
+      case Kind::kToken:
+        if (!m.value.empty()) {
+          sql += t + ".code = ?";
+          binds.emplace_back(m.value);
+          if (m.system) {
+            sql += " AND " + t + ".system = ?";
+            binds.emplace_back(*m.system);
+          }
+        } else if (m.system) {
+          sql += t + ".system = ? AND " + t + ".code <> ''";
+          binds.emplace_back(*m.system);
+        } else {
+          sql += "0";
+        }
+        break;
+      case Kind::kTokenText: {
+        std::string text = fhir::search::NormalizeString(m.value);
+        sql += "(" + t + ".text LIKE ? ESCAPE '\\' OR " + t + ".text LIKE ? ESCAPE '\\')";
+        binds.emplace_back(EscapeLike(text) + "%");
+        binds.emplace_back("% " + EscapeLike(text) + "%");
+        break;
+      }
+      case Kind::kTokenOfType:
+        sql += t + ".type_system = ? AND " + t + ".type_code = ? AND " + t + ".code = ?";
+        binds.emplace_back(m.extra2);
+        binds.emplace_back(m.extra);
+        binds.emplace_back(m.value);
+        break;
+      case Kind::kRange:
+        if (m.is_time) {
+          RangeSql(m, t + ".low", t + ".high", [](std::int64_t ms) { return ms; }, sql, binds);
+        } else {
+          NumberSql(m, t, sql, binds);
+        }
+        if (m.system) {
+          sql += " AND " + t + ".system = ?";
+          binds.emplace_back(*m.system);
+        }
+        if (!m.extra.empty()) {
+          sql += " AND " + t + ".code = ?";
+          binds.emplace_back(m.extra);
+        }
+        break;
+      case Kind::kReference:
+        sql += t + ".target_id = ?";
+        binds.emplace_back(m.value);
+        if (!m.extra.empty()) {
+          sql += " AND " + t + ".target_type = ?";
+          binds.emplace_back(m.extra);
+        }
+        if (!m.extra2.empty()) {
+          sql += " AND " + t + ".version = ?";
+          binds.emplace_back(m.extra2);
+        }
+        break;
+      case Kind::kReferenceUrl:
+        sql += t + ".url = ?";
+        binds.emplace_back(m.value);
+        if (!m.extra2.empty()) {
+          sql += " AND " + t + ".version = ?";
+          binds.emplace_back(m.extra2);
+        }
+        break;
+      case Kind::kReferenceIdentifier:
+        sql += t + ".identifier_value = ?";
+        binds.emplace_back(m.value);
+        if (m.system) {
+          sql += " AND " + t + ".identifier_system = ?";
+          binds.emplace_back(*m.system);
+        }
+        break;
+      case Kind::kChain: {
+        if (!m.chain || m.chain->type.empty()) {
+          return Status(IssueType::kNotSupported, "a chained parameter needs its target type");
+        }
+        const std::string c2 = Alias("c");
+        sql += t + ".target_type = ? AND " + t + ".target_id IN (SELECT " + c2 +
+               ".id FROM current " + c2 + " WHERE ";
+        binds.emplace_back(m.chain->type);
+        FHIR_RETURN_IF_ERROR(Conditions(*m.chain, c2, sql, binds));
+        sql += ")";
+        break;
+      }
+      case Kind::kUri:
+        sql += t + ".value = ?";
+        binds.emplace_back(m.value);
+        break;
+      case Kind::kUriBelow:
+        sql += t + ".value >= ? AND " + t + ".value < ?";
+        binds.emplace_back(m.value);
+        binds.emplace_back(PrefixEnd(m.value));
+        break;
+      case Kind::kUriAbove:
+        sql += "? >= " + t + ".value AND substr(?, 1, length(" + t + ".value)) = " + t + ".value";
+        binds.emplace_back(m.value);
+        binds.emplace_back(m.value);
+        break;
+      case Kind::kId:
+        return Status(IssueType::kValue, "an _id match outside the _id parameter");
+    }
+    return Status::Ok();
+  }
+
+  Status SortExpression(const SortKey& key, const std::string& c, std::string& sql, Binds& binds) {
+    const char* direction = key.descending ? " DESC" : " ASC";
+    if (key.param == "_id") {
+      sql += c + ".id" + direction;
+      return Status::Ok();
+    }
+    if (key.param == "_lastUpdated") {
+      sql += c + ".last_updated" + direction;
+      return Status::Ok();
+    }
+    const std::string t = Alias("s");
+    std::string column;
+    switch (key.table) {
+      case IndexTable::kString:
+        column = "normalized";
+        break;
+      case IndexTable::kToken:
+        column = "code";
+        break;
+      case IndexTable::kDate:
+      case IndexTable::kNumber:
+      case IndexTable::kQuantity:
+        column = key.descending ? "high" : "low";
+        break;
+      case IndexTable::kReference:
+        column = "target_id";
+        break;
+      case IndexTable::kUri:
+        column = "value";
+        break;
+    }
+    sql += std::string("(SELECT ") + (key.descending ? "max(" : "min(") + t + "." + column +
+           ") FROM " + TableName(key.table) + " " + t + " WHERE " + t + ".rid = " + c + ".rid AND " +
+           t + ".pid IN (SELECT pid FROM params WHERE type = " + c + ".type AND code = ?))" +
+           direction + " NULLS LAST";
+    binds.emplace_back(key.param);
+    return Status::Ok();
+  }
+
+  int aliases_ = 0;
+};
+
+}  // namespace
+
+Result<CompiledSearch> CompileSearch(const SearchQuery& query) {
+  Compiler compiler;
+  return compiler.Compile(query);
+}
+
+}  // namespace storage::sqlite

@@ -1,0 +1,326 @@
+// Search (issue 4): index extraction through the R4 SearchParameter expressions and the search
+// interaction, socket-free on a real SQLite store. Each case asserts the exact set of ids.
+
+#include <algorithm>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <doctest/doctest.h>
+
+#include "fhir/search/normalize.h"
+#include "server/search/search_parser.h"
+#include "tests/server/rest_fixture.h"
+
+namespace {
+
+using server::RestResponse;
+using server::testing::At;
+using server::testing::Fixture;
+
+// The ids of the match entries of a searchset, sorted.
+std::set<std::string> Ids(const RestResponse& r) {
+  std::set<std::string> ids;
+  for (int i = 0;; ++i) {
+    std::string entry = "entry[" + std::to_string(i) + "]";
+    std::string id = At(r.body, entry + ".resource.id");
+    if (id.empty()) {
+      if (At(r.body, entry + ".search.mode").empty()) break;
+      continue;
+    }
+    if (At(r.body, entry + ".search.mode") == "match") ids.insert(id);
+  }
+  return ids;
+}
+
+using IdSet = std::set<std::string>;
+
+class SearchFixture : public Fixture {
+ public:
+  SearchFixture() {
+    Put("Patient", "p1",
+        R"({"resourceType":"Patient","id":"p1","identifier":[{"system":"urn:nid","value":"111",)"
+        R"("type":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v2-0203","code":"NI"}]}},)"
+        R"({"system":"urn:passport","value":"P-9","type":{"coding":[{"system":)"
+        R"("http://terminology.hl7.org/CodeSystem/v2-0203","code":"PPN"}]}}],)"
+        R"("name":[{"family":"Müller","given":["Anna"]}],"gender":"female",)"
+        R"("birthDate":"1970-03-15","active":true,"telecom":[{"system":"phone","value":"555-1"}],)"
+        R"("address":[{"city":"Zürich","country":"CH"}]})");
+    Put("Patient", "p2",
+        R"({"resourceType":"Patient","id":"p2","identifier":[{"system":"urn:nid","value":"222"}],)"
+        R"("name":[{"family":"Mullerson","given":["Ben"]}],"gender":"male",)"
+        R"("birthDate":"1985","active":false})");
+    Put("Patient", "p3",
+        R"({"resourceType":"Patient","id":"p3","name":[{"family":"Chen, Li","given":["Wei"]}],)"
+        R"("gender":"male","birthDate":"2001-07-04","generalPractitioner":)"
+        R"([{"reference":"Practitioner/d1"}]})");
+    Put("Practitioner", "d1",
+        R"({"resourceType":"Practitioner","id":"d1","name":[{"family":"House"}]})");
+    Put("Observation", "o1",
+        R"({"resourceType":"Observation","id":"o1","status":"final","code":{"coding":)"
+        R"([{"system":"http://loinc.org","code":"8480-6","display":"Systolic blood pressure"}]},)"
+        R"("subject":{"reference":"Patient/p1"},"effectiveDateTime":"2020-01-10T08:00:00Z",)"
+        R"("valueQuantity":{"value":120.5,"unit":"mmHg","system":"http://unitsofmeasure.org",)"
+        R"("code":"mm[Hg]"}})");
+    Put("Observation", "o2",
+        R"({"resourceType":"Observation","id":"o2","status":"preliminary","code":{"coding":)"
+        R"([{"system":"http://loinc.org","code":"29463-7"}],"text":"Body weight"},)"
+        R"("subject":{"reference":"Patient/p2"},"effectivePeriod":{"start":"2020-02-01",)"
+        R"("end":"2020-02-03"},"valueQuantity":{"value":80,"unit":"kg",)"
+        R"("system":"http://unitsofmeasure.org","code":"kg"}})");
+    Put("Observation", "o3",
+        R"({"resourceType":"Observation","id":"o3","status":"final","code":{"coding":)"
+        R"([{"system":"http://loinc.org","code":"8480-6"}]},"subject":{"reference":)"
+        R"("Patient/p1"},"valueQuantity":{"value":140,"system":"http://unitsofmeasure.org",)"
+        R"("code":"mm[Hg]"}})");
+    Put("Condition", "c1",
+        R"({"resourceType":"Condition","id":"c1","subject":{"reference":"Patient/p3"},)"
+        R"("code":{"text":"Asthma"},"onsetAge":{"value":12,"unit":"a",)"
+        R"("system":"http://unitsofmeasure.org","code":"a"}})");
+    Put("ValueSet", "vs1",
+        R"({"resourceType":"ValueSet","id":"vs1","status":"active",)"
+        R"("url":"http://example.org/fhir/ValueSet/colors"})");
+  }
+
+  void Put(const std::string& type, const std::string& id, const std::string& json) {
+    RestResponse r = Call("PUT", type + "/" + id, json);
+    REQUIRE_MESSAGE(r.status == 201, r.body);
+  }
+
+  IdSet Search(const std::string& query) {
+    RestResponse r = Call("GET", query);
+    REQUIRE_MESSAGE(r.status == 200, (query + " -> " + r.body));
+    return Ids(r);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("search: string parameters (prefix, :exact, :contains, accents, case)") {
+  SearchFixture f;
+  CHECK(f.Search("Patient?family=muller") == IdSet{"p1", "p2"});
+  CHECK(f.Search("Patient?family=MÜLLER") == IdSet{"p1", "p2"});
+  CHECK(f.Search("Patient?family:exact=Müller") == IdSet{"p1"});
+  CHECK(f.Search("Patient?family:exact=muller").empty());
+  CHECK(f.Search("Patient?family:contains=lers") == IdSet{"p2"});
+  CHECK(f.Search("Patient?name=anna") == IdSet{"p1"});
+  CHECK(f.Search("Patient?address-city=zurich") == IdSet{"p1"});
+  // OR and AND; an escaped comma is part of the value
+  CHECK(f.Search("Patient?given=anna,wei") == IdSet{"p1", "p3"});
+  CHECK(f.Search("Patient?family=mull&given=ben") == IdSet{"p2"});
+  CHECK(f.Search("Patient?family:exact=Chen\\,%20Li") == IdSet{"p3"});
+  CHECK(f.Search("Patient?family:exact=Chen").empty());
+}
+
+TEST_CASE("search: token parameters (system|code, |code, system|, :not, :text, :of-type)") {
+  SearchFixture f;
+  CHECK(f.Search("Patient?gender=male") == IdSet{"p2", "p3"});
+  CHECK(f.Search("Patient?gender:not=male") == IdSet{"p1"});
+  CHECK(f.Search("Patient?identifier=urn:nid|111") == IdSet{"p1"});
+  CHECK(f.Search("Patient?identifier=111") == IdSet{"p1"});
+  CHECK(f.Search("Patient?identifier=urn:nid|") == IdSet{"p1", "p2"});
+  CHECK(f.Search("Patient?identifier=urn:passport|111").empty());
+  CHECK(f.Search("Patient?active=true") == IdSet{"p1"});
+  CHECK(f.Search("Patient?telecom=555-1") == IdSet{"p1"});
+  CHECK(f.Search("Observation?code=http://loinc.org|8480-6") == IdSet{"o1", "o3"});
+  CHECK(f.Search("Observation?code:text=systolic") == IdSet{"o1"});
+  CHECK(f.Search("Observation?code:text=weight") == IdSet{"o2"});
+  CHECK(f.Search("Patient?identifier:of-type=http://terminology.hl7.org/CodeSystem/v2-0203|PPN|P-9") ==
+        IdSet{"p1"});
+  CHECK(f.Search("Patient?identifier:of-type=http://terminology.hl7.org/CodeSystem/v2-0203|NI|P-9")
+            .empty());
+}
+
+TEST_CASE("search: date parameters honour precision, prefixes and time zones") {
+  SearchFixture f;
+  CHECK(f.Search("Patient?birthdate=1970") == IdSet{"p1"});
+  CHECK(f.Search("Patient?birthdate=1970-03") == IdSet{"p1"});
+  CHECK(f.Search("Patient?birthdate=1970-03-16").empty());
+  // p2's birthDate 1985 is a whole year: it is not inside one day of it
+  CHECK(f.Search("Patient?birthdate=1985-06-01").empty());
+  CHECK(f.Search("Patient?birthdate=ge1985-06-01") == IdSet{"p2", "p3"});
+  CHECK(f.Search("Patient?birthdate=lt1980") == IdSet{"p1"});
+  CHECK(f.Search("Patient?birthdate=gt1985") == IdSet{"p3"});
+  CHECK(f.Search("Patient?birthdate=sa1984") == IdSet{"p2", "p3"});
+  CHECK(f.Search("Patient?birthdate=eb1986") == IdSet{"p1", "p2"});
+  CHECK(f.Search("Patient?birthdate=ne1970") == IdSet{"p2", "p3"});
+  // o1 is effective at 08:00Z, which is 10:00+02:00
+  CHECK(f.Search("Observation?date=2020-01-10T10:00:00%2B02:00") == IdSet{"o1"});
+  CHECK(f.Search("Observation?date=2020-01-10T08:00:00%2B02:00").empty());
+  CHECK(f.Search("Observation?date=2020-01-10T08:00:00Z") == IdSet{"o1"});
+  // a second-precision search value does not contain a day-long birthDate
+  CHECK(f.Search("Patient?birthdate=2001-07-04T00:00:00Z").empty());
+  // Periods: effective 2020-02-01..03 is inside February
+  CHECK(f.Search("Observation?date=2020-02") == IdSet{"o2"});
+  CHECK(f.Search("Observation?date=ge2020-01-10&date=lt2020-02-02") == IdSet{"o1", "o2"});
+}
+
+TEST_CASE("search: quantity and number parameters") {
+  SearchFixture f;
+  CHECK(f.Search("Observation?value-quantity=120.5") == IdSet{"o1"});
+  CHECK(f.Search("Observation?value-quantity=120") == IdSet{});
+  CHECK(f.Search("Observation?value-quantity=gt100|http://unitsofmeasure.org|mm[Hg]") ==
+        IdSet{"o1", "o3"});
+  CHECK(f.Search("Observation?value-quantity=lt100||kg") == IdSet{"o2"});
+  CHECK(f.Search("Observation?value-quantity=ap130") == IdSet{"o1", "o3"});
+  CHECK(f.Search("Observation?value-quantity=le120.5") == IdSet{"o1", "o2"});
+  CHECK(f.Search("Condition?onset-age=12||a") == IdSet{"c1"});
+}
+
+TEST_CASE("search: reference, chaining, _has, :identifier, :missing, uri") {
+  SearchFixture f;
+  CHECK(f.Search("Observation?subject=Patient/p1") == IdSet{"o1", "o3"});
+  CHECK(f.Search("Observation?patient=p2") == IdSet{"o2"});
+  CHECK(f.Search("Observation?subject:Patient=p2") == IdSet{"o2"});
+  CHECK(f.Search("Observation?subject:Patient.name=anna") == IdSet{"o1", "o3"});
+  CHECK(f.Search("Observation?patient.gender=male") == IdSet{"o2"});
+  CHECK(f.Search("Condition?subject:Patient.general-practitioner.name=house") == IdSet{"c1"});
+  CHECK(f.Search("Patient?_has:Observation:patient:code=8480-6") == IdSet{"p1"});
+  CHECK(f.Search("Practitioner?_has:Patient:general-practitioner:_has:Condition:subject:code:text="
+                 "asthma") == IdSet{"d1"});
+  CHECK(f.Search("Practitioner?_has:Patient:general-practitioner:_has:Observation:patient:code="
+                 "8480-6")
+            .empty());
+  CHECK(f.Search("Patient?general-practitioner:missing=false") == IdSet{"p3"});
+  CHECK(f.Search("Patient?general-practitioner:missing=true") == IdSet{"p1", "p2"});
+  CHECK(f.Search("ValueSet?url=http://example.org/fhir/ValueSet/colors") == IdSet{"vs1"});
+  CHECK(f.Search("ValueSet?url:below=http://example.org/fhir") == IdSet{"vs1"});
+  CHECK(f.Search("ValueSet?url:above=http://example.org/fhir/ValueSet/colors/v2") ==
+        IdSet{"vs1"});
+  CHECK(f.Search("ValueSet?url:below=http://example.org/other").empty());
+}
+
+TEST_CASE("search: _id, _lastUpdated, _sort, _count paging, _total, _summary=count") {
+  SearchFixture f;
+  CHECK(f.Search("Patient?_id=p1,p3") == IdSet{"p1", "p3"});
+  CHECK(f.Search("Patient?_lastUpdated=gt2000-01-01") == IdSet{"p1", "p2", "p3"});
+  CHECK(f.Search("Patient?_lastUpdated=lt2000-01-01").empty());
+
+  RestResponse sorted = f.Call("GET", "Patient?_sort=-birthdate");
+  REQUIRE(sorted.status == 200);
+  CHECK(At(sorted.body, "entry[0].resource.id") == "p3");
+  CHECK(At(sorted.body, "entry[1].resource.id") == "p2");
+  CHECK(At(sorted.body, "entry[2].resource.id") == "p1");
+  CHECK(At(sorted.body, "total") == "3");
+
+  RestResponse page1 = f.Call("GET", "Patient?_sort=family&_count=2");
+  CHECK(At(page1.body, "total") == "3");
+  CHECK(At(page1.body, "entry[0].resource.id") == "p3");  // chen
+  CHECK(At(page1.body, "entry[1].resource.id") == "p1");  // muller
+  CHECK(At(page1.body, "link[1].relation") == "next");
+  CHECK(At(page1.body, "link[1].url") ==
+        "http://test/fhir/Patient?_sort=family&_count=2&_offset=2");
+  RestResponse page2 = f.Call("GET", "Patient?_sort=family&_count=2&_offset=2");
+  CHECK(At(page2.body, "entry[0].resource.id") == "p2");
+  CHECK(At(page2.body, "entry[1].resource.id").empty());
+  CHECK(At(page2.body, "link[1].relation") == "previous");
+
+  RestResponse none = f.Call("GET", "Patient?_total=none");
+  CHECK(At(none.body, "total").empty());
+  RestResponse count = f.Call("GET", "Observation?_summary=count");
+  CHECK(At(count.body, "total") == "3");
+  CHECK(At(count.body, "entry").empty());
+}
+
+TEST_CASE("search: _include, _revinclude (:iterate), _elements, _summary") {
+  SearchFixture f;
+  RestResponse r = f.Call("GET", "Observation?_id=o1&_include=Observation:subject");
+  REQUIRE(r.status == 200);
+  CHECK(At(r.body, "entry[0].resource.id") == "o1");
+  CHECK(At(r.body, "entry[0].search.mode") == "match");
+  CHECK(At(r.body, "entry[1].resource.id") == "p1");
+  CHECK(At(r.body, "entry[1].search.mode") == "include");
+  CHECK(At(r.body, "entry[2]").empty());
+
+  r = f.Call("GET", "Patient?_id=p1&_revinclude=Observation:subject");
+  CHECK(At(r.body, "total") == "1");
+  CHECK(At(r.body, "entry[1].resource.id") == "o1");
+  CHECK(At(r.body, "entry[2].resource.id") == "o3");
+
+  r = f.Call("GET",
+             "Condition?_id=c1&_include=Condition:subject&_include:iterate=Patient:general-practitioner");
+  CHECK(At(r.body, "entry[1].resource.id") == "p3");
+  CHECK(At(r.body, "entry[2].resource.id") == "d1");
+
+  r = f.Call("GET", "Patient?_id=p1&_elements=gender");
+  CHECK(At(r.body, "entry[0].resource.gender") == "female");
+  CHECK(At(r.body, "entry[0].resource.name").empty());
+  CHECK(At(r.body, "entry[0].resource.meta.tag[0].code") == "SUBSETTED");
+
+  r = f.Call("GET", "Patient?_id=p1&_summary=true");
+  CHECK(At(r.body, "entry[0].resource.name[0].family") == "Müller");
+  CHECK(At(r.body, "entry[0].resource.telecom[0].value") == "555-1");
+}
+
+TEST_CASE("search: errors, lenient and strict handling, POST _search, system search") {
+  SearchFixture f;
+  RestResponse bad = f.Call("GET", "Patient?birthdate=yesterday");
+  CHECK(bad.status == 400);
+  CHECK(At(bad.body, "issue[0].expression[0]") == "birthdate");
+
+  RestResponse no_such_chain = f.Call("GET", "Observation?subject.shoe-size=x");
+  CHECK(no_such_chain.status == 400);
+  CHECK(At(no_such_chain.body, "issue[0].expression[0]") == "subject.shoe-size");
+  // Without a type, a chain tries every target type that has the parameter.
+  CHECK(f.Search("Observation?subject.name=anna") == IdSet{"o1", "o3"});
+
+  // Unknown parameter: ignored (and left out of self) by default, 400 when strict.
+  RestResponse lenient = f.Call("GET", "Patient?gender=male&shoe-size=42");
+  CHECK(lenient.status == 200);
+  CHECK(Ids(lenient) == IdSet{"p2", "p3"});
+  CHECK(At(lenient.body, "link[0].url") == "http://test/fhir/Patient?gender=male");
+  RestResponse strict = f.Call("GET", "Patient?gender=male&shoe-size=42", {},
+                               [](server::RestRequest& r) { r.prefer = "handling=strict"; });
+  CHECK(strict.status == 400);
+  CHECK(At(strict.body, "issue[0].expression[0]") == "shoe-size");
+
+  RestResponse posted = f.Call("POST", "Patient/_search", "gender=male&family=chen",
+                               [](server::RestRequest& r) {
+                                 r.content_type = "application/x-www-form-urlencoded";
+                               });
+  REQUIRE(posted.status == 200);
+  CHECK(Ids(posted) == IdSet{"p3"});
+
+  CHECK(f.Search("?_type=Practitioner,ValueSet") == IdSet{"d1", "vs1"});
+  CHECK(f.Search("?_id=o2") == IdSet{"o2"});
+}
+
+TEST_CASE("search: updates and deletes keep the index current; conditional create uses search") {
+  SearchFixture f;
+  REQUIRE(f.Call("PUT", "Patient/p2", R"({"resourceType":"Patient","id":"p2","gender":"female"})")
+              .status == 200);
+  CHECK(f.Search("Patient?gender=female") == IdSet{"p1", "p2"});
+  CHECK(f.Search("Patient?family=muller") == IdSet{"p1"});
+  REQUIRE(f.Call("DELETE", "Patient/p1").status == 204);
+  CHECK(f.Search("Patient?gender=female") == IdSet{"p2"});
+  CHECK(f.Search("Observation?patient.gender=female") == IdSet{"o2"});  // p1 is gone
+
+  RestResponse exists = f.Call("POST", "Observation", R"({"resourceType":"Observation",)"
+                                                      R"("status":"final","code":{"text":"x"}})",
+                               [](server::RestRequest& r) {
+                                 r.if_none_exist = "code=http://loinc.org|8480-6&status=final";
+                               });
+  CHECK(exists.status == 412);  // o1 and o3 match
+}
+
+TEST_CASE("normalisation and date ranges") {
+  using fhir::search::DateRange;
+  using fhir::search::FormatInstant;
+  CHECK(fhir::search::NormalizeString("Ærøskøbing ÉCOLE Straße") == "aeroskobing ecole strasse");
+  auto year = DateRange("2020");
+  REQUIRE(year);
+  CHECK(FormatInstant(year->low) == "2020-01-01T00:00:00.000Z");
+  CHECK(FormatInstant(year->high) == "2020-12-31T23:59:59.999Z");
+  auto feb = DateRange("2024-02");
+  REQUIRE(feb);
+  CHECK(FormatInstant(feb->high) == "2024-02-29T23:59:59.999Z");
+  auto zoned = DateRange("2020-01-01T00:30:00-05:00");
+  REQUIRE(zoned);
+  CHECK(FormatInstant(zoned->low) == "2020-01-01T05:30:00.000Z");
+  CHECK(FormatInstant(zoned->high) == "2020-01-01T05:30:00.999Z");
+  CHECK_FALSE(DateRange("2020-13"));
+  CHECK_FALSE(DateRange("2021-02-29"));
+  CHECK_FALSE(DateRange("2020-01-01T25:00"));
+  CHECK(server::search::SplitUnescaped("a\\,b,c", ',') == std::vector<std::string>{"a\\,b", "c"});
+  CHECK(server::search::Unescape("a\\,b\\|c\\$d\\\\") == "a,b|c$d\\");
+}
