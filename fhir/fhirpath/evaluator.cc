@@ -28,6 +28,11 @@ namespace {
 
 using Kind = Value::Kind;
 
+// Bounds on what one evaluation may build, so that an expression (e.g. in a FHIRPath Patch
+// from a client) cannot exhaust memory or time: repeat() and string growth.
+constexpr std::size_t kMaxRepeatItems = 5000;
+constexpr std::size_t kMaxStringBytes = 1 << 20;
+
 Status ExecError(std::string message) {
   return Status(IssueType::kProcessing, "FHIRPath evaluation error: " + std::move(message));
 }
@@ -649,6 +654,7 @@ Result<Collection> Evaluator::Arithmetic(Op op, const Collection& a_in, const Co
       Value v = Sys((*c)[0]);
       if (v.kind() != Kind::kString) return ExecError("'&' needs strings");
       text += v.text();
+      if (text.size() > kMaxStringBytes) return ExecError("string too long");
     }
     return Collection{Value::String(std::move(text))};
   }
@@ -656,6 +662,7 @@ Result<Collection> Evaluator::Arithmetic(Op op, const Collection& a_in, const Co
   if (a_in.size() > 1 || b_in.size() > 1) return ExecError("arithmetic on several items");
   Value a = Sys(a_in[0]), b = Sys(b_in[0]);
   if (op == Op::kAdd && a.kind() == Kind::kString && b.kind() == Kind::kString) {
+    if (a.text().size() + b.text().size() > kMaxStringBytes) return ExecError("string too long");
     return Collection{Value::String(a.text() + b.text())};
   }
   if (IsTemporal(a) && b.kind() == Kind::kQuantity && (op == Op::kAdd || op == Op::kSub)) {
@@ -1173,6 +1180,9 @@ Result<Collection> Evaluator::StringFunction(const Node& node, const Collection&
         return Collection{Value::String(*replaced)};
       }
       std::string out;
+      if ((text.size() + 1) * (b->size() + 1) > kMaxStringBytes) {
+        return ExecError("replace() result too long");
+      }
       if (a->empty()) {
         // Inserted between every character and at both ends.
         out = *b;
@@ -1709,7 +1719,7 @@ Result<Collection> Evaluator::CallFunction(const Node& node, const Collection& i
           }
         }
         frontier = std::move(next);
-        if (out.size() > 100000) return ExecError("repeat() produced too many items");
+        if (out.size() > kMaxRepeatItems) return ExecError("repeat() produced too many items");
       }
       return out;
     }
@@ -1880,6 +1890,7 @@ Result<Collection> Evaluator::CallFunction(const Node& node, const Collection& i
         if (v.kind() != Kind::kString) return ExecError("join() needs strings");
         if (i > 0) out += separator;
         out += v.text();
+        if (out.size() > kMaxStringBytes) return ExecError("join() result too long");
       }
       return Collection{Value::String(out)};
     }

@@ -391,3 +391,21 @@ TEST_CASE("2.1 functions: sort, boundaries, type()") {
 
 }  // namespace
 }  // namespace fhir::fhirpath
+
+namespace fhir::fhirpath {
+namespace {
+
+TEST_CASE("runaway expressions stop with an error") {
+  auto patient = Load(kPatient);
+  for (const char* text : {"1.repeat($this + 1)", "'ab'.repeat($this + $this)",
+                           "descendants().aggregate($total & $total, 'abcdefgh')"}) {
+    auto parsed = Parse(text);
+    REQUIRE(parsed.ok());
+    auto result = Evaluate(*parsed.value(), *patient);
+    CHECK_MESSAGE(!result.ok(), std::string(text));
+  }
+  CHECK(Texts(Eval(*patient, "name.repeat(given).count()")) == Strings{"System.Integer:3"});
+}
+
+}  // namespace
+}  // namespace fhir::fhirpath
