@@ -177,7 +177,7 @@ class Parser {
       Fail("unexpected '" + std::string(text_.substr(pos_, 1)) + "'");
       return Error();
     }
-    return std::move(root);
+    return root;
   }
 
  private:

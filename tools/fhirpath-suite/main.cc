@@ -2,9 +2,9 @@
 // fhir/fhirpath and checks the outcome against known-failures.txt:
 //
 //   fhirpath-suite PATH/tests-fhir-r4.xml [--known-failures FILE] [--write-known-failures FILE]
-//                  [--verbose]
+//                  [--failures-only]
 //
-// Prints PASS/FAIL per test and the totals. Exits non-zero when fewer than 90% pass, when a test
+// Prints PASS/FAIL per test (with the reason of each failure) and the totals. Exits non-zero when fewer than 90% pass, when a test
 // fails that the list does not name, or when a listed test passes (the list must stay true).
 // The suite is read with expat (libexpat1-dev): a real XML parser for the entities and CDATA
 // the suite uses, instead of a hand-written subset.
@@ -315,15 +315,15 @@ std::map<std::string, std::string> ReadKnownFailures(const std::string& path) {
 
 int main(int argc, char** argv) {
   std::string suite, known_path = FHIRPATH_SUITE_KNOWN_FAILURES, write_path;
-  bool verbose = false;
+  bool verbose = true;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--known-failures" && i + 1 < argc) {
       known_path = argv[++i];
     } else if (arg == "--write-known-failures" && i + 1 < argc) {
       write_path = argv[++i];
-    } else if (arg == "--verbose" || arg == "-v") {
-      verbose = true;
+    } else if (arg == "--failures-only") {
+      verbose = false;
     } else if (suite.empty()) {
       suite = arg;
     } else {
@@ -333,7 +333,7 @@ int main(int argc, char** argv) {
   }
   if (suite.empty()) {
     std::cerr << "usage: fhirpath-suite PATH/tests-fhir-r4.xml [--known-failures FILE] "
-                 "[--write-known-failures FILE] [--verbose]\n";
+                 "[--write-known-failures FILE] [--failures-only]\n";
     return 2;
   }
   std::vector<Test> tests;

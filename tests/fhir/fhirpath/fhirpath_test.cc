@@ -5,6 +5,7 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include <doctest/doctest.h>
@@ -405,6 +406,38 @@ TEST_CASE("runaway expressions stop with an error") {
     CHECK_MESSAGE(!result.ok(), std::string(text));
   }
   CHECK(Texts(Eval(*patient, "name.repeat(given).count()")) == Strings{"System.Integer:3"});
+}
+
+}  // namespace
+}  // namespace fhir::fhirpath
+
+namespace fhir::fhirpath {
+namespace {
+
+TEST_CASE("ParseCached and Evaluate from several threads give the same results") {
+  auto patient = Load(kPatient);
+  const std::vector<std::string> expressions = {
+      "Patient.name.given", "name.where(use = 'usual').given", "birthDate < @2000-01-01",
+      "extension('http://example.org/eye-colour').value", "generalPractitioner.resolve()",
+      "descendants().ofType(string).count()"};
+  std::vector<Strings> expected;
+  for (const std::string& e : expressions) expected.push_back(Texts(Eval(*patient, e)));
+  std::vector<std::vector<Strings>> got(4);
+  std::vector<std::thread> threads;
+  for (std::size_t t = 0; t < got.size(); ++t) {
+    threads.emplace_back([&, t] {
+      for (int round = 0; round < 50; ++round) {
+        for (const std::string& e : expressions) {
+          auto parsed = ParseCached(e);
+          if (!parsed.ok()) continue;
+          auto result = Evaluate(*parsed.value(), *patient);
+          if (round == 0 && result.ok()) got[t].push_back(Texts(result.value()));
+        }
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  for (const std::vector<Strings>& results : got) CHECK(results == expected);
 }
 
 }  // namespace
