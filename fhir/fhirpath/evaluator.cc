@@ -285,6 +285,9 @@ void AppendDistinct(Collection& out, const Value& v) {
 
 // ---- scopes --------------------------------------------------------------------------------
 
+Status CheckOrdered(const Node& target, const std::string& what);
+Status CheckMemberOfCast(const Node& member);
+
 struct Scope {
   const Collection* focus;  // what a path starts from: the context, or [$this] in a lambda
   const Value* this_item;
@@ -406,12 +409,14 @@ Result<Collection> Evaluator::EvalNode(const Node& node, const Scope& scope) {
     case Node::Kind::kIdentifier:
       return EvalIdentifier(node, scope);
     case Node::Kind::kMember: {
+      if (env_.strict) FHIR_RETURN_IF_ERROR(CheckMemberOfCast(node));
       FHIR_ASSIGN_OR_RETURN(Collection input, Eval(*node.args[0], scope));
       return EvalMember(input, node);
     }
     case Node::Kind::kFunction:
       return EvalFunction(node, scope);
     case Node::Kind::kIndexer: {
+      if (env_.strict) FHIR_RETURN_IF_ERROR(CheckOrdered(*node.args[0], "[]"));
       FHIR_ASSIGN_OR_RETURN(Collection input, Eval(*node.args[0], scope));
       FHIR_ASSIGN_OR_RETURN(Collection index, Eval(*node.args[1], scope));
       if (index.empty()) return Collection{};
@@ -1643,7 +1648,46 @@ Result<Collection> Evaluator::BoundaryFunction(const Node& node, const Collectio
 
 // ---- functions -----------------------------------------------------------------------------
 
+// Strict mode: functions that depend on order applied to children()/descendants(), whose order
+// is undefined (http://hl7.org/fhirpath/N1/#children-collection).
+Status CheckOrdered(const Node& target, const std::string& what) {
+  if (target.kind == Node::Kind::kFunction &&
+      (target.fn == Fn::kChildren || target.fn == Fn::kDescendants)) {
+    return Status(IssueType::kInvalid, "FHIRPath: " + what + " depends on order, and the result of " +
+                                           target.name + "() has none (strict mode)");
+  }
+  return Status::Ok();
+}
+
+// Strict mode: `(x as Period).unit`, `x.ofType(Period).unit`: the name must be an element of
+// the type cast to, whatever the values are (also when there are none).
+Status CheckMemberOfCast(const Node& member) {
+  const Node& target = *member.args[0];
+  std::string type_name;
+  if (target.kind == Node::Kind::kTypeOp && target.op == Op::kAs) {
+    type_name = target.name;
+  } else if (target.kind == Node::Kind::kFunction &&
+             (target.fn == Fn::kAs || target.fn == Fn::kOfType) && target.args.size() > 1) {
+    type_name = TypeSpecifierName(*target.args[1]);
+  }
+  std::string_view name = type_name;
+  if (name.rfind("FHIR.", 0) == 0) name.remove_prefix(5);
+  const TypeInfo* type = name.empty() ? nullptr : FindType(name);
+  if (type == nullptr) return Status::Ok();
+  bool known = type->kind == TypeKind::kPrimitive
+                   ? (member.name == "id" || member.name == "extension" || member.name == "value")
+                   : type->FindField(member.name) != nullptr;
+  if (known) return Status::Ok();
+  return Status(IssueType::kInvalid, "FHIRPath: '" + member.name + "' is not an element of " +
+                                         std::string(type->name) + " (strict mode)");
+}
+
 Result<Collection> Evaluator::EvalFunction(const Node& node, const Scope& scope) {
+  if (env_.strict && node.args[0] != nullptr &&
+      (node.fn == Fn::kSkip || node.fn == Fn::kTake || node.fn == Fn::kFirst ||
+       node.fn == Fn::kLast || node.fn == Fn::kTail)) {
+    FHIR_RETURN_IF_ERROR(CheckOrdered(*node.args[0], node.name + "()"));
+  }
   if (node.args[0] == nullptr) return CallFunction(node, *scope.focus, scope);
   FHIR_ASSIGN_OR_RETURN(Collection input, Eval(*node.args[0], scope));
   return CallFunction(node, input, scope);

@@ -154,6 +154,19 @@ TEST_CASE("strict mode rejects names that are not elements and typed choice name
   REQUIRE(unknown.ok());
   CHECK_FALSE(Evaluate(*unknown.value(), *observation, strict).ok());
   CHECK(Evaluate(*unknown.value(), *observation).ok());
+  // Names after a cast are checked against the type even when no value has it.
+  auto cast = Parse("(Observation.value as Period).unit");
+  REQUIRE(cast.ok());
+  CHECK_FALSE(Evaluate(*cast.value(), *observation, strict).ok());
+  CHECK(Evaluate(*cast.value(), *observation).ok());
+  auto cast_ok = Parse("(Observation.value as Period).start");
+  REQUIRE(cast_ok.ok());
+  CHECK(Evaluate(*cast_ok.value(), *observation, strict).ok());
+  // Order-dependent functions on the unordered children().
+  auto ordered = Parse("Observation.children().first()");
+  REQUIRE(ordered.ok());
+  CHECK_FALSE(Evaluate(*ordered.value(), *observation, strict).ok());
+  CHECK(Evaluate(*ordered.value(), *observation).ok());
 }
 
 TEST_CASE("resolve(): stubs without a resolver, contained resources, a resolver hook") {
