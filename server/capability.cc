@@ -11,6 +11,7 @@
 #include <rapidjson/writer.h>
 
 #include "fhir/model/registry.h"
+#include "fhir/search/search_registry.h"
 
 namespace server {
 namespace {
@@ -24,6 +25,44 @@ void WriteString(Writer& writer, std::string_view text) {
 void WriteMember(Writer& writer, std::string_view key, std::string_view value) {
   writer.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
   WriteString(writer, value);
+}
+
+const char* SearchTypeName(fhir::SearchParamType type) {
+  switch (type) {
+    case fhir::SearchParamType::kNumber:
+      return "number";
+    case fhir::SearchParamType::kDate:
+      return "date";
+    case fhir::SearchParamType::kString:
+      return "string";
+    case fhir::SearchParamType::kToken:
+      return "token";
+    case fhir::SearchParamType::kReference:
+      return "reference";
+    case fhir::SearchParamType::kQuantity:
+      return "quantity";
+    case fhir::SearchParamType::kUri:
+      return "uri";
+    case fhir::SearchParamType::kComposite:
+    case fhir::SearchParamType::kSpecial:
+      return nullptr;
+  }
+  return nullptr;
+}
+
+const char* ModifiersOf(fhir::SearchParamType type) {
+  switch (type) {
+    case fhir::SearchParamType::kString:
+      return "Modifiers: :exact, :contains, :missing. Case- and accent-insensitive prefix match.";
+    case fhir::SearchParamType::kToken:
+      return "Modifiers: :not, :text, :of-type (Identifier), :missing.";
+    case fhir::SearchParamType::kReference:
+      return "Modifiers: :[type], :identifier, :missing; chaining (several hops) and _has.";
+    case fhir::SearchParamType::kUri:
+      return "Modifiers: :above, :below, :missing.";
+    default:
+      return "Prefixes: eq, ne, gt, lt, ge, le, sa, eb, ap. Modifier: :missing.";
+  }
 }
 
 // What every resource type supports (rest.resource minus `type`), in element order.
@@ -50,18 +89,18 @@ void WriteRestResource(Writer& writer, std::string_view type) {
   WriteMember(writer, "conditionalDelete", "single");
   writer.Key("searchParam");
   writer.StartArray();
-  const char* params[][3] = {
-      {"_id", "http://hl7.org/fhir/SearchParameter/Resource-id", "token"},
-      {"_lastUpdated", "http://hl7.org/fhir/SearchParameter/Resource-lastUpdated", "date"},
-      {"identifier", "", "token"}};
-  const fhir::TypeInfo* info = fhir::FindResourceType(type);
-  bool has_identifier = info != nullptr && info->FindField("identifier") != nullptr;
-  for (const auto& p : params) {
-    if (std::string_view(p[0]) == "identifier" && !has_identifier) continue;
+  // Exactly the parameters the search engine answers (fhir/search, server/search): every R4
+  // parameter of the type except composite and special ones.
+  for (const fhir::search::BoundParam& param : fhir::search::SearchRegistry::Get().ForType(type)) {
+    const fhir::SearchParameterDef& def = *param.def;
+    const char* kind = SearchTypeName(def.type);
+    if (kind == nullptr) continue;
+    if (param.expression.empty() && def.code != "_id" && def.code != "_lastUpdated") continue;
     writer.StartObject();
-    WriteMember(writer, "name", p[0]);
-    if (*p[1] != '\0') WriteMember(writer, "definition", p[1]);
-    WriteMember(writer, "type", p[2]);
+    WriteMember(writer, "name", def.code);
+    WriteMember(writer, "definition", def.url);
+    WriteMember(writer, "type", kind);
+    WriteMember(writer, "documentation", ModifiersOf(def.type));
     writer.EndObject();
   }
   writer.EndArray();
@@ -164,7 +203,7 @@ std::string CapabilityStatementJson(const CapabilityInput& input) {
   if (input.rest_interactions) {
     writer.Key("interaction");
     writer.StartArray();
-    for (const char* code : {"transaction", "batch", "history-system"}) {
+    for (const char* code : {"transaction", "batch", "search-system", "history-system"}) {
       writer.StartObject();
       WriteMember(writer, "code", code);
       writer.EndObject();

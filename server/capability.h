@@ -26,9 +26,10 @@ struct CapabilityInput {
 // [application/fhir+json, json], software "fhir-server", and one rest entry in mode server that
 // lists each of `input.resource_types`. With `rest_interactions` each type claims read, vread,
 // update, patch, delete, history-instance, history-type, create and search-type, versioned
-// updates, conditional create/update/delete (single), update-as-create, and the search
-// parameters _id, identifier and _lastUpdated; the system claims transaction, batch and
-// history-system. With `smart_security`, rest.security has service SMART-on-FHIR
+// updates, conditional create/update/delete (single), update-as-create, and every R4 search
+// parameter of the type that the search engine answers (all but composite and special ones),
+// with its definition URL and the modifiers in `documentation`; the system claims transaction,
+// batch, search-system and history-system. With `smart_security`, rest.security has service SMART-on-FHIR
 // (http://terminology.hl7.org/CodeSystem/restful-security-service) and the
 // http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris extension listing the
 // configured authorize/token URLs. It claims only what works.

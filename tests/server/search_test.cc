@@ -9,6 +9,7 @@
 #include <doctest/doctest.h>
 
 #include "fhir/search/normalize.h"
+#include "server/capability.h"
 #include "server/search/search_parser.h"
 #include "tests/server/rest_fixture.h"
 
@@ -323,4 +324,26 @@ TEST_CASE("normalisation and date ranges") {
   CHECK_FALSE(DateRange("2020-01-01T25:00"));
   CHECK(server::search::SplitUnescaped("a\\,b,c", ',') == std::vector<std::string>{"a\\,b", "c"});
   CHECK(server::search::Unescape("a\\,b\\|c\\$d\\\\") == "a,b|c$d\\");
+}
+
+TEST_CASE("the CapabilityStatement lists exactly the search parameters that work") {
+  server::CapabilityInput input;
+  input.resource_types = {"Observation"};
+  input.rest_interactions = true;
+  input.start_instant = "2026-01-01T00:00:00.000Z";
+  std::string json = server::CapabilityStatementJson(input);
+  std::set<std::string> names;
+  for (int i = 0;; ++i) {
+    std::string name = At(json, "rest[0].resource[0].searchParam[" + std::to_string(i) + "].name");
+    if (name.empty()) break;
+    names.insert(name);
+  }
+  CHECK(names.count("code") == 1);
+  CHECK(names.count("value-quantity") == 1);
+  CHECK(names.count("subject") == 1);
+  CHECK(names.count("_id") == 1);
+  CHECK(names.count("_profile") == 1);
+  CHECK(names.count("code-value-quantity") == 0);  // composite: not supported
+  CHECK(names.count("_text") == 0);                 // no expression to index
+  CHECK(json.find("\"search-system\"") != std::string::npos);
 }
