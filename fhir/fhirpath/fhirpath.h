@@ -114,6 +114,14 @@ Result<Collection> Evaluate(const Expression& expression, const Collection& cont
 Result<Collection> Evaluate(const Expression& expression, const Resource& resource,
                             const Environment& environment = {});
 
+// Evaluation errors are Statuses: kProcessing for execution errors (an operator or function
+// given several items where it needs one, arithmetic on strings, an unknown type in as()/ofType,
+// runaway repeat() or string growth), kInvalid for unknown %variables and, in strict mode, names
+// that are not elements of their type, kNotSupported for functions the engine does not implement
+// (conformsTo() of a non-core profile, subsumes(), slice(), ...). Evaluation never throws.
+// Outside strict mode, as() on several items filters like ofType() (R4's dom-3 invariant
+// relies on it), and typed choice names (`valueQuantity`) are accepted.
+
 // --- Helpers for users of results (search indexing, FHIRPath Patch, the suite runner) --------
 
 // The System value of a FHIR primitive element (FHIR.date -> System.Date, FHIR.code ->

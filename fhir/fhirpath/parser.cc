@@ -798,13 +798,21 @@ Result<std::shared_ptr<const Expression>> Parse(std::string_view text) {
       std::make_shared<internal::ParsedExpression>(std::string(text), std::move(root)));
 }
 
+namespace {
+// Lets the cache be searched with a string_view, without making a std::string per lookup.
+struct TextHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view text) const { return std::hash<std::string_view>()(text); }
+};
+}  // namespace
+
 Result<std::shared_ptr<const Expression>> ParseCached(std::string_view text) {
   static std::shared_mutex mutex;
-  static auto* cache =
-      new std::unordered_map<std::string, std::shared_ptr<const Expression>>();
+  static auto* cache = new std::unordered_map<std::string, std::shared_ptr<const Expression>,
+                                              TextHash, std::equal_to<>>();
   {
     std::shared_lock lock(mutex);
-    auto it = cache->find(std::string(text));
+    auto it = cache->find(text);
     if (it != cache->end()) return it->second;
   }
   FHIR_ASSIGN_OR_RETURN(std::shared_ptr<const Expression> parsed, Parse(text));
