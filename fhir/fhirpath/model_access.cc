@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "fhir/fhirpath/system_values.h"
 #include "fhir/fhirpath/temporal.h"
 #include "fhir/model/box.h"
 #include "fhir/model/choice.h"
@@ -357,18 +358,6 @@ std::string TypeName(const Value& value) {
   return {};
 }
 
-namespace {
-bool IsCalendarWord(std::string_view unit) {
-  static constexpr std::string_view kUnits[] = {
-      "year",  "years",  "month",  "months",  "week",   "weeks",   "day",         "days",
-      "hour",  "hours",  "minute", "minutes", "second", "seconds", "millisecond", "milliseconds"};
-  for (std::string_view u : kUnits) {
-    if (u == unit) return true;
-  }
-  return false;
-}
-}  // namespace
-
 std::optional<std::string> ToText(const Value& value) {
   std::optional<Value> system = ToSystemValue(value);
   if (!system || system->kind() == Value::Kind::kElement) return std::nullopt;
@@ -378,7 +367,7 @@ std::optional<std::string> ToText(const Value& value) {
     case Value::Kind::kInteger:
       return std::to_string(system->integer());
     case Value::Kind::kQuantity:
-      if (IsCalendarWord(system->unit())) return system->text() + " " + system->unit();
+      if (internal::IsCalendarWord(system->unit())) return system->text() + " " + system->unit();
       return system->text() + " '" + system->unit() + "'";
     default:
       return system->text();
