@@ -16,6 +16,7 @@
 #include "fhir/json/parser.h"
 #include "fhir/json/writer.h"
 #include "fhir/model/registry.h"
+#include "fhir/patch/fhirpath_patch.h"
 #include "fhir/r4/datatypes.h"
 #include "fhir/search/index_extractor.h"
 #include "server/bundle_processor.h"
@@ -281,10 +282,18 @@ class Interactions {
   }
 
   RestResponse Patch(const fhir::TypeInfo& type, const std::string& id) {
-    if (request_.content_type != "application/json-patch+json") {
+    // JSON Patch, or FHIRPath Patch: a Parameters resource (http://hl7.org/fhir/R4/fhirpatch.html).
+    std::optional<fhir::Parameters> fhirpath_patch;
+    if (request_.content_type == "application/fhir+json" ||
+        request_.content_type == "application/json") {
+      auto parameters = fhir::json::Parse<fhir::Parameters>(request_.body);
+      if (!parameters.ok()) return ErrorResponse(parameters.status());
+      fhirpath_patch = std::move(parameters).value();
+    } else if (request_.content_type != "application/json-patch+json") {
       return ErrorResponse(415, IssueType::kNotSupported,
                            "PATCH supports Content-Type application/json-patch+json (JSON "
-                           "Patch); FHIRPath Patch is not supported yet");
+                           "Patch) and application/fhir+json with a Parameters body (FHIRPath "
+                           "Patch)");
     }
     return WithTransaction([&](storage::WriteTransaction& txn) -> RestResponse {
       auto current = txn.ReadCurrent(type.name, id);
@@ -292,6 +301,18 @@ class Interactions {
       if (current->deleted) return Gone(type, id, *current);
       std::optional<StoredVersion> cur = *current;
       if (RestResponse failed; !CheckIfMatch(cur, failed)) return failed;
+      if (fhirpath_patch) {
+        // Errors: 400 for a malformed patch, 422 when it cannot apply or makes an invalid resource.
+        auto stored = fhir::json::ParseResource(current->json);
+        if (!stored.ok()) return ErrorResponse(stored.status());
+        auto result = fhir::patch::ApplyFhirPathPatch(**stored, *fhirpath_patch);
+        if (!result.ok()) return ErrorResponse(result.status());
+        if (result.value()->type_info().name != type.name || result.value()->id != id) {
+          return ErrorResponse(422, IssueType::kProcessing,
+                               "A patch must not change the resource type or id");
+        }
+        return Store(txn, *result.value(), cur);
+      }
       auto patched = fhir::json::ApplyJsonPatch(current->json, request_.body);
       if (!patched.ok()) return ErrorResponse(patched.status());
       auto parsed = fhir::json::ParseResource(*patched);

@@ -52,7 +52,8 @@ class TreeBuilder {
     if (!stack.empty()) stack.pop_back();
   }
   static void XMLCALL Characters(void* data, const XML_Char* s, int len) {
-    static_cast<TreeBuilder*>(data)->OnCharacters(std::string_view(s, static_cast<std::size_t>(len)));
+    static_cast<TreeBuilder*>(data)->OnCharacters(
+        std::string_view(s, static_cast<std::size_t>(len)));
   }
   static void XMLCALL Doctype(void* data, const XML_Char* /*name*/, const XML_Char* /*sysid*/,
                               const XML_Char* /*pubid*/, int /*has_internal_subset*/) {

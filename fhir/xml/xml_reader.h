@@ -49,10 +49,11 @@ struct XmlElement {
 inline constexpr int kMaxDepth = 200;
 Result<XmlElement> ParseXml(std::string_view xml);
 
-// Writes `element` back as XML text (`verbatim` when set): the root element declares its namespace (`xmlns="..."`),
-// descendants in the same namespace are unprefixed, `xml:` attributes keep their prefix.
-// Text escapes & < > and "; attributes & < and ". This is the form the JSON of a
-// Narrative.div takes (as the HL7 tools write it).
+// Writes `element` back as XML text (`verbatim` when set): the root element declares its
+// namespace (`xmlns="..."`), descendants in the same namespace are unprefixed, `xml:` attributes
+// keep their prefix. Text escapes & < > " and CR; attributes & < " and CR, LF, TAB (which an
+// XML reader would otherwise turn into spaces). This is the form the JSON of a Narrative.div
+// takes (as the HL7 tools write it).
 std::string WriteXml(const XmlElement& element);
 
 // Parses a resource from its R4 XML form (http://hl7.org/fhir/R4/xml.html): elements in the

@@ -114,9 +114,12 @@ class ModelWriter {
 
   static bool PrimitiveEmpty(const TypeInfo& type, const void* p) {
     switch (CategoryOf(type.primitive)) {
-      case ValueCategory::kBool: return static_cast<const fhir::Primitive<bool>*>(p)->empty();
-      case ValueCategory::kInt: return static_cast<const fhir::Primitive<std::int32_t>*>(p)->empty();
-      case ValueCategory::kString: return static_cast<const fhir::Primitive<std::string>*>(p)->empty();
+      case ValueCategory::kBool:
+        return static_cast<const fhir::Primitive<bool>*>(p)->empty();
+      case ValueCategory::kInt:
+        return static_cast<const fhir::Primitive<std::int32_t>*>(p)->empty();
+      case ValueCategory::kString:
+        return static_cast<const fhir::Primitive<std::string>*>(p)->empty();
     }
     return true;
   }

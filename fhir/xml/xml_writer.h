@@ -17,8 +17,8 @@ namespace fhir::xml {
 // resource's fhir::Resource), `path` the child indices from the root element to the node (for
 // a resource inside a wrapper element such as <contained>, the path of the resource's own
 // element).
-using NodeCallback =
-    std::function<void(const TypeInfo& type, const void* object, std::span<const std::size_t> path)>;
+using NodeCallback = std::function<void(const TypeInfo& type, const void* object,
+                                        std::span<const std::size_t> path)>;
 
 // The R4 XML form (http://hl7.org/fhir/R4/xml.html) of `resource` as an element tree, in the
 // order of the definitions, through the reflection metadata. Narrative divs are carried as
