@@ -18,7 +18,7 @@
 #include "fhir/model/visit.h"
 #include "fhir/r4/binary.h"
 #include "fhir/r4/bundle.h"
-#include "server/auth/access.h"
+#include "server/auth/request_scopes.h"
 #include "server/rest_util.h"
 #include "server/search/search_interaction.h"
 
@@ -347,9 +347,8 @@ RestResponse ProcessBundle(RestService& service, const RestRequest& request, boo
   std::vector<std::string> forbidden(entries.size());  // the 403 diagnostics; "" = allowed
   for (Entry& e : entries) {
     if (!request.principal) break;
-    std::optional<auth::Access> access = auth::RequiredAccessOfUrl(e.method, e.url);
     std::optional<std::string> problem =
-        access ? auth::ScopeProblem(*request.principal, *access) : std::nullopt;
+        auth::EntryScopeProblem(*request.principal, e.method, e.url);
     if (!problem) continue;
     if (type == "batch") {
       forbidden[e.index] = *problem;

@@ -10,8 +10,8 @@
 #include <rapidjson/reader.h>
 #include <rapidjson/stringbuffer.h>
 
-#include "server/auth/access.h"
 #include "server/auth/authenticator.h"
+#include "server/auth/request_scopes.h"
 #include "server/operation_outcome.h"
 #include "server/rest_service.h"
 #include "server/rest_util.h"
@@ -157,9 +157,15 @@ Response RestAnswer(const HandlerOptions& options_, const Request& request, cons
   }
   const unsigned version = request.version();
   if (principal) {
-    const std::optional<auth::Access> access = auth::RequiredAccess(r.method, r.segments);
+    // A POST _search may carry its parameters in a form body.
+    Params checked = r.params;
+    if (r.method == "POST" &&
+        MediaType(ToStd(request[http::field::content_type])) ==
+            "application/x-www-form-urlencoded") {
+      for (auto& param : ParseQuery(request.body())) checked.push_back(std::move(param));
+    }
     if (std::optional<std::string> problem =
-            access ? auth::ScopeProblem(*principal, *access) : std::nullopt) {
+            auth::RequestScopeProblem(*principal, r.method, r.segments, checked)) {
       Response denied = OutcomeResponse(http::status::forbidden, version,
                                         fhir::IssueType::kForbidden, *problem);
       denied.set(http::field::www_authenticate, auth::InsufficientScopeChallenge());

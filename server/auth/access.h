@@ -1,8 +1,10 @@
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "server/auth/principal.h"
@@ -34,6 +36,27 @@ std::optional<Access> RequiredAccess(std::string_view method,
 // relative to the base; the query is ignored).
 std::optional<Access> RequiredAccessOfUrl(std::string_view method, std::string_view url);
 
+// The target types of reference search parameter `param` on `type` ("Observation", "subject"
+// -> Device, Group, Location, Patient); empty when unknown. The server passes the R4 registry
+// (server/auth/request_scopes.h); tests pass a table.
+using ReferenceTargets =
+    std::function<std::vector<std::string>(std::string_view type, std::string_view param)>;
+
+// Every access a request needs: RequiredAccess()'s, and for searches (GET|HEAD [base],
+// Type, Type/_search) the search permission on every type its result can contain or its
+// criteria can reveal, so that no parameter reaches a type the scopes do not cover:
+//   [base] search: each `_type` (none: "*")
+//   _include[:iterate]=S:p:T -> T; S:p -> every target of p on S; * or S:* -> "*"
+//   _revinclude[:iterate]=S:p[:T] -> S; * -> "*"
+//   _has:T:p:... -> T (and the nested _has types)
+//   chained p:T.x -> T; p.x -> every target of p on the searched type ("*" on [base])
+// Unparseable values are not this layer's business: the search parser answers 400.
+// Empty for POST [base] (each entry is checked) and shapes the REST layer does not serve.
+std::vector<Access> RequiredAccesses(std::string_view method,
+                                     const std::vector<std::string>& segments,
+                                     const std::vector<std::pair<std::string, std::string>>& params,
+                                     const ReferenceTargets& targets);
+
 // nullopt when `principal`'s scopes allow `access`; else the 403 diagnostics, e.g.
 // "The token's scopes do not allow read of Observation (a scope such as
 //  patient/Observation.r or user/Observation.read is needed)".
@@ -41,6 +64,9 @@ std::optional<Access> RequiredAccessOfUrl(std::string_view method, std::string_v
 // the two ways that need no search: it needs a patient context (Principal::PatientContext()),
 // and on the Patient type an instance interaction reaches only that patient.
 std::optional<std::string> ScopeProblem(const Principal& principal, const Access& access);
+// The first problem among `accesses`.
+std::optional<std::string> ScopeProblem(const Principal& principal,
+                                        const std::vector<Access>& accesses);
 
 // The realm of every Bearer challenge.
 inline constexpr std::string_view kRealm = "fhir-server";

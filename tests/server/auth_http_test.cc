@@ -269,6 +269,49 @@ TEST_CASE("Scopes: allowed interactions reach the REST layer, others get 403") {
   CHECK(server.Call(http::verb::get, "/fhir/Observation/o1", reader).result_int() == 200);
 }
 
+TEST_CASE("Searches need scopes on every type they can return or reveal") {
+  AuthServer server;
+  const std::string observations = Bearer("patient/Observation.rs");
+  const std::string everything = Bearer("user/*.read");
+  struct Case {
+    const char* target;
+    std::string diagnostics;
+  };
+  const Case cases[] = {
+      {"/fhir", "The token's scopes do not allow search-type of all resource types (a scope such "
+                "as patient/*.s or user/*.read is needed)"},
+      {"/fhir?_type=Patient",
+       "The token's scopes do not allow search-type of Patient (a scope such as "
+       "patient/Patient.s or user/Patient.read is needed)"},
+      {"/fhir/Observation?_include=Observation:subject",
+       "The token's scopes do not allow search-type of Device (a scope such as "
+       "patient/Device.s or user/Device.read is needed)"},
+      {"/fhir/Observation?_include=Observation:subject:Patient",
+       "The token's scopes do not allow search-type of Patient (a scope such as "
+       "patient/Patient.s or user/Patient.read is needed)"},
+      {"/fhir/Observation?_revinclude=Provenance:target",
+       "The token's scopes do not allow search-type of Provenance (a scope such as "
+       "patient/Provenance.s or user/Provenance.read is needed)"},
+      {"/fhir/Observation?subject:Patient.name=smith",
+       "The token's scopes do not allow search-type of Patient (a scope such as "
+       "patient/Patient.s or user/Patient.read is needed)"},
+      {"/fhir/Observation?_has:Provenance:target:agent=x",
+       "The token's scopes do not allow search-type of Provenance (a scope such as "
+       "patient/Provenance.s or user/Provenance.read is needed)"},
+  };
+  for (const Case& c : cases) {
+    const std::string target = c.target;
+    CAPTURE(target);
+    const Response response = server.Call(http::verb::get, c.target, observations);
+    CHECK(response.result_int() == 403);
+    CHECK(response.body() == Outcome("forbidden", c.diagnostics));
+    const Response allowed = server.Call(http::verb::get, c.target, everything);
+    CHECK_MESSAGE(allowed.result_int() == 200, allowed.body());
+  }
+  CHECK(server.Call(http::verb::get, "/fhir/Observation?code=x", observations).result_int() ==
+        200);
+}
+
 TEST_CASE("Transactions with a forbidden entry fail whole; batches refuse that entry only") {
   AuthServer server;
   const std::string token = Bearer("user/Observation.cruds");

@@ -1,5 +1,7 @@
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include <doctest/doctest.h>
@@ -198,6 +200,62 @@ TEST_CASE("RequiredAccess mirrors the REST routing") {
   const std::optional<Access> search = RequiredAccessOfUrl("GET", "Observation?code=x/y");
   REQUIRE(search.has_value());
   CHECK(search->interaction == Interaction::kSearch);
+}
+
+std::vector<std::string> TestTargets(std::string_view type, std::string_view param) {
+  if (type == "Observation" && param == "subject") return {"Group", "Patient"};
+  if (type == "Patient" && param == "organization") return {"Organization"};
+  return {};
+}
+
+// "Type:interaction" for each access, in order.
+std::vector<std::string> Accesses(std::string_view method, std::vector<std::string> segments,
+                                  std::vector<std::pair<std::string, std::string>> params) {
+  std::vector<std::string> out;
+  for (const Access& a : RequiredAccesses(method, segments, params, TestTargets)) {
+    out.push_back(a.resource_type + ":" + std::string(InteractionCode(a.interaction)));
+  }
+  return out;
+}
+
+TEST_CASE("RequiredAccesses: every type a search can return or reveal") {
+  using S = std::vector<std::string>;
+  CHECK(Accesses("GET", {}, {}) == S{"*:search-type"});
+  CHECK(Accesses("HEAD", {}, {{"name", "x"}}) == S{"*:search-type"});
+  CHECK(Accesses("GET", {}, {{"_type", "Patient,Observation"}, {"_type", "Patient"}}) ==
+        S{"Patient:search-type", "Observation:search-type"});
+  CHECK(Accesses("GET", {"Observation"}, {{"code", "x"}, {"_count", "5"}}) ==
+        S{"Observation:search-type"});
+  CHECK(Accesses("GET", {"Observation"}, {{"_include", "Observation:subject"}}) ==
+        S{"Observation:search-type", "Group:search-type", "Patient:search-type"});
+  CHECK(Accesses("GET", {"Observation"}, {{"_include", "Observation:subject:Patient"}}) ==
+        S{"Observation:search-type", "Patient:search-type"});
+  CHECK(Accesses("GET", {"Observation"}, {{"_include:iterate", "*"}}) ==
+        S{"Observation:search-type", "*:search-type"});
+  CHECK(Accesses("GET", {"Observation"}, {{"_include", "Observation:*"}}) ==
+        S{"Observation:search-type", "*:search-type"});
+  CHECK(Accesses("GET", {"Observation"}, {{"_include", "Observation:performer"}}) ==
+        S{"Observation:search-type", "*:search-type"});  // targets unknown to the table
+  CHECK(Accesses("GET", {"Patient"}, {{"_revinclude", "Provenance:target"}}) ==
+        S{"Patient:search-type", "Provenance:search-type"});
+  CHECK(Accesses("GET", {"Patient"}, {{"_revinclude:iterate", "*"}}) ==
+        S{"Patient:search-type", "*:search-type"});
+  CHECK(Accesses("GET", {"Patient"}, {{"_has:Condition:subject:code", "x"}}) ==
+        S{"Patient:search-type", "Condition:search-type"});
+  CHECK(Accesses("GET", {"Patient"},
+                 {{"_has:Observation:patient:_has:AuditEvent:entity:agent", "x"}}) ==
+        S{"Patient:search-type", "Observation:search-type", "AuditEvent:search-type"});
+  CHECK(Accesses("GET", {"Observation"}, {{"subject:Patient.organization.name", "x"}}) ==
+        S{"Observation:search-type", "Patient:search-type", "Organization:search-type"});
+  CHECK(Accesses("GET", {"Observation"}, {{"subject.name", "x"}}) ==
+        S{"Observation:search-type", "Group:search-type", "Patient:search-type"});
+  CHECK(Accesses("POST", {"Observation", "_search"}, {{"subject:Group.name", "x"}}) ==
+        S{"Observation:search-type", "Group:search-type"});
+  // Includes only matter for searches; POST [base] has none (its entries are checked).
+  CHECK(Accesses("GET", {"Observation", "1"}, {{"_include", "Observation:subject"}}) ==
+        S{"Observation:read"});
+  CHECK(Accesses("POST", {}, {{"_include", "*"}}).empty());
+  CHECK(Accesses("PATCH", {"Observation"}, {}).empty());
 }
 
 TEST_CASE("ScopeProblem names the interaction and a scope that would allow it") {
