@@ -455,3 +455,40 @@ TEST_CASE("ParseCached and Evaluate from several threads give the same results")
 
 }  // namespace
 }  // namespace fhir::fhirpath
+
+namespace fhir::fhirpath {
+namespace {
+
+TEST_CASE("resources inside resources: Bundle entries, %resource and %rootResource") {
+  auto bundle = Load(R"({
+    "resourceType": "Bundle", "type": "collection",
+    "entry": [
+      {"fullUrl": "urn:uuid:1", "resource": {"resourceType": "Patient", "id": "a",
+                                             "gender": "female"}},
+      {"fullUrl": "urn:uuid:2", "resource": {"resourceType": "Observation", "id": "b",
+        "status": "final", "code": {"text": "x"}, "subject": {"reference": "Patient/a"}}}
+    ]
+  })");
+  CHECK(Texts(Eval(*bundle, "Bundle.entry.resource.ofType(Patient).gender")) ==
+        Strings{"FHIR.code:female"});
+  CHECK(Texts(Eval(*bundle, "entry.resource.where($this is Observation).id")) ==
+        Strings{"System.String:b"});
+  CHECK(Texts(Eval(*bundle, "entry[1].resource.subject.resolve() is Patient")) ==
+        Strings{"System.Boolean:true"});
+  CHECK(Texts(Eval(*bundle, "entry.resource.select(%resource.type().name)")) ==
+        Strings{"FHIR.string:Bundle", "FHIR.string:Bundle"});
+
+  // An entry evaluated on its own, with the Bundle as %rootResource.
+  auto parsed = Parse("%resource.id | %rootResource.type");
+  REQUIRE(parsed.ok());
+  Collection entries = Eval(*bundle, "entry.resource.ofType(Observation)");
+  REQUIRE(entries.size() == 1);
+  Environment env;
+  env.root_resource = bundle.get();
+  auto result = Evaluate(*parsed.value(), entries, env);
+  REQUIRE(result.ok());
+  CHECK(Texts(result.value()) == Strings{"System.String:b", "FHIR.code:collection"});
+}
+
+}  // namespace
+}  // namespace fhir::fhirpath
