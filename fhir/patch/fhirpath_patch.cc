@@ -218,14 +218,19 @@ struct Slot {
   std::size_t field_index = kNone;
 };
 
-Slot SlotOf(const Tree& tree, const Node& node) {
+// REQUIRES: `node` is not the root.
+Result<Slot> SlotOf(const Operation& op, const Tree& tree, const Node& node) {
   Slot s;
   s.element = node.path;
   if (node.type->kind == TypeKind::kResource) s.element.pop_back();
+  if (s.element.empty()) return op.Fail("the element has no parent");
   s.owner.assign(s.element.begin(), s.element.end() - 1);
-  s.owner_type = tree.types.at(s.owner);
+  auto owner = tree.types.find(s.owner);
+  if (owner == tree.types.end()) return op.Fail("the element's parent was not found");
+  s.owner_type = owner->second;
   const XmlElement& e = At(const_cast<XmlElement&>(tree.root), s.element);
   s.field_index = FieldIndexOf(*s.owner_type, e.name);
+  if (s.field_index == kNone) return op.Fail("'" + e.name + "' was not found in its parent");
   s.field = s.owner_type->kind == TypeKind::kPrimitive ? &kPrimitiveExtension
                                                        : &s.owner_type->fields[s.field_index];
   return s;
@@ -440,7 +445,7 @@ Result<const Node*> SelectOne(const Operation& op, const Tree& tree, const Resou
 Status Replace(const Operation& op, Tree& tree, const Resource& resource) {
   FHIR_ASSIGN_OR_RETURN(const Node* node, SelectOne(op, tree, resource, "replacing"));
   if (node->path.empty()) return op.Fail("the resource itself cannot be replaced");
-  Slot slot = SlotOf(tree, *node);
+  FHIR_ASSIGN_OR_RETURN(Slot slot, SlotOf(op, tree, *node));
   FHIR_ASSIGN_OR_RETURN(XmlElement value,
                         ValueElement(op, *op.value, *slot.owner_type, *slot.field));
   At(tree.root, slot.element) = std::move(value);
@@ -455,7 +460,7 @@ Status Delete(const Operation& op, Tree& tree, const Resource& resource) {
                    " elements; delete removes one");
   }
   if (nodes[0]->path.empty()) return op.Fail("the resource itself cannot be deleted");
-  Slot slot = SlotOf(tree, *nodes[0]);
+  FHIR_ASSIGN_OR_RETURN(Slot slot, SlotOf(op, tree, *nodes[0]));
   auto& siblings = At(tree.root, slot.owner).children;
   siblings.erase(siblings.begin() + static_cast<std::ptrdiff_t>(slot.element.back()));
   return Status::Ok();
@@ -515,10 +520,10 @@ Result<List> SelectList(const Operation& op, Tree& tree, const Resource& resourc
   List list;
   if (!nodes.empty()) {
     if (nodes[0]->path.empty()) return op.Fail("the path must select a list, not the resource");
-    Slot first = SlotOf(tree, *nodes[0]);
+    FHIR_ASSIGN_OR_RETURN(Slot first, SlotOf(op, tree, *nodes[0]));
     for (const Node* n : nodes) {
       if (n->path.empty()) return op.Fail("the path must select a list, not the resource");
-      Slot s = SlotOf(tree, *n);
+      FHIR_ASSIGN_OR_RETURN(Slot s, SlotOf(op, tree, *n));
       if (s.owner != first.owner || s.field_index != first.field_index) {
         return op.Fail("the path selects elements of more than one list");
       }
@@ -636,6 +641,12 @@ Result<std::unique_ptr<Resource>> Apply(const Operation& op, const Resource& res
 
 Result<std::unique_ptr<Resource>> ApplyFhirPathPatch(const Resource& resource,
                                                      const Parameters& patch) {
+  if (patch.parameter.size() > kMaxOperations) {
+    return Status(IssueType::kTooCostly,
+                  "A FHIRPath Patch may have at most " + std::to_string(kMaxOperations) +
+                      " operations, found " + std::to_string(patch.parameter.size()),
+                  "Parameters.parameter");
+  }
   std::vector<Operation> operations;
   for (std::size_t i = 0; i < patch.parameter.size(); ++i) {
     FHIR_ASSIGN_OR_RETURN(Operation op, ReadOperation(patch.parameter[i], i));

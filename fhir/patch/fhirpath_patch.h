@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <memory>
 
 #include "fhir/base/status.h"
@@ -37,6 +38,10 @@ namespace fhir::patch {
 //                of the wrong type, an element that `add` finds already present, or a result
 //                that is not a valid resource (the JSON parser's issues follow the first one).
 //                Diagnostics name the operation type and path; the expression the parameter.
+//   kTooCostly   more than kMaxOperations operations.
+// Each operation re-reads the whole resource, so the number of operations is bounded.
+inline constexpr std::size_t kMaxOperations = 1000;
+
 Result<std::unique_ptr<Resource>> ApplyFhirPathPatch(const Resource& resource,
                                                      const Parameters& patch);
 

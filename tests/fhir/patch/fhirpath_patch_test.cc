@@ -315,6 +315,14 @@ TEST_CASE("FHIRPath Patch rejects what is not a patch") {
              "must select elements of the resource being patched");
 }
 
+TEST_CASE("FHIRPath Patch bounds the number of operations") {
+  std::vector<std::string> operations(kMaxOperations, Op("delete", "Patient.birthDate"));
+  CheckResult(Run(kPatient, Patch(operations)), PatientWith("", ""));
+  operations.push_back(Op("delete", "Patient.birthDate"));
+  CheckError(Run(kPatient, Patch(operations)), IssueType::kTooCostly, "Parameters.parameter",
+             "at most 1000 operations, found 1001");
+}
+
 TEST_CASE("FHIRPath Patch reaches contained resources") {
   const char resource[] =
       R"({"resourceType":"Observation","contained":[{"resourceType":"Patient","id":"p1",)"
