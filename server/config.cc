@@ -186,7 +186,12 @@ const std::array<Option, 20>& Options() {
        [](const Config& c) { return c.jwks_path; }},
       {"--jwt-secret", "FHIR_JWT_SECRET", "SECRET",
        "HS256 shared secret (prefer the variable); turns authentication on",
-       [](std::string_view v, Config& c) { return SetString(v, "a secret", c.jwt_secret); },
+       [](std::string_view v, Config& c) -> Error {
+         // RFC 7518 section 3.2: an HS256 key has at least as many bits as the hash.
+         if (v.size() < 32) return "the secret needs at least 32 bytes (RFC 7518 section 3.2)";
+         c.jwt_secret = std::string(v);
+         return std::nullopt;
+       },
        [](const Config&) { return std::string(); }},
       {"--jwt-issuer", "FHIR_JWT_ISSUER", "ISS",
        "required token issuer (iss); turns authentication on",

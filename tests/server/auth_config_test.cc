@@ -11,6 +11,8 @@
 namespace server {
 namespace {
 
+constexpr char kSecret[] = "0123456789abcdef0123456789abcdef";  // 32 bytes
+
 ConfigParse Parse(const std::vector<std::string>& args,
                   const std::map<std::string, std::string>& env = {}) {
   return ParseConfig(args, [&env](std::string_view name) -> std::optional<std::string> {
@@ -40,11 +42,11 @@ TEST_CASE("Authentication flags and variables; any key turns authentication on")
   CHECK(parsed.config.smart_authorize_url == "https://auth.test/authorize");
   CHECK(parsed.config.smart_token_url == "https://auth.test/token");
 
-  parsed = Parse({}, {{"FHIR_JWT_SECRET", "s3cret"}, {"FHIR_TLS_CERT", "c.pem"},
+  parsed = Parse({}, {{"FHIR_JWT_SECRET", kSecret}, {"FHIR_TLS_CERT", "c.pem"},
                       {"FHIR_TLS_KEY", "k.pem"}, {"FHIR_INSECURE", "on"}});
   REQUIRE(parsed.error.empty());
   CHECK(parsed.config.AuthEnabled());
-  CHECK(parsed.config.jwt_secret == "s3cret");
+  CHECK(parsed.config.jwt_secret == kSecret);
   CHECK(parsed.config.TlsEnabled());
   CHECK(parsed.config.tls_cert_path == "c.pem");
   CHECK(parsed.config.tls_key_path == "k.pem");
@@ -70,12 +72,16 @@ TEST_CASE("Bad authentication and TLS settings are named") {
         "--jwt-issuer and --jwt-audience need --jwks or --jwt-secret to verify tokens with");
   CHECK(Parse({"--jwt-audience", "a"}).error ==
         "--jwt-issuer and --jwt-audience need --jwks or --jwt-secret to verify tokens with");
-  CHECK(Parse({"--jwt-leeway", "601", "--jwt-secret", "s"}).error ==
+  CHECK(Parse({"--jwt-leeway", "601", "--jwt-secret", kSecret}).error ==
         "--jwt-leeway '601': expected a whole number from 0 to 600");
   CHECK(Parse({"--smart-token-url", "auth.test/token"}).error ==
         "--smart-token-url 'auth.test/token': expected an http(s):// URL");
   CHECK(Parse({"--jwks"}).error == "--jwks needs a value (FILE)");
-  CHECK(Parse({"--jwt-secret="}).error == "--jwt-secret '': expected a secret");
+  CHECK(Parse({"--jwt-secret="}).error ==
+        "--jwt-secret '': the secret needs at least 32 bytes (RFC 7518 section 3.2)");
+  CHECK(Parse({}, {{"FHIR_JWT_SECRET", "0123456789abcdef0123456789abcde"}}).error ==
+        "FHIR_JWT_SECRET='0123456789abcdef0123456789abcde': the secret needs at least 32 bytes "
+        "(RFC 7518 section 3.2)");
 }
 
 TEST_CASE("ExposureProblem: no authentication off loopback without --insecure") {
