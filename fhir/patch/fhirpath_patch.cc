@@ -471,6 +471,14 @@ Status Add(const Operation& op, Tree& tree, const Resource& resource) {
   const TypeInfo& owner_type = *node->type;
   XmlElement& owner = At(tree.root, node->path);
   const FieldInfo* field = FindField(owner_type, op.name);
+  bool typed_choice = false;  // a choice named with its type ("deceasedBoolean")
+  if (field == nullptr && owner_type.kind != TypeKind::kPrimitive) {
+    const JsonName* jn = owner_type.FindJsonName(op.name);
+    if (jn != nullptr && jn->choice != 0) {
+      field = &owner_type.fields[jn->field];
+      typed_choice = true;
+    }
+  }
   if (field == nullptr) {
     return op.Fail("'" + op.name + "' is not an element of " + std::string(owner_type.name));
   }
@@ -499,6 +507,9 @@ Status Add(const Operation& op, Tree& tree, const Resource& resource) {
     return op.Fail("'" + op.name + "' is already present; use replace");
   }
   FHIR_ASSIGN_OR_RETURN(XmlElement value, ValueElement(op, *op.value, owner_type, *field));
+  if (typed_choice && value.name != op.name) {
+    return op.Fail("the value's type makes '" + value.name + "', not '" + op.name + "'");
+  }
   std::size_t at = InsertPosition(owner, owner_type, field_index);
   owner.children.insert(owner.children.begin() + static_cast<std::ptrdiff_t>(at),
                         std::move(value));

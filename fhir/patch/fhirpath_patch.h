@@ -18,7 +18,8 @@ namespace fhir::patch {
 //
 //   add      path selects one element; the value becomes its child `name` (appended to a list;
 //            a single element must not exist yet). A choice element is named without [x]
-//            ("value"), the value's type picks the alternative.
+//            ("value"), the value's type picks the alternative; or with the type
+//            ("valueQuantity"), which the value must then have.
 //   insert   path selects a list (possibly empty); the value goes in at `index` (0..size).
 //   delete   path selects at most one element, which is removed; none selected is no change.
 //   replace  path selects one element, which the value replaces in place.

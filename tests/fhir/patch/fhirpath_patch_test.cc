@@ -108,6 +108,18 @@ TEST_CASE("FHIRPath Patch add") {
                             R"({"name":"name","valueString":"multipleBirth"},)"
                             R"({"name":"value","valueInteger":2})")})),
               R"({"resourceType":"Patient","multipleBirthInteger":2})");
+  // A choice element may also be named with its type.
+  CheckResult(Run(R"({"resourceType":"Patient"})",
+                  Patch({Op("add", "Patient",
+                            R"({"name":"name","valueString":"multipleBirthBoolean"},)"
+                            R"({"name":"value","valueBoolean":true})")})),
+              R"({"resourceType":"Patient","multipleBirthBoolean":true})");
+  CheckError(Run(R"({"resourceType":"Patient"})",
+                 Patch({Op("add", "Patient",
+                           R"({"name":"name","valueString":"multipleBirthBoolean"},)"
+                           R"({"name":"value","valueInteger":2})")})),
+             IssueType::kProcessing, "Parameters.parameter[0]",
+             "the value's type makes 'multipleBirthInteger', not 'multipleBirthBoolean'");
   // An extension on a primitive.
   CheckResult(Run(kPatient, Patch({Op("add", "Patient.gender",
                                       R"({"name":"name","valueString":"extension"},)"

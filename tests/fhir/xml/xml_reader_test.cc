@@ -149,6 +149,19 @@ TEST_CASE("ParseXmlResource tolerates elements out of the definition's order") {
         R"("gender":"male","birthDate":"1970"})");
 }
 
+TEST_CASE("ParseXmlResource reads the encodings XML declares") {
+  // ISO-8859-1 0xE9 is U+00E9; the model holds UTF-8.
+  CHECK(XmlAsJson("<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>"
+                  "<Patient xmlns=\"http://hl7.org/fhir\"><name><family value=\"Ren\xe9\"/>"
+                  "</name></Patient>") ==
+        "{\"resourceType\":\"Patient\",\"name\":[{\"family\":\"Ren\xc3\xa9\"}]}");
+  // Bytes that are not UTF-8 in a document that says nothing else are malformed.
+  auto bad = ParseXmlResource(PatientXml("<name><family value=\"Ren\xe9\"/></name>"));
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.status().type() == IssueType::kStructure);
+  CHECK(bad.status().diagnostics().find("Malformed XML") != std::string::npos);
+}
+
 struct InvalidCase {
   std::string_view name;
   std::string xml;
