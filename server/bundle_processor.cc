@@ -181,6 +181,7 @@ class TransactionRunner {
     r.method = "GET";
     std::size_t slash = reference.find('/');
     r.segments = {reference.substr(0, slash), reference.substr(slash + 1)};
+    r.principal = request_.principal;
     return r;
   }
 
