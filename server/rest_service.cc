@@ -19,6 +19,7 @@
 #include "fhir/patch/fhirpath_patch.h"
 #include "fhir/r4/datatypes.h"
 #include "fhir/search/index_extractor.h"
+#include "fhir/search/search_registry.h"
 #include "server/bundle_processor.h"
 #include "server/capability.h"
 #include "server/rest_util.h"
@@ -374,6 +375,24 @@ class Interactions {
     return r;
   }
 
+  // GET [compartment]/[id]/[type]?...: a search of `type` within the compartment of the
+  // resource (R4 CompartmentDefinitions: Patient, Encounter, Practitioner, RelatedPerson, Device).
+  RestResponse CompartmentSearch(const fhir::TypeInfo& owner, const std::string& id,
+                                 const fhir::TypeInfo& type) {
+    const fhir::CompartmentMember* member =
+        fhir::search::FindCompartmentMember(owner.name, type.name);
+    if (member == nullptr) {
+      return ErrorResponse(404, IssueType::kNotFound,
+                           std::string(type.name) + " resources are never in a " +
+                               std::string(owner.name) + " compartment");
+    }
+    storage::CompartmentFilter filter{std::string(owner.name), id, {}};
+    for (std::string_view param : member->params) filter.params.emplace_back(param);
+    search::SearchTarget target{ctx_.store, ctx_.txn, options_.base_url};
+    std::string path = std::string(owner.name) + "/" + id + "/" + std::string(type.name);
+    return search::RunSearch(target, type.name, request_.params, Strict(request_), path, &filter);
+  }
+
   // GET [type]?... and POST [type]/_search (form body), GET [base]?... (type null).
   RestResponse Search(const fhir::TypeInfo* type) {
     search::Params params = request_.params;
@@ -640,6 +659,10 @@ RestResponse RestService::Dispatch(const RestRequest& request, Context& context)
   if (s.size() == 3 && s[2] == "_history") {
     if (!get) return not_allowed("GET");
     return i.History(type, id);
+  }
+  if (s.size() == 3 && fhir::FindResourceType(s[2]) != nullptr) {
+    if (!get) return not_allowed("GET");
+    return i.CompartmentSearch(*type, id, *fhir::FindResourceType(s[2]));
   }
   if (s.size() == 4 && s[2] == "_history") {
     if (!get) return not_allowed("GET");

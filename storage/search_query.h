@@ -75,11 +75,20 @@ struct SortKey {
   bool descending = false;
 };
 
+// Compartment search (GET Patient/123/Immunization): resources whose reference parameter, one of
+// `params`, points at the compartment's owner.
+struct CompartmentFilter {
+  std::string owner_type;
+  std::string owner_id;
+  std::vector<std::string> params;
+};
+
 struct SearchQuery {
   std::string type;  // empty: every type (system search; `types` may narrow it)
   std::vector<std::string> types;
   std::vector<Criterion> criteria;  // AND
   std::vector<HasCriterion> has;    // AND
+  std::optional<CompartmentFilter> compartment;
   std::vector<SortKey> sort;
   int limit = 0;   // 0: no limit
   int offset = 0;

@@ -201,7 +201,7 @@ std::string FormatInstant(std::int64_t ms) {
   const unsigned d = doy - (153 * mp + 2) / 5 + 1;
   const unsigned m = mp < 10 ? mp + 3 : mp - 9;
   const std::int64_t y = y0 + (m <= 2 ? 1 : 0);
-  char buffer[40];
+  char buffer[96];
   std::snprintf(buffer, sizeof buffer, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ",
                 static_cast<long long>(y), m, d, static_cast<long long>(rest / 3600000),
                 static_cast<long long>(rest / 60000 % 60), static_cast<long long>(rest / 1000 % 60),

@@ -38,4 +38,19 @@ struct SearchParameterDef {
 // Every SearchParameter of the R4 definitions, sorted by URL.
 std::span<const SearchParameterDef> AllSearchParameters();
 
+// The R4 CompartmentDefinitions (http://hl7.org/fhir/R4/compartmentdefinition.html): for a
+// compartment (Patient, Encounter, RelatedPerson, Practitioner, Device), the resource types in
+// it and the reference parameters that put a resource of that type in the compartment.
+struct CompartmentMember {
+  std::string_view type;
+  std::span<const std::string_view> params;  // OR: any of them referring to the compartment owner
+};
+
+struct CompartmentDef {
+  std::string_view code;                       // "Patient"
+  std::span<const CompartmentMember> members;  // sorted by type; types without params left out
+};
+
+std::span<const CompartmentDef> AllCompartments();
+
 }  // namespace fhir

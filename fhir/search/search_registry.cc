@@ -143,6 +143,17 @@ const BoundParam* SearchRegistry::Find(std::string_view type, std::string_view c
   return &*it;
 }
 
+const CompartmentMember* FindCompartmentMember(std::string_view compartment, std::string_view type) {
+  for (const CompartmentDef& def : AllCompartments()) {
+    if (def.code != compartment) continue;
+    auto it = std::lower_bound(
+        def.members.begin(), def.members.end(), type,
+        [](const CompartmentMember& m, std::string_view t) { return m.type < t; });
+    if (it != def.members.end() && it->type == type) return &*it;
+  }
+  return nullptr;
+}
+
 const SearchParameterDef* SearchRegistry::FindByUrl(std::string_view url) const {
   std::span<const SearchParameterDef> all = AllSearchParameters();
   auto it = std::lower_bound(all.begin(), all.end(), url,

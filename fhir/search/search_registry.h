@@ -41,6 +41,10 @@ class SearchRegistry {
   std::vector<TypeParams> types_;  // sorted by type
 };
 
+// The parameters that put resources of `type` in compartment `compartment` ("Patient"), or
+// nullptr when no resource of that type is ever in it.
+const CompartmentMember* FindCompartmentMember(std::string_view compartment, std::string_view type);
+
 // The top-level union branches of a FHIRPath expression ("A.x | B.y.where(a | b)" -> "A.x",
 // "B.y.where(a | b)"), split outside parentheses, brackets and string literals.
 std::vector<std::string> SplitUnion(std::string_view expression);

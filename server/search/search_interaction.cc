@@ -215,11 +215,13 @@ fhir::Result<std::vector<StoredVersion>> Includes(const SearchTarget& target,
 }  // namespace
 
 RestResponse RunSearch(const SearchTarget& target, std::string_view type, const Params& params,
-                       bool strict, std::string_view path) {
+                       bool strict, std::string_view path,
+                       const storage::CompartmentFilter* compartment) {
   fhir::Result<ParsedSearch> parsed = ParseSearch(type, params, strict);
   if (!parsed.ok()) return ErrorResponse(parsed.status());
   ParsedSearch& search = *parsed;
   storage::SearchQuery& query = search.query;
+  if (compartment != nullptr) query.compartment = *compartment;
   const bool count_only = search.summary == SummaryMode::kCount;
   query.limit = count_only ? 0 : search.count;
   query.offset = search.offset;

@@ -24,8 +24,10 @@ struct SearchTarget {
 // OperationOutcome entry (search.mode outcome) naming parameters ignored in lenient mode;
 // _summary and _elements trim the resources and tag them SUBSETTED. `path` is the request path
 // below the base ("Patient", "Patient/_search", "") for the links.
+// `compartment`, when set, restricts the search to a compartment (GET Patient/123/Immunization).
 RestResponse RunSearch(const SearchTarget& target, std::string_view type, const Params& params,
-                       bool strict, std::string_view path);
+                       bool strict, std::string_view path,
+                       const storage::CompartmentFilter* compartment = nullptr);
 
 // The ids of the current resources of `type` matching `params`, for conditional interactions
 // (create If-None-Exist, conditional update/delete, conditional references in transactions):

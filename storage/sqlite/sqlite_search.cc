@@ -91,6 +91,21 @@ class Compiler {
       sql += " AND ";
       FHIR_RETURN_IF_ERROR(CriterionSql(query, criterion, c, sql, binds));
     }
+    if (query.compartment) {
+      const CompartmentFilter& compartment = *query.compartment;
+      const std::string r = Alias("r");
+      sql += " AND " + c + ".rid IN (SELECT " + r + ".rid FROM idx_reference " + r + " WHERE " +
+             r + ".target_id = ? AND " + r + ".target_type = ? AND " + r +
+             ".pid IN (SELECT pid FROM params WHERE type = " + c + ".type AND code IN (";
+      binds.emplace_back(compartment.owner_id);
+      binds.emplace_back(compartment.owner_type);
+      for (std::size_t i = 0; i < compartment.params.size(); ++i) {
+        sql += i == 0 ? "?" : ", ?";
+        binds.emplace_back(compartment.params[i]);
+      }
+      if (compartment.params.empty()) sql += "NULL";
+      sql += ")))";
+    }
     for (const HasCriterion& has : query.has) {
       if (!has.query || has.query->type.empty()) {
         return Status(IssueType::kNotSupported, "_has needs a resource type");

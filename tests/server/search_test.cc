@@ -347,3 +347,16 @@ TEST_CASE("the CapabilityStatement lists exactly the search parameters that work
   CHECK(names.count("_text") == 0);                 // no expression to index
   CHECK(json.find("\"search-system\"") != std::string::npos);
 }
+
+TEST_CASE("compartment search: GET Patient/id/Type uses the R4 CompartmentDefinition") {
+  SearchFixture f;
+  CHECK(f.Search("Patient/p1/Observation") == IdSet{"o1", "o3"});
+  CHECK(f.Search("Patient/p1/Observation?value-quantity=gt130") == IdSet{"o3"});
+  CHECK(f.Search("Patient/p3/Condition") == IdSet{"c1"});
+  CHECK(f.Search("Patient/p2/Condition").empty());
+  RestResponse r = f.Call("GET", "Patient/p1/Observation?_count=1");
+  CHECK(At(r.body, "link[0].url") == "http://test/fhir/Patient/p1/Observation?_count=1");
+  CHECK(At(r.body, "total") == "2");
+  // ValueSets are never in a patient's compartment.
+  CHECK(f.Call("GET", "Patient/p1/ValueSet").status == 404);
+}

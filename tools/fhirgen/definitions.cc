@@ -336,6 +336,26 @@ void LoadSearchParams(const std::string& path, Definitions& defs) {
   }
   std::sort(defs.search_params.begin(), defs.search_params.end(),
             [](const SearchParam& a, const SearchParam& b) { return a.url < b.url; });
+
+  const std::string compartments_path =
+      path.substr(0, path.rfind('/') + 1) + "compartments.json";
+  if (!std::ifstream(compartments_path)) return;
+  rapidjson::Document compartments = ReadJson(compartments_path);
+  if (!compartments.IsArray()) Fail(compartments_path + ": expected an array");
+  for (const auto& cd : compartments.GetArray()) {
+    Compartment c{Str(cd, "code"), {}};
+    auto resources = cd.FindMember("resource");
+    if (resources != cd.MemberEnd() && resources->value.IsArray()) {
+      for (const auto& r : resources->value.GetArray()) {
+        std::vector<std::string> params = Strings(r, "param");
+        if (!params.empty()) c.members.emplace_back(Str(r, "code"), std::move(params));
+      }
+    }
+    std::sort(c.members.begin(), c.members.end());
+    defs.compartments.push_back(std::move(c));
+  }
+  std::sort(defs.compartments.begin(), defs.compartments.end(),
+            [](const Compartment& a, const Compartment& b) { return a.code < b.code; });
 }
 
 }  // namespace

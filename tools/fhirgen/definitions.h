@@ -60,6 +60,11 @@ struct SearchParam {
   std::vector<std::pair<std::string, std::string>> components;  // (definition, expression)
 };
 
+struct Compartment {
+  std::string code;
+  std::vector<std::pair<std::string, std::vector<std::string>>> members;  // (type, params)
+};
+
 struct Definitions {
   std::vector<std::string> primitives;          // "boolean", "date", ... sorted
   std::vector<std::unique_ptr<Struct>> datatypes;  // complex types, sorted by name
@@ -68,6 +73,7 @@ struct Definitions {
   // search-parameters.json, when the definitions directory has it; sorted by URL.
   bool has_search_params = false;
   std::vector<SearchParam> search_params;
+  std::vector<Compartment> compartments;  // compartments.json, sorted by code
 };
 
 // Reads structure-definitions.json, terminology.json and (if present) search-parameters.json

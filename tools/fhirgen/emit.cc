@@ -525,10 +525,32 @@ OutputFile SearchParamsSource(const Definitions& defs) {
   }
   p.Emit("\nconstexpr SearchParameterDef kSearchParameters[] = {\n");
   for (const auto& row : rows) p.Emit("$r$", {{"r", row}});
+  p.Emit("};\n\n");
+  std::vector<std::string> compartments;
+  for (std::size_t i = 0; i < defs.compartments.size(); ++i) {
+    const Compartment& c = defs.compartments[i];
+    std::vector<std::string> members;
+    for (std::size_t j = 0; j < c.members.size(); ++j) {
+      std::string symbol = list("kCompartment" + std::to_string(i) + "_" + std::to_string(j),
+                                c.members[j].second);
+      members.push_back("{" + Quote(c.members[j].first) + ", " + symbol + "}");
+    }
+    std::string symbol = "kCompartmentMembers" + std::to_string(i);
+    p.Emit("constexpr CompartmentMember $s$[] = {\n", {{"s", symbol}});
+    for (const auto& m : members) p.Emit("    $m$,\n", {{"m", m}});
+    p.Emit("};\n");
+    compartments.push_back("    {" + Quote(c.code) + ", " + symbol + "},\n");
+  }
+  p.Emit("\nconstexpr CompartmentDef kCompartments[] = {\n");
+  for (const auto& row : compartments) p.Emit("$r$", {{"r", row}});
+  if (compartments.empty()) p.Emit("    {\"\", {}},\n");
   p.Emit(
       "};\n\n}  // namespace\n\n"
-      "std::span<const SearchParameterDef> AllSearchParameters() { return kSearchParameters; }\n\n"
-      "}  // namespace fhir\n");
+      "std::span<const SearchParameterDef> AllSearchParameters() { return kSearchParameters; }\n"
+      "std::span<const CompartmentDef> AllCompartments() {\n"
+      "  return std::span<const CompartmentDef>(kCompartments).first($n$);\n}\n\n"
+      "}  // namespace fhir\n",
+      {{"n", std::to_string(compartments.size())}});
   return {"fhir/r4/search_parameters_data.cc", p.str()};
 }
 

@@ -71,7 +71,7 @@ def main():
                     files[name] = tar.extractfile(m).read()
 
     docs = {n: json.loads(b) for n, b in files.items() if n != "package.json"}
-    sds, sps, vss, css = [], [], {}, {}
+    sds, sps, vss, css, cds = [], [], {}, {}, []
     for name in sorted(docs):
         d = docs[name]
         rt = d.get("resourceType")
@@ -87,6 +87,10 @@ def main():
             sps.append({k: d[k] for k in keep if k in d})
         elif rt == "ValueSet":
             vss[d["url"]] = d
+        elif rt == "CompartmentDefinition" and d.get("id") != "example":
+            cds.append({"url": d["url"], "code": d["code"],
+                        "resource": [{"code": r["code"], "param": r.get("param", [])}
+                                     for r in d.get("resource", [])]})
         elif rt == "CodeSystem":
             css[d["url"]] = d
 
@@ -124,10 +128,11 @@ def main():
         "structure-definitions.json": dump(sds),
         "search-parameters.json": dump(sps),
         "terminology.json": dump(terminology),
+        "compartments.json": dump(sorted(cds, key=lambda c: c["code"])),
     })
     write_tar(os.path.join(ROOT, "tests/data/r4-examples.tar.xz"),
               {"r4-examples/" + n: files[n] for n in sorted(files) if n != "package.json"})
-    print(f"{len(sds)} StructureDefinitions, {len(sps)} SearchParameters, "
+    print(f"{len(sds)} StructureDefinitions, {len(sps)} SearchParameters, {len(cds)} compartments, "
           f"{len(vs_out)} ValueSets, {len(cs_out)} CodeSystems, {len(files) - 1} examples")
 
 
