@@ -119,7 +119,17 @@ class Evaluator {
                                 const Collection* total = nullptr) {
     Collection focus{item};
     Scope scope{&focus, &item, index, total};
-    return Eval(lambda, scope);
+    // Variables defined inside the lambda (defineVariable) end with it.
+    std::size_t defined = defined_.size();
+    Result<Collection> result = Eval(lambda, scope);
+    defined_.resize(defined);
+    return result;
+  }
+
+  // now(), today() and timeOfDay() are fixed for one evaluation.
+  const Temporal& Clock() {
+    if (!now_) now_ = Now();
+    return *now_;
   }
 
   const Environment& env_;
@@ -127,6 +137,7 @@ class Evaluator {
   Collection resource_;
   Collection root_resource_;
   std::vector<std::pair<std::string, Collection>> defined_;
+  std::optional<Temporal> now_;
   int depth_ = 0;
 };
 
@@ -1471,23 +1482,32 @@ Result<Collection> Evaluator::CallFunction(const Node& node, const Collection& i
     case Fn::kTrace:
       return input;
     case Fn::kNow:
-      return Collection{Value::DateTime(Now().ToString())};
+      return Collection{Value::DateTime(Clock().ToString())};
     case Fn::kToday: {
-      Temporal t = Now();
+      Temporal t = Clock();
       t.kind = Temporal::Kind::kDate;
       t.precision = Temporal::kDay;
       return Collection{Value::Date(t.ToString())};
     }
     case Fn::kTimeOfDay: {
-      Temporal t = Now();
+      Temporal t = Clock();
       t.kind = Temporal::Kind::kTime;
       return Collection{Value::Time(t.ToString())};
     }
     case Fn::kDefineVariable: {
+      if (node.args[1]->kind != Node::Kind::kLiteral ||
+          node.args[1]->literal.kind() != Kind::kString) {
+        return ExecError("defineVariable() needs a name");
+      }
       std::string name = node.args[1]->literal.text();
+      Node probe;
+      probe.name = name;
+      if (EvalVariable(probe).ok()) return ExecError("variable %" + name + " is already defined");
       Collection value = input;
       if (node.args.size() > 2) {
-        FHIR_ASSIGN_OR_RETURN(value, Arg(node, 2, scope));
+        // The value expression runs on the input collection (FHIRPath 2.1).
+        Scope on_input{&input, nullptr, 0, scope.total};
+        FHIR_ASSIGN_OR_RETURN(value, Eval(*node.args[2], on_input));
       }
       defined_.emplace_back(std::move(name), std::move(value));
       return input;

@@ -492,3 +492,26 @@ TEST_CASE("resources inside resources: Bundle entries, %resource and %rootResour
 
 }  // namespace
 }  // namespace fhir::fhirpath
+
+namespace fhir::fhirpath {
+namespace {
+
+TEST_CASE("defineVariable() scopes, now() is fixed for one evaluation") {
+  auto patient = Load(kPatient);
+  CHECK(Texts(Eval(*patient, "defineVariable('v', 41).select(%v + 1)")) ==
+        Strings{"System.Integer:42"});
+  CHECK(Texts(Eval(*patient, "name.defineVariable('n', given.first()).select(%n)")) ==
+        Strings{"FHIR.string:Peter", "FHIR.string:Peter"});
+  for (const char* text : {"name.select(defineVariable('n', 1)).exists() and %n.exists()",
+                           "defineVariable('a', 1).defineVariable('a', 2)",
+                           "defineVariable('resource', 1)"}) {
+    auto parsed = Parse(text);
+    REQUIRE(parsed.ok());
+    CHECK_MESSAGE(!Evaluate(*parsed.value(), *patient).ok(), std::string(text));
+  }
+  CHECK(Texts(Eval(*patient, "now() = now() and today() = now().toString().substring(0, 10).toDate()")) ==
+        Strings{"System.Boolean:true"});
+}
+
+}  // namespace
+}  // namespace fhir::fhirpath
