@@ -127,14 +127,21 @@ std::vector<Access> RequiredAccesses(std::string_view method,
     }
     if (!typed) AddSearch(out, "*");
   } else if (std::optional<Access> access = RequiredAccess(method, segments)) {
-    if (access->interaction == Interaction::kSearch) searched = access->resource_type;
+    // Searches, and conditional updates and deletes (their criteria are a search).
+    if (access->interaction == Interaction::kSearch ||
+        (segments.size() == 1 && (method == "PUT" || method == "DELETE"))) {
+      searched = access->resource_type;
+    }
     out.push_back(std::move(*access));
   } else {
     return out;
   }
   if (searched.empty()) return out;
+  const bool search = out.front().interaction == Interaction::kSearch;
   for (const auto& [key, value] : params) {
-    if (key == "_include" || key.starts_with("_include:")) {
+    if (!search) {
+      AddCriterionTypes(out, targets, searched, key);
+    } else if (key == "_include" || key.starts_with("_include:")) {
       const std::vector<std::string> parts = Split(value, ':');
       if (value == "*" || parts.size() < 2) {
         AddSearch(out, "*");

@@ -50,6 +50,7 @@ using ReferenceTargets =
 //   _revinclude[:iterate]=S:p[:T] -> S; * -> "*"
 //   _has:T:p:... -> T (and the nested _has types)
 //   chained p:T.x -> T; p.x -> every target of p on the searched type ("*" on [base])
+// Conditional update/delete criteria (PUT/DELETE Type?...) get the chain and _has rule too.
 // Unparseable values are not this layer's business: the search parser answers 400.
 // Empty for POST [base] (each entry is checked) and shapes the REST layer does not serve.
 std::vector<Access> RequiredAccesses(std::string_view method,

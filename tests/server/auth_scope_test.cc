@@ -255,6 +255,13 @@ TEST_CASE("RequiredAccesses: every type a search can return or reveal") {
   CHECK(Accesses("GET", {"Observation", "1"}, {{"_include", "Observation:subject"}}) ==
         S{"Observation:read"});
   CHECK(Accesses("POST", {}, {{"_include", "*"}}).empty());
+  // Conditional update/delete criteria: chains and _has, not includes.
+  CHECK(Accesses("PUT", {"Observation"}, {{"subject:Patient.name", "x"}, {"_include", "*"}}) ==
+        S{"Observation:update", "Patient:search-type"});
+  CHECK(Accesses("DELETE", {"Patient"}, {{"_has:Observation:patient:code", "x"}}) ==
+        S{"Patient:delete", "Observation:search-type"});
+  CHECK(Accesses("POST", {"Observation"}, {{"subject:Patient.name", "x"}}) ==
+        S{"Observation:create"});
   CHECK(Accesses("PATCH", {"Observation"}, {}).empty());
 }
 
