@@ -13,72 +13,182 @@ namespace fhir::fhirpath::internal {
 enum class Fn : std::uint8_t {
   kUnknown,
   // existence
-  kEmpty, kExists, kAll, kAllTrue, kAnyTrue, kAllFalse, kAnyFalse, kSubsetOf, kSupersetOf,
-  kCount, kDistinct, kIsDistinct,
+  kEmpty,
+  kExists,
+  kAll,
+  kAllTrue,
+  kAnyTrue,
+  kAllFalse,
+  kAnyFalse,
+  kSubsetOf,
+  kSupersetOf,
+  kCount,
+  kDistinct,
+  kIsDistinct,
   // filtering and projection
-  kWhere, kSelect, kRepeat, kOfType, kAs, kIs,
+  kWhere,
+  kSelect,
+  kRepeat,
+  kOfType,
+  kAs,
+  kIs,
   // subsetting
-  kSingle, kFirst, kLast, kTail, kSkip, kTake, kIntersect, kExclude,
+  kSingle,
+  kFirst,
+  kLast,
+  kTail,
+  kSkip,
+  kTake,
+  kIntersect,
+  kExclude,
   // combining
-  kUnion, kCombine,
+  kUnion,
+  kCombine,
   // conversion
-  kIif, kToBoolean, kConvertsToBoolean, kToInteger, kConvertsToInteger, kToDecimal,
-  kConvertsToDecimal, kToString, kConvertsToString, kToDate, kConvertsToDate, kToDateTime,
-  kConvertsToDateTime, kToTime, kConvertsToTime, kToQuantity, kConvertsToQuantity,
+  kIif,
+  kToBoolean,
+  kConvertsToBoolean,
+  kToInteger,
+  kConvertsToInteger,
+  kToDecimal,
+  kConvertsToDecimal,
+  kToString,
+  kConvertsToString,
+  kToDate,
+  kConvertsToDate,
+  kToDateTime,
+  kConvertsToDateTime,
+  kToTime,
+  kConvertsToTime,
+  kToQuantity,
+  kConvertsToQuantity,
   // strings
-  kIndexOf, kLastIndexOf, kSubstring, kStartsWith, kEndsWith, kContains, kUpper, kLower,
-  kReplace, kMatches, kMatchesFull, kReplaceMatches, kLength, kToChars, kSplit, kJoin, kTrim,
-  kEncode, kDecode, kEscape, kUnescape,
+  kIndexOf,
+  kLastIndexOf,
+  kSubstring,
+  kStartsWith,
+  kEndsWith,
+  kContains,
+  kUpper,
+  kLower,
+  kReplace,
+  kMatches,
+  kMatchesFull,
+  kReplaceMatches,
+  kLength,
+  kToChars,
+  kSplit,
+  kJoin,
+  kTrim,
+  kEncode,
+  kDecode,
+  kEscape,
+  kUnescape,
   // math
-  kAbs, kCeiling, kExp, kFloor, kLn, kLog, kPower, kRound, kSqrt, kTruncate,
+  kAbs,
+  kCeiling,
+  kExp,
+  kFloor,
+  kLn,
+  kLog,
+  kPower,
+  kRound,
+  kSqrt,
+  kTruncate,
   // tree navigation
-  kChildren, kDescendants,
+  kChildren,
+  kDescendants,
   // utility
-  kTrace, kNow, kTimeOfDay, kToday, kDefineVariable, kAggregate, kSort,
-  kPrecision, kLowBoundary, kHighBoundary, kComparable,
-  kYearOf, kMonthOf, kDayOf, kHourOf, kMinuteOf, kSecondOf, kMillisecondOf,
-  kTimezoneOffsetOf, kDateOf, kTimeOf,
+  kTrace,
+  kNow,
+  kTimeOfDay,
+  kToday,
+  kDefineVariable,
+  kAggregate,
+  kSort,
+  kPrecision,
+  kLowBoundary,
+  kHighBoundary,
+  kComparable,
+  kYearOf,
+  kMonthOf,
+  kDayOf,
+  kHourOf,
+  kMinuteOf,
+  kSecondOf,
+  kMillisecondOf,
+  kTimezoneOffsetOf,
+  kDateOf,
+  kTimeOf,
   // boolean
   kNot,
   // FHIR extensions (http://hl7.org/fhir/R4/fhirpath.html#functions)
-  kExtension, kHasExtension, kHasValue, kGetValue, kResolve, kMemberOf, kConformsTo, kHtmlChecks, kSubsumes,
-  kSubsumedBy, kElementDefinition, kSlice, kCheckModifiers, kType,
+  kExtension,
+  kHasExtension,
+  kHasValue,
+  kGetValue,
+  kResolve,
+  kMemberOf,
+  kConformsTo,
+  kHtmlChecks,
+  kSubsumes,
+  kSubsumedBy,
+  kElementDefinition,
+  kSlice,
+  kCheckModifiers,
+  kType,
 };
 
 enum class Op : std::uint8_t {
   kNone,
-  kMul, kDiv, kIntDiv, kMod,
-  kAdd, kSub, kConcat,
+  kMul,
+  kDiv,
+  kIntDiv,
+  kMod,
+  kAdd,
+  kSub,
+  kConcat,
   kUnion,
-  kLt, kGt, kLe, kGe,
-  kEq, kNe, kEquiv, kNotEquiv,
-  kIn, kContains,
-  kAnd, kOr, kXor, kImplies,
-  kIs, kAs,
+  kLt,
+  kGt,
+  kLe,
+  kGe,
+  kEq,
+  kNe,
+  kEquiv,
+  kNotEquiv,
+  kIn,
+  kContains,
+  kAnd,
+  kOr,
+  kXor,
+  kImplies,
+  kIs,
+  kAs,
 };
 
 struct Node {
   enum class Kind : std::uint8_t {
-    kLiteral,      // literal
-    kEmpty,        // {}
-    kIdentifier,   // name at the start of a path: a member of $this or a type name
-    kMember,       // args[0].name
-    kFunction,     // args[0] = target (nullptr at the start of a path), args[1..] = arguments
-    kIndexer,      // args[0][args[1]]
+    kLiteral,     // literal
+    kEmpty,       // {}
+    kIdentifier,  // name at the start of a path: a member of $this or a type name
+    kMember,      // args[0].name
+    kFunction,    // args[0] = target (nullptr at the start of a path), args[1..] = arguments
+    kIndexer,     // args[0][args[1]]
     kThis,
     kIndex,
     kTotal,
-    kVariable,     // %name
-    kNegate,       // -args[0]
-    kBinary,       // args[0] op args[1]
-    kTypeOp,       // args[0] is/as type_name
+    kVariable,  // %name
+    kNegate,    // -args[0]
+    kBinary,    // args[0] op args[1]
+    kTypeOp,    // args[0] is/as type_name
   };
   Kind kind = Kind::kLiteral;
   Op op = Op::kNone;
   Fn fn = Fn::kUnknown;
-  std::string name;       // identifier, member, function, variable; type name of kTypeOp
+  std::string name;  // identifier, member, function, variable; type name of kTypeOp
   const TypeInfo* resource_type = nullptr;  // kIdentifier naming a resource type (`Patient`)
-  Value literal;          // kLiteral
+  Value literal;                            // kLiteral
   std::vector<std::unique_ptr<Node>> args;
   std::size_t position = 0;  // offset in the expression text, for errors
   int height = 1;            // of the tree below and including this node

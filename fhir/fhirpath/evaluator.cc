@@ -17,10 +17,10 @@
 #include "fhir/fhirpath/ast.h"
 #include "fhir/fhirpath/fhirpath.h"
 #include "fhir/fhirpath/model_access.h"
+#include "fhir/fhirpath/system_values.h"
 #include "fhir/fhirpath/temporal.h"
 #include "fhir/fhirpath/text.h"
 #include "fhir/fhirpath/units.h"
-#include "fhir/fhirpath/system_values.h"
 #include "fhir/model/registry.h"
 #include "fhir/r4/resource.h"
 
@@ -93,8 +93,7 @@ class Evaluator {
   Result<Collection> Compare(Op op, const Collection& a, const Collection& b);
   Result<Collection> TypeFilter(const Collection& input, const std::string& type_name, Fn fn);
   Result<Collection> Resolve(const Collection& input);
-  Result<Collection> StringFunction(const Node& node, const Collection& input,
-                                    const Scope& scope);
+  Result<Collection> StringFunction(const Node& node, const Collection& input, const Scope& scope);
   Result<Collection> MathFunction(const Node& node, const Collection& input, const Scope& scope);
   Result<Collection> Sort(const Node& node, const Collection& input);
   Result<Collection> BoundaryFunction(const Node& node, const Collection& input,
@@ -206,11 +205,11 @@ Result<Collection> Evaluator::EvalNode(const Node& node, const Scope& scope) {
           if (v.integer() == INT64_MIN) return Collection{};
           return Collection{Value::Integer(-v.integer())};
         case Kind::kDecimal:
-          return Collection{Value::Decimal(
-              v.text()[0] == '-' ? v.text().substr(1) : "-" + v.text())};
+          return Collection{
+              Value::Decimal(v.text()[0] == '-' ? v.text().substr(1) : "-" + v.text())};
         case Kind::kQuantity:
-          return Collection{Value::Quantity(
-              v.text()[0] == '-' ? v.text().substr(1) : "-" + v.text(), v.unit())};
+          return Collection{
+              Value::Quantity(v.text()[0] == '-' ? v.text().substr(1) : "-" + v.text(), v.unit())};
         default:
           return ExecError("unary '-' applies to numbers and quantities");
       }
@@ -455,8 +454,11 @@ Result<Collection> Evaluator::Arithmetic(Op op, const Collection& a_in, const Co
   }
   if (a.kind() == Kind::kQuantity || b.kind() == Kind::kQuantity) {
     std::optional<QuantityValue> r =
-        QuantityArithmetic(op == Op::kAdd ? '+' : op == Op::kSub ? '-' : op == Op::kMul ? '*'
-                                                                     : op == Op::kDiv ? '/' : '?',
+        QuantityArithmetic(op == Op::kAdd   ? '+'
+                           : op == Op::kSub ? '-'
+                           : op == Op::kMul ? '*'
+                           : op == Op::kDiv ? '/'
+                                            : '?',
                            a.kind() == Kind::kQuantity ? a.text() : FormatDecimal(NumberOf(a)),
                            a.kind() == Kind::kQuantity ? a.unit() : "1",
                            b.kind() == Kind::kQuantity ? b.text() : FormatDecimal(NumberOf(b)),
@@ -568,9 +570,9 @@ Result<Collection> Evaluator::TypeFilter(const Collection& input, const std::str
   }
   bool fhir_known = IsFhirTypeName(name);
   bool system_known = IsSystemTypeName(name);
-  if (fn != Fn::kIs && ((space == Space::kFhir && !fhir_known) ||
-                         (space == Space::kSystem && !system_known) ||
-                         (!fhir_known && !system_known))) {
+  if (fn != Fn::kIs &&
+      ((space == Space::kFhir && !fhir_known) || (space == Space::kSystem && !system_known) ||
+       (!fhir_known && !system_known))) {
     return ExecError("unknown type " + type_name);
   }
   Collection out;
@@ -781,20 +783,40 @@ Result<Collection> Evaluator::StringFunction(const Node& node, const Collection&
           for (char c : text) {
             if (arg == "html") {
               switch (c) {
-                case '<': out += "&lt;"; break;
-                case '>': out += "&gt;"; break;
-                case '&': out += "&amp;"; break;
-                case '"': out += "&quot;"; break;
-                default: out += c;
+                case '<':
+                  out += "&lt;";
+                  break;
+                case '>':
+                  out += "&gt;";
+                  break;
+                case '&':
+                  out += "&amp;";
+                  break;
+                case '"':
+                  out += "&quot;";
+                  break;
+                default:
+                  out += c;
               }
             } else if (arg == "json") {
               switch (c) {
-                case '"': out += "\\\""; break;
-                case '\\': out += "\\\\"; break;
-                case '\n': out += "\\n"; break;
-                case '\r': out += "\\r"; break;
-                case '\t': out += "\\t"; break;
-                default: out += c;
+                case '"':
+                  out += "\\\"";
+                  break;
+                case '\\':
+                  out += "\\\\";
+                  break;
+                case '\n':
+                  out += "\\n";
+                  break;
+                case '\r':
+                  out += "\\r";
+                  break;
+                case '\t':
+                  out += "\\t";
+                  break;
+                default:
+                  out += c;
               }
             } else {
               return Collection{};
@@ -979,20 +1001,29 @@ Result<Collection> Evaluator::MathFunction(const Node& node, const Collection& i
 
 Fn ToFunctionOf(Fn converts) {
   switch (converts) {
-    case Fn::kConvertsToBoolean: return Fn::kToBoolean;
-    case Fn::kConvertsToInteger: return Fn::kToInteger;
-    case Fn::kConvertsToDecimal: return Fn::kToDecimal;
-    case Fn::kConvertsToString: return Fn::kToString;
-    case Fn::kConvertsToDate: return Fn::kToDate;
-    case Fn::kConvertsToDateTime: return Fn::kToDateTime;
-    case Fn::kConvertsToTime: return Fn::kToTime;
-    case Fn::kConvertsToQuantity: return Fn::kToQuantity;
-    default: return converts;
+    case Fn::kConvertsToBoolean:
+      return Fn::kToBoolean;
+    case Fn::kConvertsToInteger:
+      return Fn::kToInteger;
+    case Fn::kConvertsToDecimal:
+      return Fn::kToDecimal;
+    case Fn::kConvertsToString:
+      return Fn::kToString;
+    case Fn::kConvertsToDate:
+      return Fn::kToDate;
+    case Fn::kConvertsToDateTime:
+      return Fn::kToDateTime;
+    case Fn::kConvertsToTime:
+      return Fn::kToTime;
+    case Fn::kConvertsToQuantity:
+      return Fn::kToQuantity;
+    default:
+      return converts;
   }
 }
 
-Result<Collection> Evaluator::ConversionFunction(Fn fn, const Collection& input,
-                                                 const Node& node, const Scope& scope) {
+Result<Collection> Evaluator::ConversionFunction(Fn fn, const Collection& input, const Node& node,
+                                                 const Scope& scope) {
   if (input.empty()) return Collection{};
   if (input.size() > 1) return ExecError(node.name + "() on several items");
   Value v = Sys(input[0]);
@@ -1117,24 +1148,39 @@ Result<Collection> Evaluator::BoundaryFunction(const Node& node, const Collectio
   std::optional<Temporal> t = TemporalOf(v);
   if (!t) return Collection{};
   bool is_time = t->kind == Temporal::Kind::kTime;
-  std::int64_t digits = precision.value_or(is_time ? 9 : (t->kind == Temporal::Kind::kDate ? 8 : 17));
+  std::int64_t digits =
+      precision.value_or(is_time ? 9 : (t->kind == Temporal::Kind::kDate ? 8 : 17));
   Temporal::Precision target;
   if (is_time) {
-    if (digits == 2) target = Temporal::kHour;
-    else if (digits == 4) target = Temporal::kMinute;
-    else if (digits == 6) target = Temporal::kSecond;
-    else if (digits == 9) target = Temporal::kMillisecond;
-    else return Collection{};
+    if (digits == 2)
+      target = Temporal::kHour;
+    else if (digits == 4)
+      target = Temporal::kMinute;
+    else if (digits == 6)
+      target = Temporal::kSecond;
+    else if (digits == 9)
+      target = Temporal::kMillisecond;
+    else
+      return Collection{};
   } else {
-    if (digits == 4) target = Temporal::kYear;
-    else if (digits == 6) target = Temporal::kMonth;
-    else if (digits == 8) target = Temporal::kDay;
-    else if (t->kind == Temporal::Kind::kDate) return Collection{};
-    else if (digits == 10) target = Temporal::kHour;
-    else if (digits == 12) target = Temporal::kMinute;
-    else if (digits == 14) target = Temporal::kSecond;
-    else if (digits == 17) target = Temporal::kMillisecond;
-    else return Collection{};
+    if (digits == 4)
+      target = Temporal::kYear;
+    else if (digits == 6)
+      target = Temporal::kMonth;
+    else if (digits == 8)
+      target = Temporal::kDay;
+    else if (t->kind == Temporal::Kind::kDate)
+      return Collection{};
+    else if (digits == 10)
+      target = Temporal::kHour;
+    else if (digits == 12)
+      target = Temporal::kMinute;
+    else if (digits == 14)
+      target = Temporal::kSecond;
+    else if (digits == 17)
+      target = Temporal::kMillisecond;
+    else
+      return Collection{};
   }
   return Collection{TemporalValue(Boundary(*t, target, high))};
 }
@@ -1146,8 +1192,9 @@ Result<Collection> Evaluator::BoundaryFunction(const Node& node, const Collectio
 Status CheckOrdered(const Node& target, const std::string& what) {
   if (target.kind == Node::Kind::kFunction &&
       (target.fn == Fn::kChildren || target.fn == Fn::kDescendants)) {
-    return Status(IssueType::kInvalid, "FHIRPath: " + what + " depends on order, and the result of " +
-                                           target.name + "() has none (strict mode)");
+    return Status(IssueType::kInvalid, "FHIRPath: " + what +
+                                           " depends on order, and the result of " + target.name +
+                                           "() has none (strict mode)");
   }
   return Status::Ok();
 }
@@ -1340,9 +1387,10 @@ Result<Collection> Evaluator::CallFunction(const Node& node, const Collection& i
       FHIR_ASSIGN_OR_RETURN(std::optional<Value> n, SingleArg(node, 1, scope));
       if (!n || n->kind() != Kind::kInteger) return ExecError(node.name + "() needs an integer");
       std::int64_t count = std::max<std::int64_t>(0, n->integer());
-      auto k = static_cast<std::size_t>(std::min<std::int64_t>(
-          count, static_cast<std::int64_t>(input.size())));
-      if (node.fn == Fn::kSkip) return Collection(input.begin() + static_cast<long>(k), input.end());
+      auto k = static_cast<std::size_t>(
+          std::min<std::int64_t>(count, static_cast<std::int64_t>(input.size())));
+      if (node.fn == Fn::kSkip)
+        return Collection(input.begin() + static_cast<long>(k), input.end());
       return Collection(input.begin(), input.begin() + static_cast<long>(k));
     }
     case Fn::kIntersect: {

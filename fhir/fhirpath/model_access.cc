@@ -248,16 +248,52 @@ void* GetTypeInfoNamespace(void* o) { return &static_cast<TypeInfoObject*>(o)->n
 void* GetTypeInfoName(void* o) { return &static_cast<TypeInfoObject*>(o)->name; }
 
 const FieldInfo kTypeInfoFields[] = {
-    {"namespace", FieldShape::kSingle, &reflect::string, {}, 0, 1, false, false,
-     BindingStrength::kNone, {}, nullptr, PrimitiveKind::kNone, &GetTypeInfoNamespace},
-    {"name", FieldShape::kSingle, &reflect::string, {}, 0, 1, false, false,
-     BindingStrength::kNone, {}, nullptr, PrimitiveKind::kNone, &GetTypeInfoName},
+    {"namespace",
+     FieldShape::kSingle,
+     &reflect::string,
+     {},
+     0,
+     1,
+     false,
+     false,
+     BindingStrength::kNone,
+     {},
+     nullptr,
+     PrimitiveKind::kNone,
+     &GetTypeInfoNamespace},
+    {"name",
+     FieldShape::kSingle,
+     &reflect::string,
+     {},
+     0,
+     1,
+     false,
+     false,
+     BindingStrength::kNone,
+     {},
+     nullptr,
+     PrimitiveKind::kNone,
+     &GetTypeInfoName},
 };
 
-const TypeInfo kTypeInfoType = {
-    "TypeInfo", TypeKind::kComplex, PrimitiveKind::kNone, false, nullptr, kTypeInfoFields, {}, {},
-    nullptr,    nullptr,           nullptr,             nullptr, nullptr, nullptr,         nullptr,
-    nullptr,    nullptr,           nullptr};
+const TypeInfo kTypeInfoType = {"TypeInfo",
+                                TypeKind::kComplex,
+                                PrimitiveKind::kNone,
+                                false,
+                                nullptr,
+                                kTypeInfoFields,
+                                {},
+                                {},
+                                nullptr,
+                                nullptr,
+                                nullptr,
+                                nullptr,
+                                nullptr,
+                                nullptr,
+                                nullptr,
+                                nullptr,
+                                nullptr,
+                                nullptr};
 
 }  // namespace
 

@@ -148,16 +148,16 @@ const FunctionSpec* FindFunction(std::string_view name) {
   return nullptr;
 }
 
-bool IsIdentStart(char c) {
-  return std::isalpha(static_cast<unsigned char>(c)) != 0 || c == '_';
+bool IsIdentStart(char c) { return std::isalpha(static_cast<unsigned char>(c)) != 0 || c == '_'; }
+bool IsIdentChar(char c) {
+  return IsIdentStart(c) || std::isdigit(static_cast<unsigned char>(c)) != 0;
 }
-bool IsIdentChar(char c) { return IsIdentStart(c) || std::isdigit(static_cast<unsigned char>(c)) != 0; }
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
 bool IsCalendarUnit(std::string_view word) {
   static constexpr std::string_view kUnits[] = {
-      "year",  "years",  "month",  "months",  "week",   "weeks",   "day",         "days",
-      "hour",  "hours",  "minute", "minutes", "second", "seconds", "millisecond", "milliseconds"};
+      "year", "years", "month",  "months",  "week",   "weeks",   "day",         "days",
+      "hour", "hours", "minute", "minutes", "second", "seconds", "millisecond", "milliseconds"};
   for (std::string_view unit : kUnits) {
     if (unit == word) return true;
   }
@@ -287,45 +287,66 @@ class Parser {
           if (PeekWord("implies")) op = Op::kImplies, length = 7;
           break;
         case 1:
-          if (PeekWord("or")) op = Op::kOr, length = 2;
-          else if (PeekWord("xor")) op = Op::kXor, length = 3;
+          if (PeekWord("or"))
+            op = Op::kOr, length = 2;
+          else if (PeekWord("xor"))
+            op = Op::kXor, length = 3;
           break;
         case 2:
           if (PeekWord("and")) op = Op::kAnd, length = 3;
           break;
         case 3:
-          if (PeekWord("in")) op = Op::kIn, length = 2;
-          else if (PeekWord("contains")) op = Op::kContains, length = 8;
+          if (PeekWord("in"))
+            op = Op::kIn, length = 2;
+          else if (PeekWord("contains"))
+            op = Op::kContains, length = 8;
           break;
         case 4:
-          if (PeekSymbol("=")) op = Op::kEq, length = 1;
-          else if (PeekSymbol("~")) op = Op::kEquiv, length = 1;
-          else if (PeekSymbol("!=")) op = Op::kNe, length = 2;
-          else if (PeekSymbol("!~")) op = Op::kNotEquiv, length = 2;
+          if (PeekSymbol("="))
+            op = Op::kEq, length = 1;
+          else if (PeekSymbol("~"))
+            op = Op::kEquiv, length = 1;
+          else if (PeekSymbol("!="))
+            op = Op::kNe, length = 2;
+          else if (PeekSymbol("!~"))
+            op = Op::kNotEquiv, length = 2;
           break;
         case 5:
-          if (PeekSymbol("<=")) op = Op::kLe, length = 2;
-          else if (PeekSymbol(">=")) op = Op::kGe, length = 2;
-          else if (PeekSymbol("<")) op = Op::kLt, length = 1;
-          else if (PeekSymbol(">")) op = Op::kGt, length = 1;
+          if (PeekSymbol("<="))
+            op = Op::kLe, length = 2;
+          else if (PeekSymbol(">="))
+            op = Op::kGe, length = 2;
+          else if (PeekSymbol("<"))
+            op = Op::kLt, length = 1;
+          else if (PeekSymbol(">"))
+            op = Op::kGt, length = 1;
           break;
         case 6:
           if (PeekSymbol("|")) op = Op::kUnion, length = 1;
           break;
         case 7:
-          if (PeekWord("is")) op = Op::kIs, length = 2;
-          else if (PeekWord("as")) op = Op::kAs, length = 2;
+          if (PeekWord("is"))
+            op = Op::kIs, length = 2;
+          else if (PeekWord("as"))
+            op = Op::kAs, length = 2;
           break;
         case 8:
-          if (PeekSymbol("+")) op = Op::kAdd, length = 1;
-          else if (PeekSymbol("-")) op = Op::kSub, length = 1;
-          else if (PeekSymbol("&")) op = Op::kConcat, length = 1;
+          if (PeekSymbol("+"))
+            op = Op::kAdd, length = 1;
+          else if (PeekSymbol("-"))
+            op = Op::kSub, length = 1;
+          else if (PeekSymbol("&"))
+            op = Op::kConcat, length = 1;
           break;
         case 9:
-          if (PeekSymbol("*")) op = Op::kMul, length = 1;
-          else if (PeekSymbol("/")) op = Op::kDiv, length = 1;
-          else if (PeekWord("div")) op = Op::kIntDiv, length = 3;
-          else if (PeekWord("mod")) op = Op::kMod, length = 3;
+          if (PeekSymbol("*"))
+            op = Op::kMul, length = 1;
+          else if (PeekSymbol("/"))
+            op = Op::kDiv, length = 1;
+          else if (PeekWord("div"))
+            op = Op::kIntDiv, length = 3;
+          else if (PeekWord("mod"))
+            op = Op::kMod, length = 3;
           break;
         default:
           break;
@@ -452,9 +473,12 @@ class Parser {
       ++pos_;
       std::string word = ParseIdentifier();
       Node::Kind kind;
-      if (word == "this") kind = Node::Kind::kThis;
-      else if (word == "index") kind = Node::Kind::kIndex;
-      else if (word == "total") kind = Node::Kind::kTotal;
+      if (word == "this")
+        kind = Node::Kind::kThis;
+      else if (word == "index")
+        kind = Node::Kind::kIndex;
+      else if (word == "total")
+        kind = Node::Kind::kTotal;
       else {
         Fail("unknown $" + word);
         return nullptr;
@@ -633,10 +657,18 @@ class Parser {
       if (pos_ >= text_.size()) break;
       char e = text_[pos_++];
       switch (e) {
-        case 'n': out += '\n'; break;
-        case 'r': out += '\r'; break;
-        case 't': out += '\t'; break;
-        case 'f': out += '\f'; break;
+        case 'n':
+          out += '\n';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case 't':
+          out += '\t';
+          break;
+        case 'f':
+          out += '\f';
+          break;
         case 'u': {
           if (pos_ + 4 > text_.size()) {
             Fail("bad \\u escape");
@@ -646,9 +678,12 @@ class Parser {
           for (int i = 0; i < 4; ++i) {
             char h = text_[pos_++];
             code <<= 4;
-            if (IsDigit(h)) code |= static_cast<unsigned>(h - '0');
-            else if (h >= 'a' && h <= 'f') code |= static_cast<unsigned>(h - 'a' + 10);
-            else if (h >= 'A' && h <= 'F') code |= static_cast<unsigned>(h - 'A' + 10);
+            if (IsDigit(h))
+              code |= static_cast<unsigned>(h - '0');
+            else if (h >= 'a' && h <= 'f')
+              code |= static_cast<unsigned>(h - 'a' + 10);
+            else if (h >= 'A' && h <= 'F')
+              code |= static_cast<unsigned>(h - 'A' + 10);
             else {
               Fail("bad \\u escape");
               return nullptr;
@@ -747,8 +782,8 @@ class Parser {
     if (s.size() == 4) return Digits(s, 4);
     if (s.size() == 7) return Digits(s.substr(0, 4), 4) && s[4] == '-' && Digits(s.substr(5), 2);
     if (s.size() == 10) {
-      return Digits(s.substr(0, 4), 4) && s[4] == '-' && Digits(s.substr(5, 2), 2) &&
-             s[7] == '-' && Digits(s.substr(8), 2);
+      return Digits(s.substr(0, 4), 4) && s[4] == '-' && Digits(s.substr(5, 2), 2) && s[7] == '-' &&
+             Digits(s.substr(8), 2);
     }
     return false;
   }
@@ -802,7 +837,9 @@ namespace {
 // Lets the cache be searched with a string_view, without making a std::string per lookup.
 struct TextHash {
   using is_transparent = void;
-  std::size_t operator()(std::string_view text) const { return std::hash<std::string_view>()(text); }
+  std::size_t operator()(std::string_view text) const {
+    return std::hash<std::string_view>()(text);
+  }
 };
 }  // namespace
 

@@ -65,8 +65,8 @@ double NumberOf(const Value& v) {
 
 bool IsCalendarWord(std::string_view unit) {
   static constexpr std::string_view kUnits[] = {
-      "year",  "years",  "month",  "months",  "week",   "weeks",   "day",         "days",
-      "hour",  "hours",  "minute", "minutes", "second", "seconds", "millisecond", "milliseconds"};
+      "year", "years", "month",  "months",  "week",   "weeks",   "day",         "days",
+      "hour", "hours", "minute", "minutes", "second", "seconds", "millisecond", "milliseconds"};
   for (std::string_view u : kUnits) {
     if (u == unit) return true;
   }
@@ -131,7 +131,6 @@ std::string NormalizeSpace(std::string_view s) {
 }
 
 // ---- equality and comparison ---------------------------------------------------------------
-
 
 namespace {
 
@@ -382,9 +381,9 @@ std::optional<Value> Convert(Fn fn, const Value& v) {
           return v;
         case Kind::kDateTime:
         case Kind::kString: {
-          std::optional<Temporal> t =
-              v.kind() == Kind::kString && ParseDate(v.text()) ? ParseDate(v.text())
-                                                                : ParseDateTime(v.text());
+          std::optional<Temporal> t = v.kind() == Kind::kString && ParseDate(v.text())
+                                          ? ParseDate(v.text())
+                                          : ParseDateTime(v.text());
           if (!t) return std::nullopt;
           t->kind = Temporal::Kind::kDate;
           if (t->precision > Temporal::kDay) t->precision = Temporal::kDay;

@@ -20,7 +20,7 @@ std::string FormatDecimal(double value);
 int DecimalPlaces(std::string_view text);
 // A whole double as a System.Integer; empty when it does not fit.
 Collection IntegerResult(double d);
-bool IsNumeric(const Value& v);  // Integer or Decimal
+bool IsNumeric(const Value& v);   // Integer or Decimal
 double NumberOf(const Value& v);  // of an Integer or Decimal
 
 // ---- dates and times ---------------------------------------------------------------------------

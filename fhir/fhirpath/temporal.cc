@@ -236,11 +236,21 @@ std::optional<int> CompareTemporal(const Temporal& a_in, const Temporal& b_in) {
   for (int p = first; p <= common; ++p) {
     int x = 0, y = 0;
     switch (p) {
-      case Temporal::kYear: x = a.year, y = b.year; break;
-      case Temporal::kMonth: x = a.month, y = b.month; break;
-      case Temporal::kDay: x = a.day, y = b.day; break;
-      case Temporal::kHour: x = a.hour, y = b.hour; break;
-      case Temporal::kMinute: x = a.minute, y = b.minute; break;
+      case Temporal::kYear:
+        x = a.year, y = b.year;
+        break;
+      case Temporal::kMonth:
+        x = a.month, y = b.month;
+        break;
+      case Temporal::kDay:
+        x = a.day, y = b.day;
+        break;
+      case Temporal::kHour:
+        x = a.hour, y = b.hour;
+        break;
+      case Temporal::kMinute:
+        x = a.minute, y = b.minute;
+        break;
       default:
         x = a.second * 1000 + a.millisecond;
         y = b.second * 1000 + b.millisecond;
@@ -271,13 +281,20 @@ std::optional<Temporal> AddDuration(const Temporal& value, std::int64_t amount,
     return t;
   }
   std::int64_t ms = 0;
-  if (unit == "week" || unit == "wk") ms = amount * 7 * 86400000LL;
-  else if (unit == "day" || unit == "d") ms = amount * 86400000LL;
-  else if (unit == "hour" || unit == "h") ms = amount * 3600000LL;
-  else if (unit == "minute" || unit == "min") ms = amount * 60000LL;
-  else if (unit == "second" || unit == "s") ms = amount * 1000LL;
-  else if (unit == "millisecond" || unit == "ms") ms = amount;
-  else return std::nullopt;
+  if (unit == "week" || unit == "wk")
+    ms = amount * 7 * 86400000LL;
+  else if (unit == "day" || unit == "d")
+    ms = amount * 86400000LL;
+  else if (unit == "hour" || unit == "h")
+    ms = amount * 3600000LL;
+  else if (unit == "minute" || unit == "min")
+    ms = amount * 60000LL;
+  else if (unit == "second" || unit == "s")
+    ms = amount * 1000LL;
+  else if (unit == "millisecond" || unit == "ms")
+    ms = amount;
+  else
+    return std::nullopt;
   if (t.kind == Temporal::Kind::kDate || (!is_time && t.precision <= Temporal::kDay)) {
     // Whole days only at day precision; below it (year, month) nothing to add.
     if (t.precision < Temporal::kDay) return t;
@@ -287,8 +304,8 @@ std::optional<Temporal> AddDuration(const Temporal& value, std::int64_t amount,
     return t;
   }
   std::int64_t days = is_time ? 0 : DaysFromCivil(t.year, t.month, t.day);
-  std::int64_t total = ((days * 24 + t.hour) * 60 + t.minute) * 60000LL + t.second * 1000LL +
-                       t.millisecond + ms;
+  std::int64_t total =
+      ((days * 24 + t.hour) * 60 + t.minute) * 60000LL + t.second * 1000LL + t.millisecond + ms;
   std::int64_t day_ms = 86400000LL;
   std::int64_t new_days = total >= 0 ? total / day_ms : (total - day_ms + 1) / day_ms;
   std::int64_t rem = total - new_days * day_ms;

@@ -11,7 +11,13 @@ namespace fhir::fhirpath::internal {
 // (http://hl7.org/fhirpath/N1/#datetime): comparisons only go as far as both values are known.
 struct Temporal {
   enum Precision : std::uint8_t {
-    kYear = 1, kMonth, kDay, kHour, kMinute, kSecond, kMillisecond,
+    kYear = 1,
+    kMonth,
+    kDay,
+    kHour,
+    kMinute,
+    kSecond,
+    kMillisecond,
   };
   enum class Kind : std::uint8_t { kDate, kDateTime, kTime };
   Kind kind = Kind::kDate;

@@ -72,13 +72,20 @@ std::optional<Dimension> CalendarDimension(std::string_view unit) {
     return d;
   }
   double seconds = 0;
-  if (unit == "week") seconds = 604800;
-  else if (unit == "day") seconds = 86400;
-  else if (unit == "hour") seconds = 3600;
-  else if (unit == "minute") seconds = 60;
-  else if (unit == "second") seconds = 1;
-  else if (unit == "millisecond") seconds = 0.001;
-  else return std::nullopt;
+  if (unit == "week")
+    seconds = 604800;
+  else if (unit == "day")
+    seconds = 86400;
+  else if (unit == "hour")
+    seconds = 3600;
+  else if (unit == "minute")
+    seconds = 60;
+  else if (unit == "second")
+    seconds = 1;
+  else if (unit == "millisecond")
+    seconds = 0.001;
+  else
+    return std::nullopt;
   d.factor = seconds;
   d.powers["s"] = 1;
   return d;
@@ -201,8 +208,7 @@ std::optional<int> CompareQuantities(std::string_view a_number, std::string_view
 }
 
 std::optional<QuantityValue> QuantityArithmetic(char op, std::string_view a_number,
-                                                std::string_view a_unit,
-                                                std::string_view b_number,
+                                                std::string_view a_unit, std::string_view b_number,
                                                 std::string_view b_unit) {
   double a = std::strtod(std::string(a_number).c_str(), nullptr);
   double b = std::strtod(std::string(b_number).c_str(), nullptr);

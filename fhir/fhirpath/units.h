@@ -24,8 +24,7 @@ std::optional<int> CompareQuantities(std::string_view a_number, std::string_view
 
 // `op` is '+', '-', '*' or '/'; nullopt when the units do not allow it.
 std::optional<QuantityValue> QuantityArithmetic(char op, std::string_view a_number,
-                                                std::string_view a_unit,
-                                                std::string_view b_number,
+                                                std::string_view a_unit, std::string_view b_number,
                                                 std::string_view b_unit);
 
 // The quantity in `unit`, or nullopt when not convertible.

@@ -26,7 +26,6 @@ Value Value::Integer(std::int64_t value) {
   return v;
 }
 
-
 Value Value::Decimal(std::string text) {
   Value v;
   v.kind_ = Kind::kDecimal;

@@ -4,10 +4,10 @@
 //   fhirpath-suite PATH/tests-fhir-r4.xml [--known-failures FILE] [--write-known-failures FILE]
 //                  [--failures-only]
 //
-// Prints PASS/FAIL per test (with the reason of each failure) and the totals. Exits non-zero when fewer than 90% pass, when a test
-// fails that the list does not name, or when a listed test passes (the list must stay true).
-// The suite is read with expat (libexpat1-dev): a real XML parser for the entities and CDATA
-// the suite uses, instead of a hand-written subset.
+// Prints PASS/FAIL per test (with the reason of each failure) and the totals. Exits non-zero when
+// fewer than 90% pass, when a test fails that the list does not name, or when a listed test passes
+// (the list must stay true). The suite is read with expat (libexpat1-dev): a real XML parser for
+// the entities and CDATA the suite uses, instead of a hand-written subset.
 
 #include <expat.h>
 
@@ -82,7 +82,8 @@ struct SuiteReader {
       if (const char* a = Attribute(attributes, "name")) current->name = a;
       if (const char* a = Attribute(attributes, "inputfile")) current->input_file = a;
       if (const char* a = Attribute(attributes, "mode")) current->mode = a;
-      if (const char* a = Attribute(attributes, "predicate")) current->predicate = a == std::string("true");
+      if (const char* a = Attribute(attributes, "predicate"))
+        current->predicate = a == std::string("true");
     } else if (element == "expression" && current != nullptr) {
       if (const char* a = Attribute(attributes, "invalid")) current->invalid = a;
       if (const char* a = Attribute(attributes, "mode")) current->mode = a;
@@ -112,7 +113,7 @@ bool ReadSuite(const std::string& path, std::vector<Test>& tests) {
   std::string xml = buffer.str();
   SuiteReader reader;
   std::unique_ptr<XML_ParserStruct, void (*)(XML_Parser)> parser(XML_ParserCreate("UTF-8"),
-                                                                  XML_ParserFree);
+                                                                 XML_ParserFree);
   XML_SetUserData(parser.get(), &reader);
   XML_SetElementHandler(
       parser.get(),
@@ -181,8 +182,8 @@ class Inputs {
         input.resource = std::move(parsed).value();
         if (!xml_error.empty()) input.note = xml_error + "; used " + json.filename().string();
       } else {
-        input.error = "input " + json.filename().string() + " does not parse: " +
-                      parsed.status().ToString();
+        input.error =
+            "input " + json.filename().string() + " does not parse: " + parsed.status().ToString();
       }
       return input;
     }

@@ -87,8 +87,7 @@ TEST_CASE("Parse reports syntax errors with their position") {
 
   auto unknown = Parse("name.frobnicate()");
   REQUIRE_FALSE(unknown.ok());
-  CHECK(unknown.status().diagnostics().find("unknown function 'frobnicate'") !=
-        std::string::npos);
+  CHECK(unknown.status().diagnostics().find("unknown function 'frobnicate'") != std::string::npos);
 
   auto arity = Parse("name.where()");
   REQUIRE_FALSE(arity.ok());
@@ -128,8 +127,7 @@ TEST_CASE("choice elements: the active alternative by name, typed names, is/as/o
   CHECK(Eval(*observation, "Observation.valueString").empty());
   CHECK(Texts(Eval(*observation, "value is Quantity")) == Strings{"System.Boolean:true"});
   CHECK(Texts(Eval(*observation, "value is FHIR.string")) == Strings{"System.Boolean:false"});
-  CHECK(Texts(Eval(*observation, "(value as Quantity).code")) ==
-        Strings{"FHIR.code:[lb_av]"});
+  CHECK(Texts(Eval(*observation, "(value as Quantity).code")) == Strings{"FHIR.code:[lb_av]"});
   CHECK(Texts(Eval(*observation, "value.ofType(Quantity).system")) ==
         Strings{"FHIR.uri:http://unitsofmeasure.org"});
   CHECK(Texts(Eval(*observation, "effective is dateTime")) == Strings{"System.Boolean:true"});
@@ -257,8 +255,7 @@ TEST_CASE("functions: strings, math, conversions, collections") {
   CHECK(Texts(Eval(*patient, "name.given.distinct().count()")) == Strings{"System.Integer:3"});
   CHECK(Texts(Eval(*patient, "'a,b,c'.split(',').join('-')")) == Strings{"System.String:a-b-c"});
   CHECK(Texts(Eval(*patient, "'abc'.matches('^a.c$')")) == Strings{"System.Boolean:true"});
-  CHECK(Texts(Eval(*patient, "'abcb'.replaceMatches('b', 'x')")) ==
-        Strings{"System.String:axcx"});
+  CHECK(Texts(Eval(*patient, "'abcb'.replaceMatches('b', 'x')")) == Strings{"System.String:axcx"});
   CHECK(Texts(Eval(*patient, "(1.8 - 1.2) = 0.6")) == Strings{"System.Boolean:true"});
   CHECK(Texts(Eval(*patient, "7 div 2 + 7 mod 2")) == Strings{"System.Integer:4"});
   CHECK(Texts(Eval(*patient, "3.14159.round(2)")) == Strings{"System.Decimal:3.14"});
@@ -292,9 +289,9 @@ TEST_CASE("every R4 invariant and search parameter expression parses") {
       if (constraint.expression.empty()) continue;
       ++invariants;
       auto parsed = Parse(constraint.expression);
-      CHECK_MESSAGE(parsed.ok(), (std::string(constraint.key) + ": " +
-                                  std::string(constraint.expression) + " -> " +
-                                  parsed.status().ToString()));
+      CHECK_MESSAGE(parsed.ok(),
+                    (std::string(constraint.key) + ": " + std::string(constraint.expression) +
+                     " -> " + parsed.status().ToString()));
     }
   }
   CHECK(invariants > 800);
@@ -429,10 +426,12 @@ namespace {
 
 TEST_CASE("ParseCached and Evaluate from several threads give the same results") {
   auto patient = Load(kPatient);
-  const std::vector<std::string> expressions = {
-      "Patient.name.given", "name.where(use = 'usual').given", "birthDate < @2000-01-01",
-      "extension('http://example.org/eye-colour').value", "generalPractitioner.resolve()",
-      "descendants().ofType(string).count()"};
+  const std::vector<std::string> expressions = {"Patient.name.given",
+                                                "name.where(use = 'usual').given",
+                                                "birthDate < @2000-01-01",
+                                                "extension('http://example.org/eye-colour').value",
+                                                "generalPractitioner.resolve()",
+                                                "descendants().ofType(string).count()"};
   std::vector<Strings> expected;
   for (const std::string& e : expressions) expected.push_back(Texts(Eval(*patient, e)));
   std::vector<std::vector<Strings>> got(4);
@@ -502,14 +501,15 @@ TEST_CASE("defineVariable() scopes, now() is fixed for one evaluation") {
         Strings{"System.Integer:42"});
   CHECK(Texts(Eval(*patient, "name.defineVariable('n', given.first()).select(%n)")) ==
         Strings{"FHIR.string:Peter", "FHIR.string:Peter"});
-  for (const char* text : {"name.select(defineVariable('n', 1)).exists() and %n.exists()",
-                           "defineVariable('a', 1).defineVariable('a', 2)",
-                           "defineVariable('resource', 1)"}) {
+  for (const char* text :
+       {"name.select(defineVariable('n', 1)).exists() and %n.exists()",
+        "defineVariable('a', 1).defineVariable('a', 2)", "defineVariable('resource', 1)"}) {
     auto parsed = Parse(text);
     REQUIRE(parsed.ok());
     CHECK_MESSAGE(!Evaluate(*parsed.value(), *patient).ok(), std::string(text));
   }
-  CHECK(Texts(Eval(*patient, "now() = now() and today() = now().toString().substring(0, 10).toDate()")) ==
+  CHECK(Texts(Eval(*patient,
+                   "now() = now() and today() = now().toString().substring(0, 10).toDate()")) ==
         Strings{"System.Boolean:true"});
 }
 
