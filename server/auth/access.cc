@@ -39,6 +39,10 @@ std::optional<Access> RequiredAccess(std::string_view method,
   if (n == 3 && segments[2] == "_history" && get) {
     return Access{type, Interaction::kHistoryInstance, id};
   }
+  if (n == 3 && get && !segments[2].empty() && segments[2].front() != '_' &&
+      segments[2].front() != '$') {
+    return Access{segments[2], Interaction::kSearch};  // compartment search: Patient/1/Condition
+  }
   if (n == 4 && segments[2] == "_history" && get) {
     return Access{type, Interaction::kVread, id};
   }
@@ -132,12 +136,16 @@ std::vector<Access> RequiredAccesses(std::string_view method,
         (segments.size() == 1 && (method == "PUT" || method == "DELETE"))) {
       searched = access->resource_type;
     }
+    if (segments.size() == 3 && access->interaction == Interaction::kSearch) {
+      // A compartment search reveals its owner: it needs reading Patient/1 as well.
+      out.push_back(Access{segments[0], Interaction::kRead, segments[1]});
+    }
     out.push_back(std::move(*access));
   } else {
     return out;
   }
   if (searched.empty()) return out;
-  const bool search = out.front().interaction == Interaction::kSearch;
+  const bool search = out.back().interaction == Interaction::kSearch;
   for (const auto& [key, value] : params) {
     if (!search) {
       AddCriterionTypes(out, targets, searched, key);

@@ -25,7 +25,8 @@ struct Access {
 //   PUT Type/id -> update (also update-as-create), PATCH Type/id -> patch,
 //   DELETE Type/id -> delete, GET|HEAD Type/id/_history -> history-instance,
 //   GET|HEAD Type/id/_history/vid -> vread, GET|HEAD Type/_history -> history-type,
-//   GET|HEAD _history -> history-type on "*".
+//   GET|HEAD _history -> history-type on "*",
+//   GET|HEAD Type/id/Other (compartment search) -> search-type of Other.
 // nullopt for POST [base] (a batch/transaction: each entry is checked on its own) and for any
 // shape the REST layer does not serve (it answers 404/405 without touching data). Operations
 // ($...) must be added here when the REST layer gains them.
@@ -42,8 +43,9 @@ std::optional<Access> RequiredAccessOfUrl(std::string_view method, std::string_v
 using ReferenceTargets =
     std::function<std::vector<std::string>(std::string_view type, std::string_view param)>;
 
-// Every access a request needs: RequiredAccess()'s, and for searches (GET|HEAD [base],
-// Type, Type/_search) the search permission on every type its result can contain or its
+// Every access a request needs: RequiredAccess()'s (for a compartment search also read of
+// the compartment's owner, Type/id), and for searches (GET|HEAD [base], Type, Type/_search,
+// Type/id/Other) the search permission on every type its result can contain or its
 // criteria can reveal, so that no parameter reaches a type the scopes do not cover:
 //   [base] search: each `_type` (none: "*")
 //   _include[:iterate]=S:p:T -> T; S:p -> every target of p on S; * or S:* -> "*"

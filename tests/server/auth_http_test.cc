@@ -312,6 +312,26 @@ TEST_CASE("Searches need scopes on every type they can return or reveal") {
         200);
 }
 
+TEST_CASE("Compartment searches need reading the owner; patient/ scopes reach only their own") {
+  AuthServer server;  // tokens have the patient context p1
+  const std::string resident = Bearer("patient/*.rs");
+  CHECK(server.Call(http::verb::get, "/fhir/Patient/p1/Observation", resident).result_int() ==
+        200);
+  const Response other = server.Call(http::verb::get, "/fhir/Patient/p2/Observation", resident);
+  CHECK(other.result_int() == 403);
+  CHECK(other.body() == Outcome("forbidden", "The token's patient/ scopes reach only Patient/p1"));
+  const Response no_patient_read =
+      server.Call(http::verb::get, "/fhir/Patient/p2/Observation", Bearer("user/Observation.rs"));
+  CHECK(no_patient_read.result_int() == 403);
+  CHECK(no_patient_read.body() ==
+        Outcome("forbidden",
+                "The token's scopes do not allow read of Patient (a scope such as "
+                "patient/Patient.r or user/Patient.read is needed)"));
+  CHECK(server.Call(http::verb::get, "/fhir/Patient/p2/Observation",
+                    Bearer("user/Observation.rs user/Patient.r"))
+            .result_int() == 200);
+}
+
 TEST_CASE("Transactions with a forbidden entry fail whole; batches refuse that entry only") {
   AuthServer server;
   const std::string token = Bearer("user/Observation.cruds");

@@ -255,6 +255,12 @@ TEST_CASE("RequiredAccesses: every type a search can return or reveal") {
   CHECK(Accesses("GET", {"Observation", "1"}, {{"_include", "Observation:subject"}}) ==
         S{"Observation:read"});
   CHECK(Accesses("POST", {}, {{"_include", "*"}}).empty());
+  // Compartment search: read of the owner, search of the type, and its includes.
+  CHECK(Accesses("GET", {"Patient", "p1", "Observation"},
+                 {{"_include", "Observation:subject:Group"}}) ==
+        S{"Patient:read", "Observation:search-type", "Group:search-type"});
+  CHECK(Accesses("POST", {"Patient", "p1", "Observation"}, {}).empty());
+  CHECK(Accesses("GET", {"Patient", "p1", "$everything"}, {}).empty());
   // Conditional update/delete criteria: chains and _has, not includes.
   CHECK(Accesses("PUT", {"Observation"}, {{"subject:Patient.name", "x"}, {"_include", "*"}}) ==
         S{"Observation:update", "Patient:search-type"});
