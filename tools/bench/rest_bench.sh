@@ -19,9 +19,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 build=$root/build/release
 synthea=$root/../shared/synthea
-duration=10
+duration=5
 connections=32
-rounds=2
+rounds=4
 parallel=4
 only=
 while [ $# -gt 0 ]; do
