@@ -6,7 +6,7 @@ typed with v2-0203, a name, gender, birth date, address, phone) with Immunizatio
 Conditions (SNOMED CT), FamilyMemberHistory (SNOMED CT, v3 RoleCode) and Observations (LOINC:
 vital signs, laboratory, smoking status). Every resident has exactly `--resources` resources
 (Patient included), so N residents make exactly N x R resources, and exactly one body height
-Observation (LOINC 8302-6), so that code has one hit per resident.
+Observation (LOINC 8302-2), so that code has one hit per resident.
 
 Exactly `--family-hits` residents (default 10) carry the family name `--family` (default
 Vandersloot); no other family name starts with it, so `Patient?family=Vandersloot` has exactly
@@ -80,7 +80,7 @@ QUANTITY_OBSERVATIONS = [
     ("2093-3", "Cholesterol [Mass/volume] in Serum or Plasma", "laboratory", "mg/dL", 140.0, 280.0, 0),
     ("4548-4", "Hemoglobin A1c/Hemoglobin.total in Blood", "laboratory", "%", 4.5, 9.5, 1),
 ]
-HEIGHT = ("8302-6", "Body Height", "vital-signs", "cm", 150.0, 200.0, 1)
+HEIGHT = ("8302-2", "Body Height", "vital-signs", "cm", 150.0, 200.0, 1)
 SMOKING = [("266919005", "Never smoker"), ("8517006", "Ex-smoker"), ("449868002", "Smokes tobacco daily")]
 GIVEN_FEMALE = ["Anna", "Maria", "Laura", "Sara", "Lea", "Julia", "Elena", "Nina", "Sophie", "Mia",
                 "Chiara", "Emma", "Lina", "Noemi", "Zoé", "Céline", "Marta", "Ines", "Olga", "Ayşe"]
