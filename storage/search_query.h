@@ -4,6 +4,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace storage {
@@ -90,6 +91,9 @@ struct SearchQuery {
   std::vector<HasCriterion> has;    // AND
   std::optional<CompartmentFilter> compartment;
   std::vector<SortKey> sort;
+  // Keyset paging in the default order (type, id), only without `sort`: resources strictly
+  // after / before (type, id). `before` returns the page nearest to it first (descending).
+  std::optional<std::pair<std::string, std::string>> after, before;
   int limit = 0;   // 0: no limit
   int offset = 0;
 };

@@ -1,5 +1,6 @@
 #include "server/search/search_interaction.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <set>
 #include <string>
@@ -225,6 +226,10 @@ RestResponse RunSearch(const SearchTarget& target, std::string_view type, const 
   const bool count_only = search.summary == SummaryMode::kCount;
   query.limit = count_only ? 0 : search.count;
   query.offset = search.offset;
+  query.after = search.after;
+  query.before = search.before;
+  // Searches in the default order page by cursor; sorted ones by offset.
+  const bool keyset = search.query.sort.empty() && search.offset == 0;
   const bool want_total = count_only || search.total != TotalMode::kNone;
   fhir::Result<storage::SearchPage> page = storage::SearchPage{};
   if (count_only) {
@@ -244,12 +249,13 @@ RestResponse RunSearch(const SearchTarget& target, std::string_view type, const 
                                  : target.store.Search(query, want_total);
   }
   if (!page.ok()) return ErrorResponse(page.status());
-  bool more = false;
+  bool more = false;  // another page beyond this one, in the direction read
   if (!count_only && search.count > 0 &&
       page->versions.size() > static_cast<std::size_t>(search.count)) {
     page->versions.pop_back();
     more = true;
   }
+  if (search.before) std::reverse(page->versions.begin(), page->versions.end());
 
   BundleWriter bundle("searchset");
   if (want_total) bundle.Total(page->total);
@@ -259,11 +265,32 @@ RestResponse RunSearch(const SearchTarget& target, std::string_view type, const 
     if (offset > 0) p.emplace_back("_offset", std::to_string(offset));
     return base + QueryString(p, {});
   };
-  bundle.Link("self", link(search.offset));
-  if (more) bundle.Link("next", link(search.offset + search.count));
-  if (search.offset > 0 && search.count > 0) {
-    int previous = search.offset - search.count;
-    bundle.Link("previous", link(previous > 0 ? previous : 0));
+  auto cursor_link = [&](const char* key, const StoredVersion& v) {
+    Params p = search.used;
+    p.emplace_back(key, v.type + "/" + v.id);
+    return base + QueryString(p, {});
+  };
+  if (keyset && !count_only && search.count > 0) {
+    Params self = search.used;
+    if (search.after) self.emplace_back("_after", search.after->first + "/" + search.after->second);
+    if (search.before) {
+      self.emplace_back("_before", search.before->first + "/" + search.before->second);
+    }
+    bundle.Link("self", base + QueryString(self, {}));
+    const auto& versions = page->versions;
+    bool has_next = search.before ? true : more;
+    bool has_previous = search.before ? more : search.after.has_value();
+    if (has_next && !versions.empty()) bundle.Link("next", cursor_link("_after", versions.back()));
+    if (has_previous && !versions.empty()) {
+      bundle.Link("previous", cursor_link("_before", versions.front()));
+    }
+  } else {
+    bundle.Link("self", link(search.offset));
+    if (more) bundle.Link("next", link(search.offset + search.count));
+    if (search.offset > 0 && search.count > 0) {
+      int previous = search.offset - search.count;
+      bundle.Link("previous", link(previous > 0 ? previous : 0));
+    }
   }
   for (const StoredVersion& v : page->versions) bundle.RawEntry(Entry(target, v, "match", search));
   if (!count_only && (!search.includes.empty() || !search.revincludes.empty())) {
@@ -283,7 +310,8 @@ fhir::Result<std::vector<std::string>> FindMatches(storage::WriteTransaction& tx
   for (const auto& [key, value] : params) {
     if (key == "_format" || key == "_pretty") continue;
     if (key == "_count" || key == "_sort" || key == "_include" || key == "_revinclude" ||
-        key == "_summary" || key == "_elements" || key == "_total" || key == "_offset") {
+        key == "_summary" || key == "_elements" || key == "_total" || key == "_offset" ||
+        key == "_after" || key == "_before") {
       return fhir::Status(IssueType::kInvalid,
                           "'" + key + "' is not a search criterion of a conditional interaction",
                           key);

@@ -506,6 +506,16 @@ Result<ParsedSearch> ParseSearch(std::string_view type, const Params& params, bo
       out.used.emplace_back(key, std::to_string(out.count));
       continue;
     }
+    if (key == "_after" || key == "_before") {
+      std::size_t slash = value.find('/');
+      if (slash == std::string::npos || fhir::FindResourceType(value.substr(0, slash)) == nullptr ||
+          !fhir::IsValidId(value.substr(slash + 1))) {
+        return Bad(key, "a paging cursor is Type/id");
+      }
+      (key == "_after" ? out.after : out.before) =
+          std::make_pair(value.substr(0, slash), value.substr(slash + 1));
+      continue;  // paging links set it
+    }
     if (key == "_offset") {
       if (!ParseNonNegative(value, out.offset)) return Bad(key, "a non-negative integer");
       continue;  // paging links set it
@@ -611,6 +621,10 @@ Result<ParsedSearch> ParseSearch(std::string_view type, const Params& params, bo
       return status;
     }
   }
+  if ((out.after || out.before) && !out.query.sort.empty()) {
+    return Bad(out.after ? "_after" : "_before", "cursor paging does not combine with _sort");
+  }
+  if (out.after && out.before) return Bad("_before", "use either _after or _before");
   return out;
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -30,7 +31,10 @@ struct ParsedSearch {
   std::vector<Include> includes;
   std::vector<Include> revincludes;
   int count = 50;
-  int offset = 0;
+  int offset = 0;  // _offset: paging of sorted searches
+  // _after / _before=Type/id: keyset paging of searches in the default order (what the paging
+  // links use), so writes between page requests neither skip nor repeat a resource.
+  std::optional<std::pair<std::string, std::string>> after, before;
   TotalMode total = TotalMode::kAccurate;
   SummaryMode summary = SummaryMode::kFalse;
   std::vector<std::string> elements;

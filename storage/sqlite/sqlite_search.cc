@@ -58,13 +58,26 @@ class Compiler {
     CompiledSearch out;
     std::string where;
     FHIR_RETURN_IF_ERROR(Conditions(query, "c", where, out.binds));
+    if ((query.after || query.before) && !query.sort.empty()) {
+      return Status(IssueType::kNotSupported, "keyset paging needs the default order");
+    }
+    if (query.after) {
+      out.cursor = " AND (c.type, c.id) > (?, ?)";
+      out.cursor_binds.emplace_back(query.after->first);
+      out.cursor_binds.emplace_back(query.after->second);
+    }
+    if (query.before) {
+      out.cursor = " AND (c.type, c.id) < (?, ?)";
+      out.cursor_binds.emplace_back(query.before->first);
+      out.cursor_binds.emplace_back(query.before->second);
+    }
     out.where = std::move(where);
     for (const SortKey& key : query.sort) {
       if (!out.order_by.empty()) out.order_by += ", ";
       FHIR_RETURN_IF_ERROR(SortExpression(key, "c", out.order_by, out.order_binds));
     }
     if (!out.order_by.empty()) out.order_by += ", ";
-    out.order_by += "c.type, c.id";
+    out.order_by += query.before ? "c.type DESC, c.id DESC" : "c.type, c.id";
     return out;
   }
 

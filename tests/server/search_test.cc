@@ -360,3 +360,34 @@ TEST_CASE("compartment search: GET Patient/id/Type uses the R4 CompartmentDefini
   // ValueSets are never in a patient's compartment.
   CHECK(f.Call("GET", "Patient/p1/ValueSet").status == 404);
 }
+
+TEST_CASE("paging links of the default order are cursors: writes between pages skip nothing") {
+  SearchFixture f;
+  RestResponse page1 = f.Call("GET", "Patient?_count=2");
+  REQUIRE(page1.status == 200);
+  CHECK(At(page1.body, "entry[0].resource.id") == "p1");
+  CHECK(At(page1.body, "entry[1].resource.id") == "p2");
+  CHECK(At(page1.body, "link[0].url") == "http://test/fhir/Patient?_count=2");
+  CHECK(At(page1.body, "link[1].relation") == "next");
+  CHECK(At(page1.body, "link[1].url") == "http://test/fhir/Patient?_count=2&_after=Patient/p2");
+  CHECK(At(page1.body, "link[2]").empty());  // no previous on the first page
+
+  // Between the pages: one resource inserted before the cursor, one seen resource deleted.
+  f.Put("Patient", "p0", R"({"resourceType":"Patient","id":"p0"})");
+  REQUIRE(f.Call("DELETE", "Patient/p1").status == 204);
+  RestResponse page2 = f.Call("GET", "Patient?_count=2&_after=Patient/p2");
+  REQUIRE(page2.status == 200);
+  CHECK(Ids(page2) == IdSet{"p3"});  // offsets would have repeated p2 (or skipped p3)
+  CHECK(At(page2.body, "total") == "3");
+  CHECK(At(page2.body, "link[1].relation") == "previous");
+  CHECK(At(page2.body, "link[1].url") == "http://test/fhir/Patient?_count=2&_before=Patient/p3");
+
+  RestResponse back = f.Call("GET", "Patient?_count=2&_before=Patient/p3");
+  CHECK(At(back.body, "entry[0].resource.id") == "p0");
+  CHECK(At(back.body, "entry[1].resource.id") == "p2");
+  CHECK(At(back.body, "link[1].relation") == "next");
+  CHECK(At(back.body, "link[1].url") == "http://test/fhir/Patient?_count=2&_after=Patient/p2");
+
+  CHECK(f.Call("GET", "Patient?_after=nonsense").status == 400);
+  CHECK(f.Call("GET", "Patient?_sort=family&_after=Patient/p2").status == 400);
+}
