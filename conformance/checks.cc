@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <ctime>
 #include <exception>
+#include <iterator>
 #include <ostream>
 #include <random>
 #include <regex>
@@ -42,7 +43,7 @@ std::string MediaType(std::string_view content_type) {
   return type;
 }
 
-std::string Quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
+}  // namespace
 
 std::string OneLine(std::string_view s, std::size_t max) {
   std::string out;
@@ -51,8 +52,6 @@ std::string OneLine(std::string_view s, std::size_t max) {
   return out;
 }
 
-// What the server said about an error: the OperationOutcome's first diagnostics or details,
-// else the start of the body.
 std::string Explanation(const Response& response) {
   rapidjson::Document doc;
   doc.Parse(response.body.data(), response.body.size());
@@ -64,6 +63,10 @@ std::string Explanation(const Response& response) {
   if (response.body.empty()) return "empty body";
   return "body: " + OneLine(response.body, 200);
 }
+
+std::string Quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
+
+namespace {
 
 std::string HttpDate(std::chrono::system_clock::time_point when) {
   std::time_t t = std::chrono::system_clock::to_time_t(when);
@@ -129,7 +132,8 @@ std::string IdentifierQuery(std::string_view identifier) {
          EncodeQueryValue(std::string(kIdentifierSystem) + "|" + std::string(identifier));
 }
 
-// The id in a write response: the body's id when there is one, else the Location header's.
+}  // namespace
+
 std::string ResponseId(const Response& response, std::string_view type) {
   if (!response.body.empty()) {
     rapidjson::Document doc;
@@ -142,6 +146,8 @@ std::string ResponseId(const Response& response, std::string_view type) {
   std::optional<Location> location = ParseLocation(response.Header("Location"), type);
   return location ? location->id : std::string();
 }
+
+namespace {
 
 struct Created {
   std::string id;
@@ -204,7 +210,8 @@ rapidjson::Document ExpectPatientSearch(Check& c, const std::string& query, std:
   return bundle;
 }
 
-// The url of the Bundle link with `relation`, or "".
+}  // namespace
+
 std::string LinkUrl(const rapidjson::Value& bundle, std::string_view relation) {
   const rapidjson::Value* links = JsonAt(bundle, "link");
   if (links == nullptr || !links->IsArray()) return {};
@@ -213,6 +220,8 @@ std::string LinkUrl(const rapidjson::Value& bundle, std::string_view relation) {
   }
   return {};
 }
+
+namespace {
 
 bool ExpectVersion(Check& c, const rapidjson::Value& resource, std::string_view expected,
                    std::string_view what) {
@@ -1133,7 +1142,15 @@ std::string JsonQuote(std::string_view s) {
   return std::string(buffer.GetString(), buffer.GetSize());
 }
 
-std::span<const CheckEntry> AllChecks() { return kChecks; }
+std::span<const CheckEntry> AllChecks() {
+  static const std::vector<CheckEntry> all = [] {
+    std::vector<CheckEntry> checks(std::begin(kChecks), std::end(kChecks));
+    std::span<const CheckEntry> search = SearchChecks();
+    checks.insert(checks.end(), search.begin(), search.end());
+    return checks;
+  }();
+  return all;
+}
 
 CheckResult RunCheck(const CheckEntry& entry, HttpClient& client, bool verbose, std::ostream& log) {
   if (verbose) log << "=== " << entry.name << ": " << entry.description << "\n";

@@ -83,6 +83,19 @@ std::size_t JsonArraySize(const rapidjson::Value& root, std::string_view path);
 // `s` as a JSON string literal, quotes included.
 std::string JsonQuote(std::string_view s);
 
+// Helpers shared by the check files.
+// `s` in double quotes, for messages.
+std::string Quoted(std::string_view s);
+// `s` cut to `max` characters (then "..."), with line breaks and tabs as spaces.
+std::string OneLine(std::string_view s, std::size_t max);
+// What the server said about an error: the OperationOutcome's first diagnostics or details,
+// else the start of the body.
+std::string Explanation(const Response& response);
+// The id in a write response: the body's id when it is a `type`, else the Location header's.
+std::string ResponseId(const Response& response, std::string_view type);
+// The url of the Bundle link with `relation`, or "".
+std::string LinkUrl(const rapidjson::Value& bundle, std::string_view relation);
+
 using CheckFunction = void (*)(Check&);
 
 struct CheckEntry {
@@ -91,8 +104,10 @@ struct CheckEntry {
   CheckFunction run;
 };
 
-// Every check, in the order they run.
+// Every check, in the order they run: those of checks.cc (http.html), then SearchChecks().
 std::span<const CheckEntry> AllChecks();
+// The checks of search.html (search_checks.cc).
+std::span<const CheckEntry> SearchChecks();
 
 struct CheckResult {
   bool passed = false;
