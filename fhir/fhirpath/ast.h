@@ -188,7 +188,17 @@ struct Node {
   Fn fn = Fn::kUnknown;
   std::string name;  // identifier, member, function, variable; type name of kTypeOp
   const TypeInfo* resource_type = nullptr;  // kIdentifier naming a resource type (`Patient`)
-  Value literal;                            // kLiteral
+  // Set when the node is a path that starts with a resource type name and yields nothing for
+  // an empty collection (`Observation.subject.where(...)`): on a focus without a resource of
+  // that type the result is empty without evaluating it (unions of R4 search parameters).
+  const TypeInfo* root_type = nullptr;
+  // What the parser knows of the values' type (`Observation.subject`: Reference), and for a
+  // kMember on such a type its field, resolved once instead of by name for every value.
+  const TypeInfo* static_type = nullptr;
+  const TypeInfo* owner_type = nullptr;
+  const FieldInfo* field = nullptr;
+  std::size_t choice = 0;  // 1-based alternative for a typed choice name (`valueQuantity`)
+  Value literal;           // kLiteral
   std::vector<std::unique_ptr<Node>> args;
   std::size_t position = 0;  // offset in the expression text, for errors
   int height = 1;            // of the tree below and including this node

@@ -51,6 +51,17 @@ struct Scope {
   const Collection* total;
 };
 
+// Whether an item of the path's starting focus is of `type` (or derives from it).
+bool FocusHasType(const Scope& scope, const TypeInfo* type) {
+  for (const Value& item : *scope.focus) {
+    if (item.kind() != Value::Kind::kElement) continue;
+    for (const TypeInfo* t = item.type(); t != nullptr; t = t->base) {
+      if (t == type) return true;
+    }
+  }
+  return false;
+}
+
 class Evaluator {
  public:
   Evaluator(const Environment& env, const Collection& context, const Resource* start)
@@ -279,6 +290,12 @@ Result<Collection> Evaluator::EvalIdentifier(const Node& node, const Scope& scop
 Result<Collection> Evaluator::EvalMember(const Collection& input, const Node& node) {
   Collection out;
   for (const Value& item : input) {
+    // The field the parser resolved for the type this path has (the usual case).
+    if (node.field != nullptr && item.kind() == Kind::kElement && item.type() == node.owner_type &&
+        !env_.strict) {
+      AppendFieldValues(item, *node.field, node.choice, out);
+      continue;
+    }
     if (!AppendChildren(item, node.name, out) && env_.strict && item.kind() == Kind::kElement) {
       return Status(IssueType::kInvalid, "FHIRPath: '" + node.name + "' is not an element of " +
                                              std::string(item.type()->name) + " (strict mode)");
@@ -309,6 +326,10 @@ Result<Collection> Evaluator::EvalBinary(const Node& node, const Scope& scope) {
     operands.push_back(left);
     Collection out;
     for (auto it = operands.rbegin(); it != operands.rend(); ++it) {
+      // `Account.subject | ActivityDefinition.subject | ...`: skip the paths for other types.
+      if ((*it)->root_type != nullptr && !env_.strict && !FocusHasType(scope, (*it)->root_type)) {
+        continue;
+      }
       FHIR_ASSIGN_OR_RETURN(Collection c, Eval(**it, scope));
       for (const Value& v : c) AppendDistinct(out, v);
     }

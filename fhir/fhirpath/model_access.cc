@@ -163,9 +163,10 @@ bool AppendChildren(const Value& value, std::string_view name, Collection& out) 
   return false;
 }
 
-void AppendFieldValues(const Value& value, const FieldInfo& field, Collection& out) {
+void AppendFieldValues(const Value& value, const FieldInfo& field, std::size_t choice,
+                       Collection& out) {
   if (value.kind() != Value::Kind::kElement || value.object() == nullptr) return;
-  AppendField(field, ObjectAddress(value), 0, out);
+  AppendField(field, ObjectAddress(value), choice, out);
 }
 
 bool IsQuantityType(const TypeInfo& type) {

@@ -14,8 +14,10 @@ namespace fhir::fhirpath::internal {
 // element of the type (strict mode reports it).
 bool AppendChildren(const Value& value, std::string_view name, Collection& out);
 
-// Appends the values of `field` (a field of value.type()) of the element `value`.
-void AppendFieldValues(const Value& value, const FieldInfo& field, Collection& out);
+// Appends the values of `field` (a field of value.type()) of the element `value`; for a choice
+// field with `choice` != 0, only when that alternative (1-based) is the active one.
+void AppendFieldValues(const Value& value, const FieldInfo& field, std::size_t choice,
+                       Collection& out);
 
 // Whether `type` is Quantity or one of its specializations (Age, Duration, ...).
 bool IsQuantityType(const TypeInfo& type);

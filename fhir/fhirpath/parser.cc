@@ -826,9 +826,133 @@ std::string TypeSpecifierName(const Node& node) {
 
 }  // namespace internal
 
+namespace internal {
+namespace {
+
+// Functions that give an empty result for an empty input.
+bool PreservesEmpty(Fn fn) {
+  switch (fn) {
+    case Fn::kWhere:
+    case Fn::kSelect:
+    case Fn::kRepeat:
+    case Fn::kOfType:
+    case Fn::kAs:
+    case Fn::kIs:
+    case Fn::kFirst:
+    case Fn::kLast:
+    case Fn::kTail:
+    case Fn::kSkip:
+    case Fn::kTake:
+    case Fn::kDistinct:
+    case Fn::kResolve:
+    case Fn::kExtension:
+    case Fn::kChildren:
+    case Fn::kDescendants:
+    case Fn::kTrace:
+    case Fn::kGetValue:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// The FHIR type a type specifier names (`Quantity`, `FHIR.Quantity`), or nullptr.
+const TypeInfo* FhirType(std::string_view name) {
+  if (name.rfind("FHIR.", 0) == 0) name.remove_prefix(5);
+  if (name.rfind("System.", 0) == 0) return nullptr;
+  return FindType(name);
+}
+
+// Node::static_type and the field of a kMember, from the children's static types.
+void SetStaticType(Node& node) {
+  switch (node.kind) {
+    case Node::Kind::kIdentifier:
+      node.static_type = node.resource_type;
+      break;
+    case Node::Kind::kIndexer:
+      node.static_type = node.args[0]->static_type;
+      break;
+    case Node::Kind::kTypeOp:
+      if (node.op == Op::kAs) node.static_type = FhirType(node.name);
+      break;
+    case Node::Kind::kFunction:
+      if (node.args[0] == nullptr) break;
+      switch (node.fn) {
+        case Fn::kWhere:
+        case Fn::kFirst:
+        case Fn::kLast:
+        case Fn::kTail:
+        case Fn::kSkip:
+        case Fn::kTake:
+        case Fn::kDistinct:
+        case Fn::kSingle:
+        case Fn::kTrace:
+          node.static_type = node.args[0]->static_type;
+          break;
+        case Fn::kOfType:
+        case Fn::kAs:
+          node.static_type = FhirType(TypeSpecifierName(*node.args[1]));
+          break;
+        default:
+          break;
+      }
+      break;
+    case Node::Kind::kMember: {
+      const TypeInfo* owner = node.args[0]->static_type;
+      if (owner == nullptr || owner->kind == TypeKind::kPrimitive) break;
+      if (const FieldInfo* field = owner->FindField(node.name)) {
+        node.owner_type = owner;
+        node.field = field;
+        if (field->shape != FieldShape::kChoice && field->type != nullptr &&
+            field->type->kind != TypeKind::kResource) {
+          node.static_type = field->type;
+        }
+      } else if (const JsonName* json = owner->FindJsonName(node.name);
+                 json != nullptr && json->choice != 0) {
+        node.owner_type = owner;
+        node.field = &owner->fields[json->field];
+        node.choice = json->choice;
+        node.static_type = node.field->choices[json->choice - 1].type;
+      }
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+// Sets Node::root_type over the tree (height-limited by the parser).
+void SetRootTypes(Node& node) {
+  for (const std::unique_ptr<Node>& arg : node.args) {
+    if (arg) SetRootTypes(*arg);
+  }
+  SetStaticType(node);
+  switch (node.kind) {
+    case Node::Kind::kIdentifier:
+      node.root_type = node.resource_type;
+      break;
+    case Node::Kind::kMember:
+    case Node::Kind::kIndexer:
+    case Node::Kind::kTypeOp:
+      node.root_type = node.args[0]->root_type;
+      break;
+    case Node::Kind::kFunction:
+      if (node.args[0] != nullptr && PreservesEmpty(node.fn)) {
+        node.root_type = node.args[0]->root_type;
+      }
+      break;
+    default:
+      break;
+  }
+}
+
+}  // namespace
+}  // namespace internal
+
 Result<std::shared_ptr<const Expression>> Parse(std::string_view text) {
   internal::Parser parser(text);
   FHIR_ASSIGN_OR_RETURN(std::unique_ptr<internal::Node> root, parser.ParseAll());
+  internal::SetRootTypes(*root);
   return std::shared_ptr<const Expression>(
       std::make_shared<internal::ParsedExpression>(std::string(text), std::move(root)));
 }

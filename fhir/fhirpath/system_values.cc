@@ -144,8 +144,8 @@ bool ElementsEqual(const Value& a, const Value& b, bool equivalent) {
     if (equivalent && field.name == "id") continue;
     ca.clear();
     cb.clear();
-    AppendFieldValues(a, field, ca);
-    AppendFieldValues(b, field, cb);
+    AppendFieldValues(a, field, 0, ca);
+    AppendFieldValues(b, field, 0, cb);
     if (ca.size() != cb.size()) return false;
     for (std::size_t i = 0; i < ca.size(); ++i) {
       std::optional<bool> eq = ItemEqual(ca[i], cb[i], equivalent);
