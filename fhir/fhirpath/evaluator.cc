@@ -524,6 +524,14 @@ Result<Collection> Evaluator::Arithmetic(Op op, const Collection& a_in, const Co
     }
     return Collection{Value::Integer(r)};
   }
+  if (op == Op::kAdd || op == Op::kSub || op == Op::kMul) {
+    std::string ta = a.kind() == Kind::kInteger ? std::to_string(a.integer()) : a.text();
+    std::string tb = b.kind() == Kind::kInteger ? std::to_string(b.integer()) : b.text();
+    char symbol = op == Op::kAdd ? '+' : (op == Op::kSub ? '-' : '*');
+    if (std::optional<std::string> exact = ExactDecimal(symbol, ta, tb)) {
+      return Collection{Value::Decimal(std::move(*exact))};
+    }
+  }
   double x = NumberOf(a), y = NumberOf(b);
   switch (op) {
     case Op::kAdd:

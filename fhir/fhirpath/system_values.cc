@@ -50,6 +50,77 @@ int DecimalPlaces(std::string_view text) {
   return dot == std::string_view::npos ? 0 : static_cast<int>(text.size() - dot - 1);
 }
 
+namespace {
+
+// A decimal text as mantissa and scale (digits after the point): "-1.50" -> (-150, 2).
+bool SplitDecimal(std::string_view text, std::int64_t& mantissa, int& scale) {
+  std::size_t i = 0;
+  bool negative = false;
+  if (i < text.size() && (text[i] == '-' || text[i] == '+')) negative = text[i++] == '-';
+  mantissa = 0;
+  scale = 0;
+  int digits = 0;
+  bool point = false;
+  bool any = false;
+  for (; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '.' && !point) {
+      point = true;
+      continue;
+    }
+    if (c < '0' || c > '9') return false;
+    any = true;
+    if (mantissa != 0 || c != '0') ++digits;
+    if (digits > 18) return false;
+    mantissa = mantissa * 10 + (c - '0');
+    if (point) ++scale;
+  }
+  if (!any) return false;
+  if (negative) mantissa = -mantissa;
+  return true;
+}
+
+bool ScaleUp(std::int64_t& mantissa, int by) {
+  for (int i = 0; i < by; ++i) {
+    if (__builtin_mul_overflow(mantissa, 10, &mantissa)) return false;
+  }
+  return true;
+}
+
+std::string JoinDecimal(std::int64_t mantissa, int scale) {
+  bool negative = mantissa < 0;
+  std::string digits = std::to_string(mantissa);
+  if (negative) digits.erase(0, 1);
+  if (scale > 0) {
+    if (static_cast<int>(digits.size()) <= scale) {
+      digits.insert(0, static_cast<std::size_t>(scale) + 1 - digits.size(), '0');
+    }
+    digits.insert(digits.size() - static_cast<std::size_t>(scale), ".");
+  }
+  return (negative ? "-" : "") + digits;
+}
+
+}  // namespace
+
+std::optional<std::string> ExactDecimal(char op, std::string_view a, std::string_view b) {
+  std::int64_t x = 0, y = 0;
+  int sx = 0, sy = 0;
+  if (!SplitDecimal(a, x, sx) || !SplitDecimal(b, y, sy)) return std::nullopt;
+  std::int64_t r = 0;
+  int scale = 0;
+  if (op == '*') {
+    if (__builtin_mul_overflow(x, y, &r)) return std::nullopt;
+    scale = sx + sy;
+  } else {
+    scale = std::max(sx, sy);
+    if (!ScaleUp(x, scale - sx) || !ScaleUp(y, scale - sy)) return std::nullopt;
+    bool overflow = op == '+' ? __builtin_add_overflow(x, y, &r) : __builtin_sub_overflow(x, y, &r);
+    if (overflow) return std::nullopt;
+  }
+  if (scale > 28) return std::nullopt;
+  return JoinDecimal(r, scale);
+}
+
 // A whole double as an Integer; empty when it does not fit (or is not a number).
 Collection IntegerResult(double d) {
   if (!(d >= -9.2e18 && d <= 9.2e18)) return {};

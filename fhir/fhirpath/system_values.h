@@ -20,6 +20,10 @@ std::string FormatDecimal(double value);
 int DecimalPlaces(std::string_view text);
 // A whole double as a System.Integer; empty when it does not fit.
 Collection IntegerResult(double d);
+// Exact decimal `a op b` for '+', '-', '*' on decimal texts ("1.10", "-3"), keeping the
+// digits after the point (1.1 + 2.20 = 3.30); nullopt when a value does not fit in 18 digits
+// (the caller falls back to binary floating point).
+std::optional<std::string> ExactDecimal(char op, std::string_view a, std::string_view b);
 bool IsNumeric(const Value& v);   // Integer or Decimal
 double NumberOf(const Value& v);  // of an Integer or Decimal
 

@@ -515,3 +515,25 @@ TEST_CASE("defineVariable() scopes, now() is fixed for one evaluation") {
 
 }  // namespace
 }  // namespace fhir::fhirpath
+
+namespace fhir::fhirpath {
+namespace {
+
+TEST_CASE("decimal arithmetic is exact and keeps the digits after the point") {
+  auto patient = Load(kPatient);
+  CHECK(Texts(Eval(*patient, "1.1 + 2.20")) == Strings{"System.Decimal:3.30"});
+  CHECK(Texts(Eval(*patient, "0.1 + 0.2")) == Strings{"System.Decimal:0.3"});
+  CHECK(Texts(Eval(*patient, "1.8 - 1.2")) == Strings{"System.Decimal:0.6"});
+  CHECK(Texts(Eval(*patient, "1 - 1.25")) == Strings{"System.Decimal:-0.25"});
+  CHECK(Texts(Eval(*patient, "1.5 * 1.5")) == Strings{"System.Decimal:2.25"});
+  CHECK(Texts(Eval(*patient, "-0.05 * 2")) == Strings{"System.Decimal:-0.10"});
+  CHECK(Texts(Eval(*patient, "12345678901234.5678 + 0.0001")) ==
+        Strings{"System.Decimal:12345678901234.5679"});
+  // Beyond 18 digits: binary floating point, 15 significant digits.
+  CHECK(Texts(Eval(*patient, "1234567890123456789.5 + 1")) ==
+        Strings{"System.Decimal:1234567890123456768"});
+  CHECK(Texts(Eval(*patient, "1 / 4")) == Strings{"System.Decimal:0.25"});
+}
+
+}  // namespace
+}  // namespace fhir::fhirpath
