@@ -423,11 +423,9 @@ IndexEntries ExtractIndexEntries(const Resource& resource) {
     // _id and _lastUpdated come from the store's own columns.
     if (param.def->code == "_id" || param.def->code == "_lastUpdated") continue;
     // An expression the engine cannot parse or evaluate indexes nothing rather than refusing
-    // the write; tests/fhir/search checks that every R4 expression evaluates on the examples.
-    Result<std::shared_ptr<const fhirpath::Expression>> expression =
-        fhirpath::ParseCached(param.expression);
-    if (!expression.ok()) continue;
-    Result<fhirpath::Collection> values = fhirpath::Evaluate(**expression, resource);
+    // the write; the FHIRPath tests check that every R4 expression parses and evaluates.
+    if (param.parsed == nullptr) continue;
+    Result<fhirpath::Collection> values = fhirpath::Evaluate(*param.parsed, resource);
     if (!values.ok()) continue;
     for (const fhirpath::Value& value : *values) extractor.Add(*param.def, value);
   }

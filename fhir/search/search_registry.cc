@@ -113,7 +113,12 @@ SearchRegistry::SearchRegistry() {
         }
       }
       if (!applies) continue;
-      entry.params.push_back({&def, entry.type, ExpressionForType(def.expression, info->name)});
+      BoundParam param{&def, entry.type, ExpressionForType(def.expression, info->name), nullptr};
+      if (!param.expression.empty()) {
+        auto parsed = fhirpath::Parse(param.expression);
+        if (parsed.ok()) param.parsed = *std::move(parsed);
+      }
+      entry.params.push_back(std::move(param));
     }
     std::sort(entry.params.begin(), entry.params.end(),
               [](const BoundParam& a, const BoundParam& b) { return a.def->code < b.def->code; });

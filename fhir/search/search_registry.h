@@ -6,6 +6,7 @@
 #include <string_view>
 #include <vector>
 
+#include "fhir/fhirpath/fhirpath.h"
 #include "fhir/search/search_parameter.h"
 
 namespace fhir::search {
@@ -18,6 +19,8 @@ struct BoundParam {
   const SearchParameterDef* def;
   std::string type;        // the resource type it is bound to
   std::string expression;  // empty: not indexable from the resource (e.g. _id, special)
+  // `expression` parsed once when the registry is built; null when empty or unparsable.
+  std::shared_ptr<const fhirpath::Expression> parsed;
 };
 
 class SearchRegistry {
