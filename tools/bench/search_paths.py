@@ -3,7 +3,9 @@
 manifest's sample residents whose bundles were loaded, checked once against the server.
 
 Usage: search_paths.py MANIFEST BASE_URL LOADED OUTDIR [MAX]
-  LOADED  file listing the loaded bundle files (one name per line)
+  LOADED  file listing the loaded bundle files (one name per line), or "all"
+  MAX     samples to use (default 50); every sample's identifier and family+birthdate search
+          is checked, the code+patient search of the first sample only (it may be slow)
 Writes OUTDIR/{identifier,family_birthdate,code_patient}.paths (one path per line, base path
 included, query percent-encoded) and prints how many samples it used. Exits non-zero when a
 sample is not found as the data says (e.g. its identifier search does not give exactly 1 hit).
@@ -27,9 +29,12 @@ def main():
     if len(sys.argv) not in (5, 6):
         sys.exit(__doc__)
     manifest_path, base, loaded_path, out = sys.argv[1:5]
-    limit = int(sys.argv[5]) if len(sys.argv) == 6 else 200
+    limit = int(sys.argv[5]) if len(sys.argv) == 6 else 50
     manifest = json.load(open(manifest_path, encoding="utf-8"))
-    loaded = {line.strip() for line in open(loaded_path) if line.strip()}
+    if loaded_path == "all":
+        loaded = {b["file"] for b in manifest["bundles"]}
+    else:
+        loaded = {line.strip() for line in open(loaded_path) if line.strip()}
     numbers = {int(name.split(".")[0]) for name in loaded}
     samples = [s for s in manifest["samples"] if s["bundle"] in numbers]
     if not samples:
@@ -52,7 +57,7 @@ def main():
         if patient_id not in ids:
             sys.exit("search_paths: %s does not find Patient/%s" % (family, patient_id))
         code = "Observation?code=%s&patient=Patient/%s" % (q(LOINC + "|8302-2"), patient_id)
-        found = get(base + "/" + code)
+        found = get(base + "/" + code) if not lines["code_patient"] else {"total": 1}
         if found.get("total") != 1:  # every resident has exactly one body height
             sys.exit("search_paths: %s gave total %s, not 1" % (code, found.get("total")))
         lines["identifier"].append(base_path + "/" + identifier)
