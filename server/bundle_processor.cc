@@ -18,6 +18,7 @@
 #include "fhir/model/visit.h"
 #include "fhir/r4/binary.h"
 #include "fhir/r4/bundle.h"
+#include "server/audit/audit.h"
 #include "server/auth/request_scopes.h"
 #include "server/rest_util.h"
 #include "server/search/search_interaction.h"
@@ -365,23 +366,34 @@ RestResponse ProcessBundle(RestService& service, const RestRequest& request, boo
   }
   bool representation = request.prefer.find("return=representation") != std::string::npos;
   RestResponse out;
+  audit::AuditLog* const audit_log = service.options().audit;  // each entry is audited
   if (type == "batch") {
     for (Entry& e : entries) {
       e.response = forbidden[e.index].empty()
                        ? service.Handle(EntryRequest(request, e))
                        : ErrorResponse(403, IssueType::kForbidden, forbidden[e.index]);
+      if (audit_log) audit_log->Submit(audit::EntryEvent(request, e.method, e.url, e.response));
     }
     out.body = BundleResponse("batch-response", entries, representation);
     return out;
   }
   auto txn = service.store().BeginWrite();
   if (!txn.ok()) return ErrorResponse(txn.status());
+  std::vector<std::pair<std::string, std::string>> sent;  // method and url as sent: the
+  for (const Entry& e : entries) sent.emplace_back(e.method, e.url);  // runner makes POSTs PUTs
   TransactionRunner runner(service, request, entries, *txn.value());
   if (std::optional<RestResponse> failed = runner.Run()) {
     return *failed;  // the transaction rolls back when `txn` goes
   }
   fhir::Status committed = txn.value()->Commit();
   if (!committed.ok()) return ErrorResponse(committed);
+  // A failed transaction is audited as a whole (by the caller); a committed one per entry too.
+  for (const Entry& e : entries) {
+    if (audit_log) {
+      const auto& [method, url] = sent[e.index];
+      audit_log->Submit(audit::EntryEvent(request, method, url, e.response));
+    }
+  }
   out.body = BundleResponse("transaction-response", entries, representation);
   return out;
 }

@@ -133,8 +133,8 @@ struct Option {
 };
 
 // One row per setting: flags, variables and --help all come from here, so they cannot drift.
-const std::array<Option, 20>& Options() {
-  static const std::array<Option, 20> options = {{
+const std::array<Option, 21>& Options() {
+  static const std::array<Option, 21> options = {{
       {"--host", "FHIR_HOST", "HOST", "address or host name to listen on",
        [](std::string_view v, Config& c) -> Error {
          if (v.empty()) return "expected an address or host name";
@@ -180,6 +180,10 @@ const std::array<Option, 20>& Options() {
       {"--access-log", "FHIR_ACCESS_LOG", "on|off", "one JSON line per request on stderr",
        [](std::string_view v, Config& c) { return SetBool(v, c.access_log); },
        [](const Config& c) { return std::string(c.access_log ? "on" : "off"); }},
+      {"--audit", "FHIR_AUDIT", "on|off",
+       "write an AuditEvent for every interaction (server/audit)",
+       [](std::string_view v, Config& c) { return SetBool(v, c.audit); },
+       [](const Config& c) { return std::string(c.audit ? "on" : "off"); }},
       {"--jwks", "FHIR_JWKS", "FILE",
        "JWK Set file of RS256/ES256 public keys; turns authentication on",
        [](std::string_view v, Config& c) { return SetString(v, "a file name", c.jwks_path); },

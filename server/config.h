@@ -28,6 +28,9 @@ struct Config {
   int read_timeout_seconds = 30;
   int idle_timeout_seconds = 60;  // time a kept-alive connection may wait for its next request
   bool access_log = true;         // one JSON line per request on stderr
+  // An AuditEvent for every interaction, written in batches by a background thread
+  // (server/audit/audit.h).
+  bool audit = true;
 
   // Authentication (server/auth): giving any of jwks_path, jwt_secret, jwt_issuer or
   // jwt_audience turns it on; then every request below the base but metadata and

@@ -10,6 +10,7 @@
 #include <rapidjson/reader.h>
 #include <rapidjson/stringbuffer.h>
 
+#include "server/audit/audit.h"
 #include "server/auth/authenticator.h"
 #include "server/auth/request_scopes.h"
 #include "server/operation_outcome.h"
@@ -136,22 +137,30 @@ bool IsFhirJsonBody(std::string_view media_type) {
          media_type == "application/json+fhir";
 }
 
-// Hands a request under the base (other than metadata) to the RestService and turns its answer
-// into HTTP.
-Response RestAnswer(const HandlerOptions& options_, const Request& request, const Target& target,
-                    std::shared_ptr<const auth::Principal> principal) {
-  RestRequest r;
-  r.method = std::string(ToStd(request.method_string()));
-  std::string_view rel = target.path.substr(options_.base_path.size());
+// The path below the base, split on '/' and decoded.
+std::vector<std::string> Segments(std::string_view rel) {
+  std::vector<std::string> segments;
   while (!rel.empty()) {
     if (rel.front() == '/') {
       rel.remove_prefix(1);
       continue;
     }
     const size_t slash = rel.find('/');
-    r.segments.push_back(PercentDecode(rel.substr(0, slash)));
+    segments.push_back(PercentDecode(rel.substr(0, slash)));
     rel = slash == std::string_view::npos ? std::string_view() : rel.substr(slash + 1);
   }
+  return segments;
+}
+
+// Hands a request under the base (other than metadata) to the RestService and turns its answer
+// into HTTP. `event` (when given) receives what permitted the access and where a write went,
+// for the audit.
+Response RestAnswer(const HandlerOptions& options_, const Request& request, const Target& target,
+                    std::shared_ptr<const auth::Principal> principal,
+                    audit::Event* event = nullptr) {
+  RestRequest r;
+  r.method = std::string(ToStd(request.method_string()));
+  r.segments = Segments(target.path.substr(options_.base_path.size()));
   for (const auto& [key, value] : target.params) {
     if (key != "_format" && key != "_pretty") r.params.emplace_back(key, value);
   }
@@ -190,6 +199,10 @@ Response RestAnswer(const HandlerOptions& options_, const Request& request, cons
   r.prefer = std::string(ToStd(request["Prefer"]));
 
   RestResponse out = options_.rest->Handle(r);
+  if (event != nullptr) {
+    event->basis = std::move(out.access_basis);
+    event->location = out.location;
+  }
   Response response(static_cast<http::status>(out.status), version);
   if (!out.body.empty()) {
     response.set(http::field::content_type, boost::beast::string_view(
@@ -266,6 +279,41 @@ Response Handler::Handle(const Request& request) const {
   }
   const bool under_base = target.path.starts_with(base) &&
                           (target.path.size() == base.size() || target.path[base.size()] == '/');
+  // The AuditEvent of an interaction (server/audit), queued once its answer is known.
+  audit::AuditLog* const audit_log =
+      options_.rest != nullptr ? options_.rest->options().audit : nullptr;
+  std::optional<audit::Event> event;
+  if (audit_log != nullptr && under_base) {
+    event.emplace();
+    event->recorded = std::chrono::system_clock::now();
+    event->method = std::string(ToStd(request.method_string()));
+    event->capabilities = target.path == base + "/metadata";
+    if (!event->capabilities) event->segments = Segments(target.path.substr(base.size()));
+    for (const auto& [key, value] : target.params) {
+      if (key != "_format" && key != "_pretty") event->params.emplace_back(key, value);
+    }
+    if (event->method == "POST" && event->segments.empty() && !event->capabilities) {
+      event->bundle_type = audit::BundleTypeOf(request.body());
+    } else if (event->method == "POST" &&
+               MediaType(ToStd(request[http::field::content_type])) ==
+                   "application/x-www-form-urlencoded") {
+      for (auto& param : ParseQuery(request.body())) event->params.push_back(std::move(param));
+    }
+  }
+  const auto audited = [&](Response response) {
+    if (event) {
+      event->status = static_cast<int>(response.result_int());
+      // A batch/transaction's entries have AuditEvents of their own (bundle_processor.cc).
+      const bool bundle = !event->capabilities && event->segments.empty() &&
+                          event->method == "POST" && event->status < 400;
+      const bool sent_resource = event->method == "POST" || event->method == "PUT";
+      if (!bundle) {
+        event->body = response.body().empty() && sent_resource ? request.body() : response.body();
+      }
+      audit_log->Submit(std::move(*event));
+    }
+    return finish(std::move(response));
+  };
   if (options_.rest != nullptr && under_base && target.path != base + "/metadata") {
     std::shared_ptr<const auth::Principal> principal;
     if (options_.auth != nullptr) {
@@ -275,15 +323,18 @@ Response Handler::Handle(const Request& request) const {
         Response response = OutcomeResponse(http::status::unauthorized, version,
                                             fhir::IssueType::kLogin, authenticated.diagnostics);
         response.set(http::field::www_authenticate, authenticated.www_authenticate);
-        return finish(std::move(response));
+        if (event) event->auth_failed = true;
+        return audited(std::move(response));
       }
       principal = std::move(authenticated.principal);
+      if (event) event->principal = principal;
     }
     if (std::optional<std::string> problem = FormatProblem(request, target)) {
-      return finish(OutcomeResponse(http::status::not_acceptable, version,
-                                    fhir::IssueType::kNotSupported, *problem));
+      return audited(OutcomeResponse(http::status::not_acceptable, version,
+                                     fhir::IssueType::kNotSupported, *problem));
     }
-    return finish(RestAnswer(options_, request, target, std::move(principal)));
+    return audited(RestAnswer(options_, request, target, std::move(principal),
+                              event ? &*event : nullptr));
   }
   if (target.path != base + "/metadata") {
     return finish(OutcomeResponse(http::status::not_found, version, fhir::IssueType::kNotFound,
@@ -295,13 +346,13 @@ Response Handler::Handle(const Request& request) const {
                         "Method " + std::string(ToStd(request.method_string())) +
                             " is not allowed on " + std::string(target.path) + "; only GET is");
     response.set(http::field::allow, "GET");
-    return finish(std::move(response));
+    return audited(std::move(response));
   }
   if (std::optional<std::string> problem = FormatProblem(request, target)) {
-    return finish(OutcomeResponse(http::status::not_acceptable, version,
-                                  fhir::IssueType::kNotSupported, *problem));
+    return audited(OutcomeResponse(http::status::not_acceptable, version,
+                                   fhir::IssueType::kNotSupported, *problem));
   }
-  return finish(JsonResponse(http::status::ok, version, options_.capability_json));
+  return audited(JsonResponse(http::status::ok, version, options_.capability_json));
 }
 
 }  // namespace server

@@ -14,6 +14,7 @@
 #include <boost/asio/signal_set.hpp>
 
 #include "fhir/model/registry.h"
+#include "server/audit/audit.h"
 #include "server/auth/authenticator.h"
 #include "server/capability.h"
 #include "server/config.h"
@@ -104,8 +105,16 @@ int Serve(const server::Config& config) {
               << indexed.ToString() << "\n";
     return 1;
   }
+  // Every interaction's AuditEvent, written in batches by a background thread (server/audit).
+  std::unique_ptr<server::audit::AuditLog> audit_log;
+  if (config.audit) {
+    server::audit::LogOptions audit_options;
+    audit_options.source.site = server::PublicBaseUrl(config, http.port());
+    audit_log = std::make_unique<server::audit::AuditLog>(*store.value(), audit_options);
+  }
   server::RestService rest(*store.value(),
-                           server::RestService::Options{server::PublicBaseUrl(config, http.port())});
+                           server::RestService::Options{server::PublicBaseUrl(config, http.port()),
+                                                        audit_log.get()});
 
   server::CapabilityInput capability;
   capability.rest_interactions = true;
@@ -136,6 +145,7 @@ int Serve(const server::Config& config) {
             << std::endl;
   signal_context.run();  // returns once a signal arrived
   http.Stop();
+  if (audit_log) audit_log->Stop();  // writes the AuditEvents still queued
   return 0;
 }
 

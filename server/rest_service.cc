@@ -20,6 +20,7 @@
 #include "fhir/r4/datatypes.h"
 #include "fhir/search/index_extractor.h"
 #include "fhir/search/search_registry.h"
+#include "server/audit/audit.h"
 #include "server/bundle_processor.h"
 #include "server/capability.h"
 #include "server/rest_util.h"
@@ -600,6 +601,7 @@ RestResponse RestService::Dispatch(const RestRequest& request, Context& context)
     r.headers.emplace_back("Allow", std::move(allow));
     return r;
   };
+  if (std::optional<RestResponse> refused = audit::RejectClientWrite(request)) return *refused;
   if (s.empty()) {
     if (m == "POST") return ProcessBundle(*this, request, context.txn != nullptr);
     if (get) {

@@ -8,6 +8,9 @@
 #include "storage/store.h"
 
 namespace server {
+namespace audit {
+class AuditLog;
+}
 
 // The RESTful interactions of http://hl7.org/fhir/R4/http.html for every resource type of the
 // registry, on a storage::Store: read, vread, create, update (incl. update-as-create),
@@ -18,6 +21,8 @@ class RestService {
  public:
   struct Options {
     std::string base_url;  // public base URL, for fullUrl and links ("http://h:8080/fhir")
+    // Where every interaction's AuditEvent goes (server/audit); null = audit off.
+    audit::AuditLog* audit = nullptr;
   };
 
   RestService(storage::Store& store, Options options);

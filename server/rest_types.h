@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "fhir/base/status.h"
+#include "server/audit/access_basis.h"
 #include "server/auth/principal.h"
 
 namespace server {
@@ -43,6 +44,8 @@ struct RestResponse {
   std::string last_modified;  // the instant (meta.lastUpdated); HTTP-date made by the caller
   std::string location;       // [base]/Patient/1/_history/3 (relative to the base: Patient/...)
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers (Allow, ...)
+  // What permitted the access (a Consent, an emergency), for its AuditEvent (server/audit).
+  audit::AccessBasis access_basis;
 };
 
 // The HTTP status for a failed interaction of `type` (STYLE.md: the single mapping):

@@ -1,0 +1,142 @@
+#pragma once
+
+// AuditEvent for every REST interaction (issue 5): the request path records a small Event and
+// queues it; a background thread turns queued Events into R4 AuditEvents and writes them in
+// batches, one store transaction per batch.
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "server/audit/access_basis.h"
+#include "server/auth/principal.h"
+#include "server/rest_types.h"
+#include "storage/store.h"
+
+namespace server::audit {
+
+// One interaction as the request path saw it. Cheap to fill: everything that needs parsing
+// (the patients in a body, the OperationOutcome's text) is left to the writer thread.
+struct Event {
+  std::chrono::system_clock::time_point recorded;
+  std::string method;                 // GET, HEAD, POST, PUT, PATCH, DELETE
+  std::vector<std::string> segments;  // the path below the base, decoded
+  std::vector<std::pair<std::string, std::string>> params;  // the query (and a _search form)
+  bool capabilities = false;          // GET [base]/metadata
+  std::string bundle_type;            // POST [base]: the Bundle's type ("batch", "transaction")
+  int status = 0;                     // the HTTP status answered
+  // Who asked (a verified token); null with authentication off, or when it failed (401).
+  std::shared_ptr<const auth::Principal> principal;
+  bool auth_failed = false;  // 401: a token was missing or invalid (the agent is unknown)
+  // The body answered (a resource, a Bundle, an OperationOutcome), or for a create/update
+  // answered without a body, the resource sent: the patients are found in it.
+  std::string body;
+  std::string location;  // Type/id/_history/v of a write, when answered
+  AccessBasis basis;
+};
+
+// The interaction of `event`: its http://hl7.org/fhir/restful-interaction code ("" when the
+// request is none, e.g. an unknown method) and AuditEvent.action (C, R, U, D or E).
+struct Interaction {
+  std::string_view subtype;
+  char action = 'E';
+};
+Interaction Classify(const Event& event);
+
+// AuditEvent.outcome for an HTTP status: "0" below 400, "4" for 4xx, "12" for 500 (a bug:
+// the server failed), "8" for other 5xx.
+std::string_view OutcomeCode(int status);
+
+// The server as AuditEvent.source.
+struct Source {
+  std::string site;                    // the public base URL
+  std::string observer = "fhir-server";
+};
+
+// The patients a body shows or refers to: a Patient resource's own id, and every Reference to
+// a Patient ("Patient/1", ".../Patient/1/_history/2"), anywhere in it (Bundles included).
+// Sorted, without duplicates. Empty for malformed JSON.
+std::vector<std::string> PatientsIn(std::string_view json);
+
+// The R4 AuditEvent of `event` (no id or meta), as compact JSON. `patients` are those found in
+// its body (PatientsIn), listed as entities with role Patient.
+std::string AuditEventJson(const Event& event, const Source& source,
+                           const std::vector<std::string>& patients);
+
+// The Event of one batch/transaction entry (`url` relative to the base) answered `response`.
+Event EntryEvent(const RestRequest& outer, std::string_view method, std::string_view url,
+                 const RestResponse& response);
+
+// The `type` of a batch/transaction Bundle in `json`, read without building a document (it is
+// normally the second key); "" if absent or not JSON.
+std::string BundleTypeOf(std::string_view json);
+
+// AuditEvents are written by the server only and never change: a client's create, update,
+// patch or delete of AuditEvent (conditional ones too) gets 405 with an OperationOutcome.
+std::optional<RestResponse> RejectClientWrite(const RestRequest& request);
+
+struct LogOptions {
+  Source source;
+  // The writer commits what is queued at least this often, and at once when `batch` events
+  // wait. A kill -9 loses at most what was queued since the last commit.
+  std::chrono::milliseconds interval{50};
+  std::size_t batch = 500;
+  // Submit() blocks while this many events wait (the store cannot keep up): no event is dropped.
+  std::size_t max_queue = 100'000;
+};
+
+// The queue and its writer thread. Thread-safe.
+class AuditLog {
+ public:
+  // Starts the writer thread on `store`, which must outlive the log.
+  AuditLog(storage::Store& store, LogOptions options);
+  ~AuditLog();  // Stop()
+  AuditLog(const AuditLog&) = delete;
+  AuditLog& operator=(const AuditLog&) = delete;
+
+  // Queues `event` (its AuditEvent is written within `interval`).
+  void Submit(Event event);
+  // Blocks until every event submitted before the call is committed (or failed).
+  void Flush();
+  // Writes what is queued and ends the writer (graceful shutdown). Submit() after Stop() writes
+  // nothing.
+  void Stop();
+
+  std::uint64_t written() const;  // AuditEvents committed
+  std::uint64_t failed() const;   // events whose AuditEvent could not be built or stored
+
+ private:
+  struct Prepared {  // an AuditEvent ready to store
+    storage::StoredVersion version;
+    fhir::search::IndexEntries index;
+  };
+  void Run();
+  void WriteBatch(std::vector<Event>& events);
+  fhir::Result<Prepared> Prepare(const Event& event);
+
+  storage::Store& store_;
+  LogOptions options_;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;      // the writer: work or stop
+  std::condition_variable progress_;  // Flush() and a full queue: a batch ended
+  std::vector<Event> queue_;
+  std::uint64_t submitted_ = 0;  // events accepted so far
+  std::uint64_t done_ = 0;       // events written or failed so far
+  std::uint64_t written_ = 0;
+  std::uint64_t failed_ = 0;
+  bool stopping_ = false;
+  bool flush_requested_ = false;
+  bool finished_ = false;  // the writer ended
+  std::thread writer_;
+};
+
+}  // namespace server::audit

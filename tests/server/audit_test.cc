@@ -1,0 +1,586 @@
+// AuditEvent for every interaction (server/audit): the AuditEvent's content, the Handler and
+// Bundle wiring (allowed, denied, 401/403 with authentication), immutability, the resident's
+// search of their audit trail, and the batch writer's flush on shutdown.
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <doctest/doctest.h>
+
+#include "server/audit/audit.h"
+#include "server/auth/authenticator.h"
+#include "server/auth/jwt.h"
+#include "server/auth/mint.h"
+#include "server/capability.h"
+#include "server/handler.h"
+#include "server/rest_service.h"
+#include "storage/sqlite/sqlite_store.h"
+#include "tests/server/rest_fixture.h"
+
+namespace server {
+namespace {
+
+namespace http = boost::beast::http;
+using testing::At;
+
+constexpr char kSecret[] = "audit-test-secret-of-at-least-32-bytes";
+constexpr char kIssuer[] = "https://issuer.test";
+constexpr char kAudience[] = "http://test/fhir";
+
+int64_t NowSeconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// A Handler (optionally with bearer authentication) over a RestService that audits into an
+// AuditLog; `Find` searches the AuditEvents through a second, unaudited RestService.
+class AuditServer {
+ public:
+  explicit AuditServer(bool with_auth = false) {
+    static std::atomic<int> counter{0};
+    path_ = std::filesystem::temp_directory_path() /
+            ("audit_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++) + ".db");
+    storage::sqlite::SqliteOptions options;
+    options.path = path_.string();
+    auto store = storage::sqlite::OpenSqliteStore(options);
+    REQUIRE(store.ok());
+    store_ = std::move(store).value();
+    audit::LogOptions log_options;
+    log_options.source.site = "http://test/fhir";
+    log_ = std::make_unique<audit::AuditLog>(*store_, log_options);
+    rest_ = std::make_unique<RestService>(*store_,
+                                          RestService::Options{"http://test/fhir", log_.get()});
+    plain_ = std::make_unique<RestService>(*store_, RestService::Options{"http://test/fhir"});
+    CapabilityInput capability;
+    capability.resource_types = {"AuditEvent", "Observation", "Patient"};
+    capability.start_instant = "2024-05-01T00:00:00.000Z";
+    capability.rest_interactions = true;
+    if (with_auth) {
+      auth::VerifierOptions verifier;
+      verifier.hs256_secret = kSecret;
+      verifier.issuer = kIssuer;
+      verifier.audience = kAudience;
+      auto made = auth::Authenticator::Create(verifier, auth::SmartOptions{kIssuer, "", ""});
+      REQUIRE(made.ok());
+      authenticator_ = std::move(made).value();
+    }
+    handler_ = std::make_unique<Handler>(HandlerOptions{
+        "/fhir", CapabilityStatementJson(capability), rest_.get(), authenticator_.get()});
+  }
+  ~AuditServer() {
+    handler_.reset();
+    rest_.reset();
+    plain_.reset();
+    log_.reset();
+    store_.reset();
+    for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path_.string() + suffix);
+  }
+
+  Response Call(http::verb method, std::string_view target, std::string body = {},
+                std::string_view authorization = {},
+                std::string_view content_type = "application/fhir+json") {
+    Request request(method, boost::beast::string_view(target.data(), target.size()), 11);
+    if (!authorization.empty()) {
+      request.set(http::field::authorization,
+                  boost::beast::string_view(authorization.data(), authorization.size()));
+    }
+    if (!body.empty()) {
+      request.set(http::field::content_type,
+                  boost::beast::string_view(content_type.data(), content_type.size()));
+      request.body() = std::move(body);
+      request.prepare_payload();
+    }
+    return handler_->Handle(request);
+  }
+
+  // The id in a 201's Location (".../Type/id/_history/1").
+  static std::string CreatedId(const Response& response) {
+    std::string location(response[http::field::location]);
+    location = location.substr(0, location.find("/_history/"));
+    return location.substr(location.rfind('/') + 1);
+  }
+
+  // A search of the AuditEvents written so far (flushes first), not itself audited.
+  std::string Find(const std::string& query) {
+    log_->Flush();
+    RestRequest r;
+    r.method = "GET";
+    r.segments = {"AuditEvent"};
+    r.params = ParseQuery(query);
+    RestResponse out = plain_->Handle(r);
+    REQUIRE(out.status == 200);
+    return out.body;
+  }
+
+  audit::AuditLog& log() { return *log_; }
+  storage::Store& store() { return *store_; }
+
+ private:
+  std::filesystem::path path_;
+  std::unique_ptr<storage::Store> store_;
+  std::unique_ptr<audit::AuditLog> log_;
+  std::unique_ptr<RestService> rest_;
+  std::unique_ptr<RestService> plain_;
+  std::unique_ptr<auth::Authenticator> authenticator_;
+  std::unique_ptr<Handler> handler_;
+};
+
+std::string Bearer(std::string scope, std::string fhir_user = "Practitioner/9",
+                   std::string purpose = {}) {
+  auth::TokenClaims claims;
+  claims.subject = "dr-9";
+  claims.issuer = kIssuer;
+  claims.audience = kAudience;
+  claims.issued_at = NowSeconds();
+  claims.expires_at = NowSeconds() + 600;
+  claims.scope = std::move(scope);
+  claims.fhir_user = std::move(fhir_user);
+  claims.purpose_of_use = std::move(purpose);
+  auto signer = auth::Signer::Hs256(kSecret);
+  REQUIRE(signer.ok());
+  auto token = auth::MintToken(*signer.value(), claims);
+  REQUIRE(token.ok());
+  return "Bearer " + token.value();
+}
+
+std::string Patient(std::string_view family) {
+  return R"({"resourceType":"Patient","name":[{"family":")" + std::string(family) + R"("}]})";
+}
+
+std::string Observation(std::string_view patient_id) {
+  return R"({"resourceType":"Observation","status":"final","code":{"text":"weight"},)"
+         R"("subject":{"reference":"Patient/)" +
+         std::string(patient_id) + R"("}})";
+}
+
+constexpr std::string_view kEntityType = "http://terminology.hl7.org/CodeSystem/audit-entity-type";
+constexpr std::string_view kObjectRole = "http://terminology.hl7.org/CodeSystem/object-role";
+
+TEST_CASE("audit: the AuditEvent of a read under a Consent, exactly") {
+  auto principal = std::make_shared<auth::Principal>();
+  principal->subject = "dr-9";
+  principal->issuer = "https://issuer.test";
+  principal->fhir_user = "Practitioner/9";
+  principal->purpose_of_use = "TREAT";
+  audit::Event e;
+  e.recorded = std::chrono::system_clock::time_point(std::chrono::milliseconds(1717243200123));
+  e.method = "GET";
+  e.segments = {"Immunization", "im1"};
+  e.status = 200;
+  e.principal = principal;
+  e.basis.consent = "Consent/c1";
+  const std::string json =
+      audit::AuditEventJson(e, audit::Source{"http://test/fhir", "fhir-server"}, {"p1"});
+  CHECK(json ==
+        R"({"resourceType":"AuditEvent",)"
+        R"("type":{"system":"http://terminology.hl7.org/CodeSystem/audit-event-type","code":"rest","display":"RESTful Operation"},)"
+        R"("subtype":[{"system":"http://hl7.org/fhir/restful-interaction","code":"read"}],)"
+        R"("action":"R","recorded":"2024-06-01T12:00:00.123Z","outcome":"0","outcomeDesc":"200",)"
+        R"("agent":[{"who":{"reference":"Practitioner/9","identifier":{"system":"https://issuer.test","value":"dr-9"}},)"
+        R"("altId":"dr-9","requestor":true,"policy":["http://test/fhir/Consent/c1"],)"
+        R"("purposeOfUse":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v3-ActReason","code":"TREAT"}]}]}],)"
+        R"("source":{"site":"http://test/fhir","observer":{"display":"fhir-server"},)"
+        R"("type":[{"system":"http://terminology.hl7.org/CodeSystem/security-source-type","code":"4","display":"Application Server"}]},)"
+        R"("entity":[)"
+        R"({"what":{"reference":"Patient/p1"},"type":{"system":"http://terminology.hl7.org/CodeSystem/audit-entity-type","code":"1","display":"Person"},"role":{"system":"http://terminology.hl7.org/CodeSystem/object-role","code":"1","display":"Patient"}},)"
+        R"({"what":{"reference":"Immunization/im1"},"type":{"system":"http://terminology.hl7.org/CodeSystem/audit-entity-type","code":"2","display":"System Object"},"role":{"system":"http://terminology.hl7.org/CodeSystem/object-role","code":"4","display":"Domain Resource"}},)"
+        R"({"what":{"reference":"Consent/c1"},"type":{"system":"http://terminology.hl7.org/CodeSystem/audit-entity-type","code":"2","display":"System Object"},"role":{"system":"http://terminology.hl7.org/CodeSystem/object-role","code":"4","display":"Domain Resource"},"description":"the Consent that permitted the access"}]})");
+
+  // A search: the query as text and as base64 (standard alphabet).
+  audit::Event search;
+  search.method = "GET";
+  search.segments = {"Observation"};
+  search.params = {{"code", "x"}};
+  search.status = 200;
+  const std::string search_json = audit::AuditEventJson(search, audit::Source{"http://t"}, {});
+  CHECK(At(search_json, "entity[0].description") == "Observation?code=x");
+  CHECK(At(search_json, "entity[0].query") == "T2JzZXJ2YXRpb24/Y29kZT14");
+  CHECK(At(search_json, "agent[0].who.display") == "anonymous");
+
+  // An emergency access: purposeOfEvent ETREAT with the reason.
+  principal->purpose_of_use = "ETREAT";
+  e.basis = audit::AccessBasis{"", true, "break-the-glass: no Consent"};
+  const std::string emergency = audit::AuditEventJson(e, audit::Source{"http://test/fhir"}, {});
+  CHECK(At(emergency, "purposeOfEvent[0].coding[0].code") == "ETREAT");
+  CHECK(At(emergency, "purposeOfEvent[0].coding[0].system") ==
+        "http://terminology.hl7.org/CodeSystem/v3-ActReason");
+  CHECK(At(emergency, "purposeOfEvent[0].text") == "break-the-glass: no Consent");
+  CHECK(At(emergency, "agent[0].purposeOfUse[0].coding[0].code") == "ETREAT");
+  CHECK(At(emergency, "agent[0].policy").empty());
+}
+
+TEST_CASE("audit: interactions, actions and outcomes") {
+  struct Case {
+    std::string method;
+    std::vector<std::string> segments;
+    std::string_view subtype;
+    char action;
+  };
+  const Case cases[] = {
+      {"GET", {"Patient", "1"}, "read", 'R'},
+      {"HEAD", {"Patient", "1"}, "read", 'R'},
+      {"GET", {"Patient", "1", "_history", "2"}, "vread", 'R'},
+      {"PUT", {"Patient", "1"}, "update", 'U'},
+      {"PUT", {"Patient"}, "update", 'U'},
+      {"PATCH", {"Patient", "1"}, "patch", 'U'},
+      {"DELETE", {"Patient", "1"}, "delete", 'D'},
+      {"DELETE", {"Patient"}, "delete", 'D'},
+      {"GET", {"Patient", "1", "_history"}, "history-instance", 'R'},
+      {"GET", {"Patient", "_history"}, "history-type", 'R'},
+      {"GET", {"_history"}, "history-system", 'R'},
+      {"POST", {"Patient"}, "create", 'C'},
+      {"GET", {"Patient"}, "search-type", 'E'},
+      {"POST", {"Patient", "_search"}, "search-type", 'E'},
+      {"GET", {"Patient", "1", "Observation"}, "search-type", 'E'},
+      {"GET", {}, "search-system", 'E'},
+      {"OPTIONS", {"Patient"}, "", 'E'},
+  };
+  for (const Case& c : cases) {
+    audit::Event e;
+    e.method = c.method;
+    e.segments = c.segments;
+    CAPTURE(c.method);
+    CAPTURE(c.segments.size());
+    const audit::Interaction interaction = audit::Classify(e);
+    CHECK(interaction.subtype == c.subtype);
+    CHECK(interaction.action == c.action);
+  }
+  audit::Event bundle;
+  bundle.method = "POST";
+  bundle.bundle_type = "transaction";
+  CHECK(audit::Classify(bundle).subtype == "transaction");
+  bundle.bundle_type = "batch";
+  CHECK(audit::Classify(bundle).subtype == "batch");
+  audit::Event metadata;
+  metadata.method = "GET";
+  metadata.capabilities = true;
+  CHECK(audit::Classify(metadata).subtype == "capabilities");
+
+  CHECK(audit::OutcomeCode(200) == "0");
+  CHECK(audit::OutcomeCode(304) == "0");
+  CHECK(audit::OutcomeCode(403) == "4");
+  CHECK(audit::OutcomeCode(500) == "12");
+  CHECK(audit::OutcomeCode(503) == "8");
+
+  CHECK(audit::BundleTypeOf(R"({"resourceType":"Bundle","type":"transaction","entry":[]})") ==
+        "transaction");
+  CHECK(audit::BundleTypeOf(R"({"resourceType":"Bundle","meta":{"type":"x"},"type":"batch"})") ==
+        "batch");
+  CHECK(audit::BundleTypeOf("not json").empty());
+}
+
+TEST_CASE("audit: the patients a body shows or refers to") {
+  CHECK(audit::PatientsIn(R"({"resourceType":"Patient","id":"p1"})") ==
+        std::vector<std::string>{"p1"});
+  CHECK(audit::PatientsIn(
+            R"({"resourceType":"Bundle","entry":[)"
+            R"({"resource":{"resourceType":"Observation","subject":{"reference":"Patient/p2"},)"
+            R"("performer":[{"reference":"Practitioner/9"}]}},)"
+            R"({"resource":{"resourceType":"Condition","subject":)"
+            R"({"reference":"http://x/fhir/Patient/p3/_history/4"}}},)"
+            R"({"resource":{"resourceType":"Patient","id":"p1","link":[{"other":{"reference":"Patient/p2"}}]}}]})") ==
+        std::vector<std::string>{"p1", "p2", "p3"});
+  CHECK(audit::PatientsIn(R"({"resourceType":"Observation","subject":{"reference":"Group/g"}})")
+            .empty());
+  CHECK(audit::PatientsIn("{").empty());
+}
+
+TEST_CASE("audit: a read and a search over HTTP, authentication off") {
+  AuditServer server;
+  Response created = server.Call(http::verb::post, "/fhir/Patient", Patient("Ada"));
+  REQUIRE(created.result_int() == 201);
+  const std::string pid = AuditServer::CreatedId(created);
+  Response obs = server.Call(http::verb::post, "/fhir/Observation", Observation(pid));
+  REQUIRE(obs.result_int() == 201);
+  const std::string oid = AuditServer::CreatedId(obs);
+  REQUIRE(server.Call(http::verb::get, "/fhir/Observation/" + oid).result_int() == 200);
+
+  const std::string reads = server.Find("subtype=read");
+  REQUIRE(At(reads, "total") == "1");
+  const std::string read = "entry[0].resource.";
+  CHECK(At(reads, read + "type.code") == "rest");
+  CHECK(At(reads, read + "type.system") ==
+        "http://terminology.hl7.org/CodeSystem/audit-event-type");
+  CHECK(At(reads, read + "subtype[0].system") == "http://hl7.org/fhir/restful-interaction");
+  CHECK(At(reads, read + "action") == "R");
+  CHECK(At(reads, read + "outcome") == "0");
+  CHECK(At(reads, read + "outcomeDesc") == "200");
+  CHECK(At(reads, read + "recorded").size() == 24);  // an instant with milliseconds
+  CHECK(At(reads, read + "meta.versionId") == "1");
+  CHECK(At(reads, read + "agent[0].who.display") == "anonymous");
+  CHECK(At(reads, read + "agent[0].requestor") == "true");
+  CHECK(At(reads, read + "agent[0].purposeOfUse").empty());
+  CHECK(At(reads, read + "source.site") == "http://test/fhir");
+  CHECK(At(reads, read + "source.observer.display") == "fhir-server");
+  CHECK(At(reads, read + "entity") == "<2>");
+  CHECK(At(reads, read + "entity[0].what.reference") == "Patient/" + pid);
+  CHECK(At(reads, read + "entity[0].role.code") == "1");
+  CHECK(At(reads, read + "entity[1].what.reference") == "Observation/" + oid);
+  CHECK(At(reads, read + "entity[1].type.code") == "2");
+
+  // The creates were audited too, with the resource created.
+  CHECK(At(server.Find("subtype=create"), "total") == "2");
+  const std::string creates = server.Find("subtype=create&entity=Observation/" + oid);
+  REQUIRE(At(creates, "total") == "1");
+  CHECK(At(creates, "entry[0].resource.action") == "C");
+  CHECK(At(creates, "entry[0].resource.outcomeDesc") == "201");
+  CHECK(At(creates, "entry[0].resource.entity[0].what.reference") == "Patient/" + pid);
+
+  // A search: the query (base64 and text) and the patients whose resources came back.
+  REQUIRE(server.Call(http::verb::get, "/fhir/Observation?subject=Patient/" + pid).result_int() ==
+          200);
+  const std::string searches = server.Find("subtype=search-type");
+  REQUIRE(At(searches, "total") == "1");
+  const std::string search = "entry[0].resource.";
+  CHECK(At(searches, search + "action") == "E");
+  CHECK(At(searches, search + "entity") == "<2>");
+  CHECK(At(searches, search + "entity[0].what.reference") == "Patient/" + pid);
+  CHECK(At(searches, search + "entity[1].role.code") == "24");
+  CHECK(At(searches, search + "entity[1].role.system") == kObjectRole);
+  CHECK(At(searches, search + "entity[1].type.system") == kEntityType);
+  const std::string query = "Observation?subject=Patient/" + pid;
+  CHECK(At(searches, search + "entity[1].description") == query);
+  CHECK(!At(searches, search + "entity[1].query").empty());
+  CHECK(At(searches, search + "entity[1].what").empty());
+
+  // A failed request is audited with its outcome.
+  REQUIRE(server.Call(http::verb::get, "/fhir/Observation/nope").result_int() == 404);
+  const std::string missing = server.Find("outcome=4");
+  REQUIRE(At(missing, "total") == "1");
+  CHECK(At(missing, "entry[0].resource.outcomeDesc") == "404: Observation/nope is not known");
+  CHECK(At(missing, "entry[0].resource.entity[0].what.reference") == "Observation/nope");
+
+  // metadata: capabilities.
+  REQUIRE(server.Call(http::verb::get, "/fhir/metadata").result_int() == 200);
+  CHECK(At(server.Find("subtype=capabilities"), "total") == "1");
+}
+
+TEST_CASE("audit: denied requests with authentication on (401, 403)") {
+  AuditServer server(/*with_auth=*/true);
+  // No token: 401, the agent unknown.
+  REQUIRE(server.Call(http::verb::get, "/fhir/Patient/p1").result_int() == 401);
+  std::string events = server.Find("outcome=4");
+  REQUIRE(At(events, "total") == "1");
+  std::string r = "entry[0].resource.";
+  CHECK(At(events, r + "subtype[0].code") == "read");
+  CHECK(At(events, r + "agent[0].who.display") == "unauthenticated");
+  CHECK(At(events, r + "outcomeDesc").starts_with("401: "));
+  CHECK(At(events, r + "entity[0].what.reference") == "Patient/p1");
+
+  // A token without the scope: 403, the agent known.
+  REQUIRE(server.Call(http::verb::get, "/fhir/Patient/p2", {},
+                      Bearer("user/Observation.rs", "Practitioner/9", "HPAYMT"))
+              .result_int() == 403);
+  events = server.Find("outcome=4&agent=Practitioner/9");
+  REQUIRE(At(events, "total") == "1");
+  CHECK(At(events, r + "subtype[0].code") == "read");
+  CHECK(At(events, r + "action") == "R");
+  CHECK(At(events, r + "agent[0].who.reference") == "Practitioner/9");
+  CHECK(At(events, r + "agent[0].who.identifier.system") == kIssuer);
+  CHECK(At(events, r + "agent[0].who.identifier.value") == "dr-9");
+  CHECK(At(events, r + "agent[0].altId") == "dr-9");
+  CHECK(At(events, r + "agent[0].purposeOfUse[0].coding[0].code") == "HPAYMT");
+  CHECK(At(events, r + "outcomeDesc").starts_with("403: "));
+  CHECK(At(events, r + "entity[0].what.reference") == "Patient/p2");
+  // altid: the token subject.
+  CHECK(At(server.Find("altid=dr-9"), "total") == "1");
+  CHECK(At(server.Find("altid=dr-8"), "total") == "0");
+
+  // Allowed: agent and purpose (TREAT by default).
+  REQUIRE(server.Call(http::verb::get, "/fhir/Observation?code=x", {},
+                      Bearer("user/Observation.rs"))
+              .result_int() == 200);
+  events = server.Find("outcome=0");
+  REQUIRE(At(events, "total") == "1");
+  CHECK(At(events, r + "subtype[0].code") == "search-type");
+  CHECK(At(events, r + "agent[0].purposeOfUse[0].coding[0].code") == "TREAT");
+}
+
+TEST_CASE("audit: a transaction and a batch are audited whole and per entry") {
+  AuditServer server;
+  const std::string transaction =
+      R"({"resourceType":"Bundle","type":"transaction","entry":[)"
+      R"({"fullUrl":"urn:uuid:11111111-1111-4111-8111-111111111111",)"
+      R"("resource":{"resourceType":"Patient","name":[{"family":"Lin"}]},)"
+      R"("request":{"method":"POST","url":"Patient"}},)"
+      R"({"resource":{"resourceType":"Observation","status":"final","code":{"text":"w"},)"
+      R"("subject":{"reference":"urn:uuid:11111111-1111-4111-8111-111111111111"}},)"
+      R"("request":{"method":"POST","url":"Observation"}}]})";
+  Response done = server.Call(http::verb::post, "/fhir", transaction);
+  REQUIRE(done.result_int() == 200);
+  std::string events = server.Find("subtype=transaction");
+  REQUIRE(At(events, "total") == "1");
+  CHECK(At(events, "entry[0].resource.action") == "E");
+  CHECK(At(events, "entry[0].resource.outcome") == "0");
+  CHECK(At(events, "entry[0].resource.entity").empty());
+
+  events = server.Find("subtype=create&_sort=date");
+  REQUIRE(At(events, "total") == "2");
+  std::string patient_ref, observation_ref;
+  for (int i = 0; i < 2; ++i) {
+    const std::string r = "entry[" + std::to_string(i) + "].resource.";
+    CHECK(At(events, r + "outcomeDesc") == "201");
+    CHECK(At(events, r + "entity[0].what.reference").starts_with("Patient/"));
+    if (At(events, r + "entity") == "<2>") {
+      observation_ref = At(events, r + "entity[1].what.reference");
+      patient_ref = At(events, r + "entity[0].what.reference");
+    }
+  }
+  CHECK(observation_ref.starts_with("Observation/"));
+  CHECK(server.Call(http::verb::get, "/fhir/" + observation_ref).result_int() == 200);
+  CHECK(server.Call(http::verb::get, "/fhir/" + patient_ref).result_int() == 200);
+
+  // A failing transaction: one event for the whole, none for the entries rolled back.
+  const std::string failing =
+      R"({"resourceType":"Bundle","type":"transaction","entry":[)"
+      R"({"resource":{"resourceType":"Patient"},"request":{"method":"POST","url":"Patient"}},)"
+      R"({"request":{"method":"GET","url":"Patient/none"}}]})";
+  REQUIRE(server.Call(http::verb::post, "/fhir", failing).result_int() == 404);
+  events = server.Find("subtype=transaction&outcome=4");
+  REQUIRE(At(events, "total") == "1");
+  CHECK(At(server.Find("subtype=create"), "total") == "2");
+
+  // A batch: each entry.
+  const std::string batch =
+      R"({"resourceType":"Bundle","type":"batch","entry":[)"
+      R"({"request":{"method":"GET","url":"Patient/none"}},)"
+      R"({"request":{"method":"GET","url":")" + patient_ref + R"("}}]})";
+  REQUIRE(server.Call(http::verb::post, "/fhir", batch).result_int() == 200);
+  CHECK(At(server.Find("subtype=batch"), "total") == "1");
+  // The two reads above and the batch's two entries.
+  CHECK(At(server.Find("subtype=read"), "total") == "4");
+  events = server.Find("subtype=read&outcome=4");
+  REQUIRE(At(events, "total") == "1");
+  CHECK(At(events, "entry[0].resource.entity[0].what.reference") == "Patient/none");
+  // The patient's own reads (direct and in the batch) and the read of their Observation.
+  CHECK(At(server.Find("subtype=read&entity=" + patient_ref), "total") == "3");
+}
+
+TEST_CASE("audit: AuditEvents are immutable: client writes get 405") {
+  AuditServer server;
+  REQUIRE(server.Call(http::verb::get, "/fhir/metadata").result_int() == 200);
+  const std::string existing = server.Find("subtype=capabilities");
+  REQUIRE(At(existing, "total") == "1");
+  const std::string id = At(existing, "entry[0].resource.id");
+  const std::string body =
+      R"({"resourceType":"AuditEvent","id":")" + id +
+      R"(","type":{"code":"rest"},"recorded":"2024-01-01T00:00:00Z",)"
+      R"("agent":[{"requestor":true}],"source":{"observer":{"display":"x"}}})";
+  struct Case {
+    http::verb method;
+    std::string target;
+  };
+  const Case cases[] = {
+      {http::verb::post, "/fhir/AuditEvent"},
+      {http::verb::put, "/fhir/AuditEvent/" + id},
+      {http::verb::patch, "/fhir/AuditEvent/" + id},
+      {http::verb::delete_, "/fhir/AuditEvent/" + id},
+      {http::verb::put, "/fhir/AuditEvent?_id=" + id},
+      {http::verb::delete_, "/fhir/AuditEvent?_id=" + id},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.target);
+    Response r = c.method == http::verb::patch
+                     ? server.Call(c.method, c.target, "[]", {}, "application/json-patch+json")
+                     : server.Call(c.method, c.target,
+                                   c.method == http::verb::delete_ ? std::string() : body);
+    CHECK(r.result_int() == 405);
+    CHECK(At(r.body(), "resourceType") == "OperationOutcome");
+    CHECK(At(r.body(), "issue[0].code") == "not-supported");
+    CHECK(At(r.body(), "issue[0].diagnostics").find("AuditEvent resources are written by the "
+                                                    "server only") != std::string::npos);
+  }
+  // In a transaction too: it fails whole.
+  const std::string transaction =
+      R"({"resourceType":"Bundle","type":"transaction","entry":[{"resource":)" + body +
+      R"(,"request":{"method":"PUT","url":"AuditEvent/)" + id + R"("}}]})";
+  CHECK(server.Call(http::verb::post, "/fhir", transaction).result_int() == 405);
+  // The AuditEvent is unchanged, and searches still work.
+  Response read = server.Call(http::verb::get, "/fhir/AuditEvent/" + id);
+  REQUIRE(read.result_int() == 200);
+  CHECK(At(read.body(), "meta.versionId") == "1");
+  CHECK(At(read.body(), "subtype[0].code") == "capabilities");
+  CHECK(server.Call(http::verb::get, "/fhir/AuditEvent?subtype=read").result_int() == 200);
+}
+
+TEST_CASE("audit: a resident searches the AuditEvents about them") {
+  AuditServer server;
+  const std::string ada =
+      AuditServer::CreatedId(server.Call(http::verb::post, "/fhir/Patient", Patient("Ada")));
+  const std::string bob =
+      AuditServer::CreatedId(server.Call(http::verb::post, "/fhir/Patient", Patient("Bob")));
+  const std::string ada_obs = AuditServer::CreatedId(
+      server.Call(http::verb::post, "/fhir/Observation", Observation(ada)));
+  const std::string bob_obs = AuditServer::CreatedId(
+      server.Call(http::verb::post, "/fhir/Observation", Observation(bob)));
+  REQUIRE(server.Call(http::verb::get, "/fhir/Observation/" + ada_obs).result_int() == 200);
+  REQUIRE(server.Call(http::verb::get, "/fhir/Observation/" + ada_obs).result_int() == 200);
+  REQUIRE(server.Call(http::verb::get, "/fhir/Observation/" + bob_obs).result_int() == 200);
+  REQUIRE(server.Call(http::verb::delete_, "/fhir/Observation/" + bob_obs).result_int() == 204);
+  server.log().Flush();
+
+  // Over HTTP (itself audited): entity.what is indexed under `patient`.
+  Response about_ada =
+      server.Call(http::verb::get, "/fhir/AuditEvent?patient=Patient/" + ada + "&subtype=read");
+  REQUIRE(about_ada.result_int() == 200);
+  CHECK(At(about_ada.body(), "total") == "2");
+  CHECK(At(about_ada.body(), "entry[0].resource.entity[1].what.reference") ==
+        "Observation/" + ada_obs);
+  // Every event about Ada: her create, her Observation's create, two reads, and the search
+  // above (it returned AuditEvents about her).
+  CHECK(At(server.Find("patient=" + ada), "total") == "5");
+  CHECK(At(server.Find("patient=" + ada + "&subtype=search-type"), "total") == "1");
+  // Bob's: his create, his Observation's create, read and delete (found from the last version).
+  CHECK(At(server.Find("patient=" + bob), "total") == "4");
+  const std::string deleted = server.Find("patient=" + bob + "&subtype=delete");
+  REQUIRE(At(deleted, "total") == "1");
+  CHECK(At(deleted, "entry[0].resource.action") == "D");
+  CHECK(At(deleted, "entry[0].resource.outcomeDesc") == "204");
+  // date: this year's; none before 2000.
+  CHECK(At(server.Find("patient=" + ada + "&date=ge2000-01-01"), "total") == "5");
+  CHECK(At(server.Find("patient=" + ada + "&date=lt2000-01-01"), "total") == "0");
+}
+
+TEST_CASE("audit: the batch writer writes what is queued on shutdown") {
+  AuditServer server;
+  storage::Store& store = server.store();
+  {
+    audit::LogOptions options;
+    options.source.site = "http://test/fhir";
+    options.interval = std::chrono::hours(1);  // only Stop() writes
+    options.batch = 1000;
+    audit::AuditLog log(store, options);
+    for (int i = 0; i < 3; ++i) {
+      audit::Event e;
+      e.recorded = std::chrono::system_clock::now();
+      e.method = "GET";
+      e.segments = {"Patient", "shutdown-" + std::to_string(i)};
+      e.status = 404;
+      log.Submit(std::move(e));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    storage::SearchQuery query;
+    query.type = "AuditEvent";
+    auto before = store.Search(query, true);
+    REQUIRE(before.ok());
+    CHECK(before->total == 0);
+    log.Stop();
+    CHECK(log.written() == 3);
+    CHECK(log.failed() == 0);
+    log.Submit(audit::Event{});  // after Stop(): nothing
+  }
+  CHECK(At(server.Find("patient=shutdown-1"), "total") == "1");
+  CHECK(At(server.Find("subtype=read"), "total") == "3");
+}
+
+}  // namespace
+}  // namespace server

@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# The audit benchmark of issue #5 (see tools/bench/README.md): read-by-id throughput with
+# `--audit on` against `--audit off`, in the same run. Builds nothing: it takes the release
+# fhir-server, starts one server of each kind on free loopback ports with fresh databases in a
+# temporary directory, and runs interleaved wrk rounds of GET [base]/Patient/ID against each.
+#
+# An audited round counts until its AuditEvents are committed: after wrk ends, the script
+# waits for the AuditEvent count to reach the reads answered, and divides the reads by wrk's
+# time plus that wait ("sustained"), so a queue that only grows cannot look fast. The next
+# round starts after that, so the writer's backlog never runs into an unaudited round.
+#
+# Usage: tools/bench/audit_bench.sh [--build DIR] [--duration S] [--connections N] [--rounds N]
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+build=$root/build/release
+duration=5
+connections=32
+rounds=4
+while [ $# -gt 0 ]; do
+  case $1 in
+    --build) build=$2 ;;
+    --duration) duration=$2 ;;
+    --connections) connections=$2 ;;
+    --rounds) rounds=$2 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    *) echo "audit_bench: unknown argument $1" >&2; exit 2 ;;
+  esac
+  shift 2
+done
+build=$(cd "$build" && pwd)
+server=$build/server/fhir-server
+[ -x "$server" ] || { echo "audit_bench: $server is missing (build the release first)" >&2; exit 2; }
+for tool in wrk curl awk; do
+  command -v "$tool" >/dev/null || { echo "audit_bench: $tool is not installed" >&2; exit 2; }
+done
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/audit_bench.XXXXXX")
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+log() { echo "audit_bench: $*" >&2; }
+
+# Waits for "listening on ..." in file $1 and prints what follows it.
+wait_listening() {
+  for _ in $(seq 300); do
+    if grep -q 'listening on' "$1" 2>/dev/null; then
+      sed -n 's/.*listening on \([^ ]*\).*/\1/p' "$1" | head -1
+      return 0
+    fi
+    sleep 0.1
+  done
+  echo "audit_bench: no server came up; its output:" >&2
+  cat "$1" >&2
+  return 1
+}
+
+# Starts fhir-server --audit $1 on a fresh database; prints its base URL. The access log
+# stays on (the default) and goes to a file, as in rest_bench.sh.
+start_server() {
+  "$server" --port 0 --db "$tmp/$1.db" --audit "$1" 2>"$tmp/$1.log" &
+  pids+=("$!")
+  wait_listening "$tmp/$1.log"
+}
+
+# Creates tools/bench/patient.json on base $1; prints the new id.
+create_patient() {
+  curl -sf -D - -o /dev/null -X POST -H 'Content-Type: application/fhir+json' \
+    --data-binary @"$here/patient.json" "$1/Patient" |
+    tr -d '\r' | sed -n 's#^[Ll]ocation: .*/Patient/\([^/]*\)/_history/.*#\1#p'
+}
+
+# The number of AuditEvents on base $1 (the count request itself is audited after it).
+audit_count() {
+  curl -sf "$1/AuditEvent?_summary=count" | sed -n 's/.*"total":\([0-9]*\).*/\1/p'
+}
+
+# wrk against URL $1; sets n (requests), secs (wrk's duration), p50 and p99 (ms).
+run_wrk() {
+  wrk -t2 -c"$connections" -d"${duration}s" --timeout 10s -s "$here/wrk_report.lua" "$1" \
+    >"$tmp/wrk.out" 2>&1 || { cat "$tmp/wrk.out" >&2; exit 1; }
+  local _ duration_us p50_us p99_us bad errors
+  read -r _ n duration_us p50_us p99_us bad errors < <(grep '^RESULT' "$tmp/wrk.out")
+  if [ "$bad" != 0 ] || [ "$errors" != 0 ]; then
+    log "$1: $bad non-2xx/3xx responses, $errors socket errors"
+    exit 1
+  fi
+  secs=$(awk -v d="$duration_us" 'BEGIN { printf "%.3f", d / 1e6 }')
+  p50=$(awk -v v="$p50_us" 'BEGIN { printf "%.2f", v / 1000 }')
+  p99=$(awk -v v="$p99_us" 'BEGIN { printf "%.2f", v / 1000 }')
+}
+
+started=$(date -u '+%Y-%m-%d %H:%M UTC')
+log "binary $server; temporary files in $tmp"
+on_base=$(start_server on)
+off_base=$(start_server off)
+on_id=$(create_patient "$on_base")
+off_id=$(create_patient "$off_base")
+[ -n "$on_id" ] && [ -n "$off_id" ] || { log "a create returned no Location"; exit 1; }
+curl -sf "$on_base/Patient/$on_id" >/dev/null
+log "audit on at $on_base, off at $off_base; GET Patient/ID, $connections connections"
+
+best_off=0 best_on=0 best_sustained=0
+for round in $(seq "$rounds"); do
+  run_wrk "$off_base/Patient/$off_id"
+  rps=$(awk -v n="$n" -v s="$secs" 'BEGIN { printf "%.0f", n / s }')
+  log "  round $round audit off: $rps req/s (p50 $p50 ms, p99 $p99 ms)"
+  if [ "$rps" -gt "$best_off" ]; then best_off=$rps off_p50=$p50 off_p99=$p99; fi
+
+  before=$(audit_count "$on_base")
+  before=$((before + 1))  # the count request's own AuditEvent
+  run_wrk "$on_base/Patient/$on_id"
+  rps=$(awk -v n="$n" -v s="$secs" 'BEGIN { printf "%.0f", n / s }')
+  # Wait until the round's AuditEvents are committed (each poll adds one of its own).
+  wait_start=$(date +%s.%N)
+  polls=0
+  while true; do
+    count=$(audit_count "$on_base")
+    polls=$((polls + 1))
+    [ $((count - before - polls + 1)) -ge "$n" ] && break
+    if [ "$polls" -gt 600 ]; then log "the AuditEvents of round $round never arrived"; exit 1; fi
+    sleep 0.05
+  done
+  drain=$(awk -v a="$wait_start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }')
+  sustained=$(awk -v n="$n" -v s="$secs" -v d="$drain" 'BEGIN { printf "%.0f", n / (s + d) }')
+  log "  round $round audit on:  $rps req/s (p50 $p50 ms, p99 $p99 ms), $n AuditEvents" \
+      "committed $drain s after wrk ended: $sustained req/s sustained"
+  if [ "$sustained" -gt "$best_sustained" ]; then
+    best_sustained=$sustained best_on=$rps on_p50=$p50 on_p99=$p99 on_drain=$drain
+  fi
+done
+total=$(audit_count "$on_base")
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }
+echo "Audit benchmark, $started, $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "GET Patient/ID: wrk -t2 -c$connections, best of $rounds interleaved ${duration}-s rounds;" \
+     "$total AuditEvents written in all"
+echo
+echo "| audit | req/s | ratio | target | p50 / p99 ms | AuditEvents committed after wrk |"
+echo "| --- | ---: | ---: | --- | ---: | ---: |"
+echo "| off | $best_off | 1.00x | | $off_p50 / $off_p99 | |"
+echo "| on (while wrk ran) | $best_on | $(ratio "$best_on" "$best_off") | | $on_p50 / $on_p99 | |"
+echo "| on (sustained: until committed) | $best_sustained |" \
+     "**$(ratio "$best_sustained" "$best_off")** | 0.7x | | $on_drain s |"
