@@ -28,6 +28,10 @@ using RequestHandler = std::function<Response(const Request&)>;
 //   - With config.access_log, one line per response on stderr:
 //     {"method":"GET","path":"/fhir/metadata","status":200,"duration_ms":0.25}
 //     (the path without its query, which may hold personal data; null when unknown).
+//     Lines are written in batches, at most about 50 ms after their response; Stop() writes
+//     the rest.
+//   - "Expect: 100-continue" from an HTTP/1.1 client gets an interim 100 (Continue) once the
+//     header is read and accepted.
 class HttpServer {
  public:
   HttpServer(Config config, RequestHandler handler);

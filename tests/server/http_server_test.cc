@@ -247,6 +247,31 @@ TEST_CASE("HttpServer answers a body over the limit with 413 and closes") {
   CHECK(client.ServerClosed());
 }
 
+TEST_CASE("HttpServer answers Expect: 100-continue before reading the body") {
+  const auto server = StartServer(TestConfig(), [](const Request& request) {
+    Response response(http::status::ok, request.version());
+    response.body() = "got " + request.body();
+    response.prepare_payload();
+    return response;
+  });
+  Client client(server->port());
+  client.SendRaw(
+      "POST /fhir HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+  const Response interim = client.Receive();  // sent before the body exists
+  CHECK(interim.result() == http::status::continue_);
+  CHECK(interim.body().empty());
+  client.SendRaw("hello");
+  const Response response = client.Receive();
+  CHECK(response.result() == http::status::ok);
+  CHECK(response.body() == "got hello");
+
+  // A body over the limit gets 413 at once, not 100.
+  Client big(server->port());
+  big.SendRaw("POST /fhir HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+              std::to_string(size_t{17} << 20) + "\r\nExpect: 100-continue\r\n\r\n");
+  CHECK(big.Receive().result() == http::status::payload_too_large);
+}
+
 TEST_CASE("HttpServer answers oversized header fields with 431") {
   const auto server = StartServer();
   Client client(server->port());
