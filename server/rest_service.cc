@@ -21,6 +21,7 @@
 #include "fhir/search/index_extractor.h"
 #include "fhir/search/search_registry.h"
 #include "server/audit/audit.h"
+#include "server/auth/access_control.h"
 #include "server/bundle_processor.h"
 #include "server/capability.h"
 #include "server/rest_util.h"
@@ -37,6 +38,8 @@ struct RestService::Context {
   storage::WriteTransaction* txn;  // a transaction Bundle's, or nullptr
   // A transaction entry's resource, already parsed: the body of a create or update.
   std::unique_ptr<fhir::Resource> parsed = nullptr;
+  // Who may see what (issue 5); set by Handle/HandleIn for requests with a principal.
+  std::unique_ptr<auth::AccessControl> access = nullptr;
 
   fhir::Result<StoredVersion> ReadCurrent(std::string_view type, std::string_view id) {
     return txn ? txn->ReadCurrent(type, id) : store.ReadCurrent(type, id);
@@ -147,6 +150,7 @@ class Interactions {
     auto current = ctx_.ReadCurrent(type.name, id);
     if (!current.ok()) return NotFoundOrError(current.status(), type, id);
     if (current->deleted) return Gone(type, id, *current);
+    if (auto refused = Refuse(*current, auth::Interaction::kRead)) return *refused;
     if (!request_.if_none_match.empty()) {
       auto v = VersionFromETag(request_.if_none_match);
       if (v && *v == current->version) return NotModified(*current);
@@ -158,7 +162,7 @@ class Interactions {
       }
     }
     RestResponse r;
-    r.body = current->json;
+    r.body = Marked(current->json);
     r.etag = ETagOf(current->version);
     r.last_modified = current->last_updated;
     return r;
@@ -174,8 +178,9 @@ class Interactions {
                       : ctx_.store.ReadVersion(type.name, id, version);
     if (!v.ok()) return NotFoundOrError(v.status(), type, id + "/_history/" + vid);
     if (v->deleted) return Gone(type, id, *v);
+    if (auto refused = Refuse(*v, auth::Interaction::kVread)) return *refused;
     RestResponse r;
-    r.body = v->json;
+    r.body = Marked(v->json);
     r.etag = ETagOf(v->version);
     r.last_modified = v->last_updated;
     return r;
@@ -184,6 +189,9 @@ class Interactions {
   RestResponse Create(const fhir::TypeInfo& type) {
     auto parsed = ParseBody(request_, type.name, std::move(ctx_.parsed));
     if (!parsed.ok()) return ErrorResponse(parsed.status());
+    // A resident writes only into their own record; a practitioner may record new data for
+    // anyone (no Consent needed to create).
+    if (auto refused = RefuseResident(**parsed, auth::Interaction::kCreate)) return *refused;
     return WithTransaction([&](storage::WriteTransaction& txn) -> RestResponse {
       if (!request_.if_none_exist.empty()) {
         auto matches = Match(txn, type, ParseQuery(request_.if_none_exist), "If-None-Exist");
@@ -228,6 +236,7 @@ class Interactions {
       std::optional<StoredVersion> cur;
       if (current.ok()) cur = std::move(current).value();
       if (RestResponse failed; !CheckIfMatch(cur, failed)) return failed;
+      if (auto refused = RefuseWrite(cur, *resource, auth::Interaction::kUpdate)) return *refused;
       return Store(txn, *resource, cur);
     });
   }
@@ -245,6 +254,7 @@ class Interactions {
         auto current = txn.ReadCurrent(type.name, resource->id);
         std::optional<StoredVersion> cur;
         if (current.ok()) cur = std::move(current).value();
+        if (auto refused = RefuseWrite(cur, *resource, auth::Interaction::kUpdate)) return *refused;
         return Store(txn, *resource, cur);
       }
       const std::string& id = (*matches)[0];
@@ -259,6 +269,7 @@ class Interactions {
       if (!current.ok()) return ErrorResponse(current.status());
       std::optional<StoredVersion> cur = std::move(current).value();
       if (RestResponse failed; !CheckIfMatch(cur, failed)) return failed;
+      if (auto refused = RefuseWrite(cur, *resource, auth::Interaction::kUpdate)) return *refused;
       return Store(txn, *resource, cur);
     });
   }
@@ -303,6 +314,7 @@ class Interactions {
       if (current->deleted) return Gone(type, id, *current);
       std::optional<StoredVersion> cur = *current;
       if (RestResponse failed; !CheckIfMatch(cur, failed)) return failed;
+      if (auto refused = Refuse(*current, auth::Interaction::kPatch)) return *refused;
       if (fhirpath_patch) {
         // Errors: 400 for a malformed patch, 422 when it cannot apply or makes an invalid resource.
         auto stored = fhir::json::ParseResource(current->json);
@@ -312,6 +324,9 @@ class Interactions {
         if (result.value()->type_info().name != type.name || result.value()->id != id) {
           return ErrorResponse(422, IssueType::kProcessing,
                                "A patch must not change the resource type or id");
+        }
+        if (auto refused = RefuseResident(*result.value(), auth::Interaction::kPatch)) {
+          return *refused;
         }
         return Store(txn, *result.value(), cur);
       }
@@ -327,6 +342,9 @@ class Interactions {
       if (parsed.value()->type_info().name != type.name || parsed.value()->id != id) {
         return ErrorResponse(422, IssueType::kProcessing,
                              "A patch must not change the resource type or id");
+      }
+      if (auto refused = RefuseResident(*parsed.value(), auth::Interaction::kPatch)) {
+        return *refused;
       }
       return Store(txn, *parsed.value(), cur);
     });
@@ -353,15 +371,47 @@ class Interactions {
                              "Unknown or unsupported history parameter '" + key + "'", key);
       }
     }
-    if (type != nullptr && !id.empty()) {
+    const bool instance = type != nullptr && !id.empty();
+    if (instance) {
       auto current = ctx_.ReadCurrent(type->name, id);
       if (!current.ok()) return NotFoundOrError(current.status(), *type, id);
+      if (!current->deleted) {
+        if (auto refused = Refuse(*current, auth::Interaction::kHistoryInstance)) return *refused;
+      }
     }
     auto page = ctx_.store.History(q);
     if (!page.ok()) return ErrorResponse(page.status());
+    // Versions the caller may not see are left out (a version's own content decides; a
+    // deletion is shown only in an instance history the caller may read).
+    bool redacted = false;
+    if (ctx_.access != nullptr) {
+      const auth::Interaction interaction =
+          instance ? auth::Interaction::kHistoryInstance : auth::Interaction::kHistoryType;
+      std::vector<StoredVersion> kept;
+      for (StoredVersion& v : page->versions) {
+        bool allowed = true;
+        if (ctx_.access->ModeFor(v.type, interaction) !=
+            auth::AccessControl::Mode::kUnrestricted) {
+          if (v.deleted) {
+            allowed = instance;
+          } else {
+            auto verdict = ctx_.access->DecideStored(v, interaction);
+            if (!verdict.ok()) return ErrorResponse(verdict.status());
+            allowed = verdict->allowed;
+          }
+        }
+        if (allowed) {
+          if (!v.deleted) v.json = Marked(v.json);
+          kept.push_back(std::move(v));
+        } else {
+          redacted = true;
+        }
+      }
+      page->versions = std::move(kept);
+    }
     std::string self = HistoryPath(type, id);
     BundleWriter bundle("history");
-    bundle.Total(page->total);
+    if (!redacted) bundle.Total(page->total);  // the total would count what was left out
     bundle.Link("self", options_.base_url + "/" + self + QueryString(request_.params, {}));
     if (page->more && !page->versions.empty()) {
       auto params = WithParam(request_.params, "_cursor",
@@ -372,7 +422,7 @@ class Interactions {
       bundle.HistoryEntry(options_.base_url, v);
     }
     RestResponse r;
-    r.body = bundle.Finish();
+    r.body = redacted ? auth::MarkRedacted(bundle.Finish()) : bundle.Finish();
     return r;
   }
 
@@ -387,9 +437,11 @@ class Interactions {
                            std::string(type.name) + " resources are never in a " +
                                std::string(owner.name) + " compartment");
     }
-    storage::CompartmentFilter filter{std::string(owner.name), id, {}};
+    storage::CompartmentFilter filter;
+    filter.owner_type = owner.name;
+    filter.owner_ids = {id};
     for (std::string_view param : member->params) filter.params.emplace_back(param);
-    search::SearchTarget target{ctx_.store, ctx_.txn, options_.base_url};
+    search::SearchTarget target{ctx_.store, ctx_.txn, options_.base_url, ctx_.access.get()};
     std::string path = std::string(owner.name) + "/" + id + "/" + std::string(type.name);
     return search::RunSearch(target, type.name, request_.params, Strict(request_), path, &filter);
   }
@@ -405,12 +457,49 @@ class Interactions {
       }
       for (auto& param : ParseQuery(request_.body)) params.push_back(std::move(param));
     }
-    search::SearchTarget target{ctx_.store, ctx_.txn, options_.base_url};
+    search::SearchTarget target{ctx_.store, ctx_.txn, options_.base_url, ctx_.access.get()};
     return search::RunSearch(target, type != nullptr ? type->name : std::string_view(), params,
                              Strict(request_), path);
   }
 
  private:
+  // Access control (server/auth/access_control.h): a 403 when the caller may not touch `v`.
+  std::optional<RestResponse> Refuse(const StoredVersion& v, auth::Interaction interaction) {
+    if (ctx_.access == nullptr) return std::nullopt;
+    return Refused(ctx_.access->DecideStored(v, interaction));
+  }
+  // A resident writes only resources in their own compartment.
+  std::optional<RestResponse> RefuseResident(const fhir::Resource& resource,
+                                             auth::Interaction interaction) {
+    if (ctx_.access == nullptr ||
+        ctx_.access->ModeFor(resource.type_info().name, interaction) !=
+            auth::AccessControl::Mode::kResident) {
+      return std::nullopt;
+    }
+    return Refused(ctx_.access->Decide(resource, interaction));
+  }
+  // An update: the existing content needs access (Consent for a practitioner); a resident's
+  // new content must stay in their compartment.
+  std::optional<RestResponse> RefuseWrite(const std::optional<StoredVersion>& current,
+                                          const fhir::Resource& resource,
+                                          auth::Interaction interaction) {
+    if (current && !current->deleted) {
+      if (auto refused = Refuse(*current, interaction)) return refused;
+    }
+    return RefuseResident(resource, interaction);
+  }
+  static std::optional<RestResponse> Refused(
+      const fhir::Result<auth::AccessControl::Verdict>& verdict) {
+    if (!verdict.ok()) return ErrorResponse(verdict.status());
+    if (verdict->allowed) return std::nullopt;
+    return ErrorResponse(403, IssueType::kForbidden, verdict->diagnostics);
+  }
+  // A resource body as returned: tagged ETREAT when the emergency rule let it through.
+  std::string Marked(const std::string& json) const {
+    if (ctx_.access == nullptr || !ctx_.access->emergency_used()) return json;
+    return auth::WithSecurityLabel(json, auth::kActReasonSystem, "ETREAT");
+  }
+
   template <class F>
   RestResponse WithTransaction(F&& body) {
     if (ctx_.txn != nullptr) return body(*ctx_.txn);
@@ -465,6 +554,7 @@ class Interactions {
     std::optional<StoredVersion> cur = *current;
     if (RestResponse failed; !CheckIfMatch(cur, failed)) return failed;
     if (current->deleted) return r;
+    if (auto refused = Refuse(*current, auth::Interaction::kDelete)) return *refused;
     StoredVersion v;
     v.type = type.name;
     v.id = id;
@@ -508,7 +598,7 @@ class Interactions {
                           std::string(what.empty() ? "A conditional interaction" : what) +
                               " needs search criteria");
     }
-    return search::FindMatches(txn, type.name, params);
+    return search::FindMatches(txn, type.name, params, ctx_.access.get());
   }
 
   RestResponse MultipleMatches(const fhir::TypeInfo& type, std::size_t n) {
@@ -575,20 +665,57 @@ class Interactions {
 RestService::RestService(storage::Store& store, Options options)
     : store_(store), options_(std::move(options)) {}
 
+namespace {
+
+std::int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Runs `dispatch` with the request's access control, and says in the response what the
+// access rested on (X-Access-Basis: emergency, or the Consents).
+template <class F>
+RestResponse WithAccess(const RestRequest& request, RestService::Context& context, F&& dispatch) {
+  if (request.principal) {
+    context.access = std::make_unique<auth::AccessControl>(request.principal.get(), context.store,
+                                                           context.txn, NowMs());
+  }
+  RestResponse r = dispatch();
+  if (context.access != nullptr && r.status < 400) {
+    std::string basis;
+    if (context.access->emergency_used()) basis = "emergency";
+    for (const std::string& consent : context.access->consents_used()) {
+      basis += (basis.empty() ? "" : ", ") + consent;
+    }
+    if (!basis.empty()) r.headers.emplace_back("X-Access-Basis", basis);
+    if (context.access->emergency_used()) {
+      r.access_basis.emergency = true;
+      r.access_basis.reason = "emergency access (purpose of use ETREAT) without Consent";
+    }
+    if (!context.access->consents_used().empty()) {
+      r.access_basis.consent = *context.access->consents_used().begin();
+    }
+  }
+  return r;
+}
+
+}  // namespace
+
 RestResponse RestService::Handle(const RestRequest& request) {
   Context context{store_, nullptr};
-  return Dispatch(request, context);
+  return WithAccess(request, context, [&] { return Dispatch(request, context); });
 }
 
 RestResponse RestService::HandleIn(const RestRequest& request, storage::WriteTransaction& txn) {
   Context context{store_, &txn};
-  return Dispatch(request, context);
+  return WithAccess(request, context, [&] { return Dispatch(request, context); });
 }
 
 RestResponse RestService::HandleIn(const RestRequest& request, storage::WriteTransaction& txn,
                                    std::unique_ptr<fhir::Resource> resource) {
   Context context{store_, &txn, std::move(resource)};
-  return Dispatch(request, context);
+  return WithAccess(request, context, [&] { return Dispatch(request, context); });
 }
 
 RestResponse RestService::Dispatch(const RestRequest& request, Context& context) {

@@ -77,11 +77,20 @@ struct SortKey {
 };
 
 // Compartment search (GET Patient/123/Immunization): resources whose reference parameter, one of
-// `params`, points at the compartment's owner.
+// `params`, points at the compartment's owner. Also the access restriction of issue 5 (resident
+// and Consent-gated access), which needs several owners, per-type parameters and negation.
 struct CompartmentFilter {
   std::string owner_type;
-  std::string owner_id;
+  std::vector<std::string> owner_ids;  // OR: in the compartment of any of them
+  // Parameter codes on the resource's own type (GET Patient/123/Immunization: Immunization's).
   std::vector<std::string> params;
+  // (type, code) pairs: when non-empty, used instead of `params`, so one filter covers several
+  // types (a resource of type T is a member through T's listed codes only).
+  std::vector<std::pair<std::string, std::string>> type_params;
+  bool any_owner = false;       // any resource of owner_type, not just `owner_ids`
+  bool include_owners = false;  // the owners themselves are members (Patient/123 is in its own)
+  bool negate = false;          // resources NOT in the compartment(s)
+  std::string only_type;        // when set, only resources of this type can match the filter
 };
 
 struct SearchQuery {
@@ -90,6 +99,9 @@ struct SearchQuery {
   std::vector<Criterion> criteria;  // AND
   std::vector<HasCriterion> has;    // AND
   std::optional<CompartmentFilter> compartment;
+  // Access control: when set, only resources matching one of these filters (OR; none: no
+  // resource) are found. Applied inside the query, so totals and pages are right.
+  std::optional<std::vector<CompartmentFilter>> access;
   std::vector<SortKey> sort;
   // Keyset paging in the default order (type, id), only without `sort`: resources strictly
   // after / before (type, id). `before` returns the page nearest to it first (descending).

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <string_view>
@@ -135,6 +137,9 @@ std::string Entry(const SearchTarget& target, const StoredVersion& v, std::strin
                   const ParsedSearch& search) {
   const bool subset = search.summary != SummaryMode::kFalse || !search.elements.empty();
   std::string resource = subset ? Subset(v, search) : v.json;
+  if (target.access != nullptr && target.access->emergency_used()) {
+    resource = auth::WithSecurityLabel(resource, auth::kActReasonSystem, "ETREAT");
+  }
   rapidjson::StringBuffer buffer;
   rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
   w.StartObject();
@@ -213,6 +218,102 @@ fhir::Result<std::vector<StoredVersion>> Includes(const SearchTarget& target,
   return out;
 }
 
+// The types a query's chains and _has reach.
+void NestedTypes(const storage::SearchQuery& query, std::set<std::string>& types) {
+  for (const storage::Criterion& criterion : query.criteria) {
+    for (const storage::Match& m : criterion.any) {
+      if (m.chain) {
+        if (!m.chain->type.empty()) types.insert(m.chain->type);
+        NestedTypes(*m.chain, types);
+      }
+    }
+  }
+  for (const storage::HasCriterion& has : query.has) {
+    if (has.query) {
+      if (!has.query->type.empty()) types.insert(has.query->type);
+      NestedTypes(*has.query, types);
+    }
+  }
+}
+
+// Sets the access filters on `query` and on copies of its nested chain and _has queries (the
+// originals stay unrestricted).
+void ApplyAccess(storage::SearchQuery& query, const std::vector<storage::CompartmentFilter>& filters) {
+  query.access = filters;
+  for (storage::Criterion& criterion : query.criteria) {
+    for (storage::Match& m : criterion.any) {
+      if (m.chain) {
+        m.chain = std::make_shared<storage::SearchQuery>(*m.chain);
+        ApplyAccess(*m.chain, filters);
+      }
+    }
+  }
+  for (storage::HasCriterion& has : query.has) {
+    if (has.query) {
+      has.query = std::make_shared<storage::SearchQuery>(*has.query);
+      ApplyAccess(*has.query, filters);
+    }
+  }
+}
+
+// The access filters for `query` (nullopt: unrestricted). `every_type`: the result may hold
+// any type (system search, includes).
+fhir::Result<std::optional<std::vector<storage::CompartmentFilter>>> AccessFilters(
+    auth::AccessControl* access, const storage::SearchQuery& query, bool every_type) {
+  if (access == nullptr) return std::optional<std::vector<storage::CompartmentFilter>>();
+  std::set<std::string> types;
+  if (!every_type) {
+    if (!query.type.empty()) types.insert(query.type);
+    types.insert(query.types.begin(), query.types.end());
+    NestedTypes(query, types);
+  }
+  return access->SearchFilters(types);
+}
+
+fhir::Result<std::int64_t> CountOf(const SearchTarget& target, storage::SearchQuery query) {
+  query.limit = 1;
+  query.offset = 0;
+  query.after.reset();
+  query.before.reset();
+  query.sort.clear();
+  FHIR_ASSIGN_OR_RETURN(storage::SearchPage page, target.txn != nullptr
+                                                      ? target.txn->Search(query, true)
+                                                      : target.store.Search(query, true));
+  return page.total;
+}
+
+// Drops the included resources the filters do not allow; true when it dropped any.
+fhir::Result<bool> DropForbidden(const SearchTarget& target,
+                                 const std::vector<storage::CompartmentFilter>& filters,
+                                 std::vector<StoredVersion>& versions) {
+  std::map<std::string, std::vector<std::string>> by_type;
+  for (const StoredVersion& v : versions) by_type[v.type].push_back(v.id);
+  std::set<std::string> allowed;
+  for (const auto& [type, ids] : by_type) {
+    storage::SearchQuery q;
+    q.type = type;
+    storage::Criterion criterion;
+    criterion.param = "_id";
+    for (const std::string& id : ids) {
+      storage::Match m;
+      m.kind = storage::Match::Kind::kId;
+      m.value = id;
+      criterion.any.push_back(std::move(m));
+    }
+    q.criteria.push_back(std::move(criterion));
+    q.access = filters;
+    FHIR_ASSIGN_OR_RETURN(storage::SearchPage page, target.txn != nullptr
+                                                        ? target.txn->Search(q, false)
+                                                        : target.store.Search(q, false));
+    for (const StoredVersion& v : page.versions) allowed.insert(v.type + "/" + v.id);
+  }
+  const std::size_t before = versions.size();
+  std::erase_if(versions, [&](const StoredVersion& v) {
+    return allowed.count(v.type + "/" + v.id) == 0;
+  });
+  return versions.size() != before;
+}
+
 }  // namespace
 
 RestResponse RunSearch(const SearchTarget& target, std::string_view type, const Params& params,
@@ -223,6 +324,15 @@ RestResponse RunSearch(const SearchTarget& target, std::string_view type, const 
   ParsedSearch& search = *parsed;
   storage::SearchQuery& query = search.query;
   if (compartment != nullptr) query.compartment = *compartment;
+  auto filters = AccessFilters(target.access, query,
+                               query.type.empty() || !search.includes.empty() ||
+                                   !search.revincludes.empty());
+  if (!filters.ok()) return ErrorResponse(filters.status());
+  storage::SearchQuery unrestricted;
+  if (*filters) {
+    unrestricted = query;
+    ApplyAccess(query, **filters);
+  }
   const bool count_only = search.summary == SummaryMode::kCount;
   query.limit = count_only ? 0 : search.count;
   query.offset = search.offset;
@@ -293,19 +403,40 @@ RestResponse RunSearch(const SearchTarget& target, std::string_view type, const 
     }
   }
   for (const StoredVersion& v : page->versions) bundle.RawEntry(Entry(target, v, "match", search));
+  bool redacted = false;
+  if (*filters) {
+    // Something was omitted when the search without the restriction finds more.
+    auto all = CountOf(target, unrestricted);
+    if (!all.ok()) return ErrorResponse(all.status());
+    std::int64_t allowed_total = 0;
+    if (want_total) {
+      allowed_total = page->total;
+    } else {
+      auto counted = CountOf(target, query);
+      if (!counted.ok()) return ErrorResponse(counted.status());
+      allowed_total = *counted;
+    }
+    redacted = *all != allowed_total;
+  }
   if (!count_only && (!search.includes.empty() || !search.revincludes.empty())) {
     fhir::Result<std::vector<StoredVersion>> included = Includes(target, search, page->versions);
     if (!included.ok()) return ErrorResponse(included.status());
+    if (*filters) {
+      auto dropped = DropForbidden(target, **filters, *included);
+      if (!dropped.ok()) return ErrorResponse(dropped.status());
+      redacted = redacted || *dropped;
+    }
     for (const StoredVersion& v : *included) bundle.RawEntry(Entry(target, v, "include", search));
   }
   if (!search.ignored.empty()) bundle.RawEntry(OutcomeEntry(search.ignored));
   RestResponse response;
-  response.body = bundle.Finish();
+  response.body = redacted ? auth::MarkRedacted(bundle.Finish()) : bundle.Finish();
   return response;
 }
 
 fhir::Result<std::vector<std::string>> FindMatches(storage::WriteTransaction& txn,
-                                                   std::string_view type, const Params& params) {
+                                                   std::string_view type, const Params& params,
+                                                   auth::AccessControl* access) {
   Params criteria;
   for (const auto& [key, value] : params) {
     if (key == "_format" || key == "_pretty") continue;
@@ -320,6 +451,8 @@ fhir::Result<std::vector<std::string>> FindMatches(storage::WriteTransaction& tx
   }
   FHIR_ASSIGN_OR_RETURN(ParsedSearch search, ParseSearch(type, criteria, /*strict=*/true));
   search.query.limit = 0;
+  FHIR_ASSIGN_OR_RETURN(auto filters, AccessFilters(access, search.query, false));
+  if (filters) ApplyAccess(search.query, *filters);
   FHIR_ASSIGN_OR_RETURN(storage::SearchPage page, txn.Search(search.query, false));
   std::vector<std::string> ids;
   ids.reserve(page.versions.size());

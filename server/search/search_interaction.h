@@ -4,6 +4,7 @@
 #include <string_view>
 #include <vector>
 
+#include "server/auth/access_control.h"
 #include "server/rest_types.h"
 #include "server/search/search_parser.h"
 #include "storage/store.h"
@@ -16,6 +17,10 @@ struct SearchTarget {
   storage::Store& store;
   storage::WriteTransaction* txn = nullptr;
   std::string base_url;  // absolute, without a trailing '/'
+  // Access control (issue 5), when the request has a principal: the search, its chains, _has
+  // and includes see only what it allows; a Bundle that omitted something says REDACTED in
+  // Bundle.meta.security, and resources seen by the emergency rule are tagged ETREAT.
+  auth::AccessControl* access = nullptr;
 };
 
 // The search interaction: GET [type]?..., POST [type]/_search, GET [base]?_type=... (type
@@ -32,7 +37,9 @@ RestResponse RunSearch(const SearchTarget& target, std::string_view type, const 
 // The ids of the current resources of `type` matching `params`, for conditional interactions
 // (create If-None-Exist, conditional update/delete, conditional references in transactions):
 // parsed strictly (an unknown parameter would match too much) and without result parameters.
+// With `access`, only the resources it allows can match.
 fhir::Result<std::vector<std::string>> FindMatches(storage::WriteTransaction& txn,
-                                                   std::string_view type, const Params& params);
+                                                   std::string_view type, const Params& params,
+                                                   auth::AccessControl* access = nullptr);
 
 }  // namespace server::search

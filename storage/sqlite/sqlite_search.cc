@@ -105,19 +105,17 @@ class Compiler {
       FHIR_RETURN_IF_ERROR(CriterionSql(query, criterion, c, sql, binds));
     }
     if (query.compartment) {
-      const CompartmentFilter& compartment = *query.compartment;
-      const std::string r = Alias("r");
-      sql += " AND " + c + ".rid IN (SELECT " + r + ".rid FROM idx_reference " + r + " WHERE " +
-             r + ".target_id = ? AND " + r + ".target_type = ? AND " + r +
-             ".pid IN (SELECT pid FROM params WHERE type = " + c + ".type AND code IN (";
-      binds.emplace_back(compartment.owner_id);
-      binds.emplace_back(compartment.owner_type);
-      for (std::size_t i = 0; i < compartment.params.size(); ++i) {
-        sql += i == 0 ? "?" : ", ?";
-        binds.emplace_back(compartment.params[i]);
+      sql += " AND ";
+      CompartmentSql(*query.compartment, c, sql, binds);
+    }
+    if (query.access) {
+      sql += " AND (";
+      if (query.access->empty()) sql += "0";
+      for (std::size_t i = 0; i < query.access->size(); ++i) {
+        if (i > 0) sql += " OR ";
+        CompartmentSql((*query.access)[i], c, sql, binds);
       }
-      if (compartment.params.empty()) sql += "NULL";
-      sql += ")))";
+      sql += ")";
     }
     for (const HasCriterion& has : query.has) {
       if (!has.query || has.query->type.empty()) {
@@ -135,6 +133,62 @@ class Compiler {
       sql += ")";
     }
     return Status::Ok();
+  }
+
+  // The condition that row `c` is in (or, negated, outside) the compartment(s) of `f`.
+  void CompartmentSql(const CompartmentFilter& f, const std::string& c, std::string& sql,
+                      Binds& binds) {
+    sql += "(";
+    if (!f.only_type.empty()) {
+      sql += c + ".type = ? AND ";
+      binds.emplace_back(f.only_type);
+    }
+    if (f.negate) sql += "NOT ";
+    sql += "(";
+    if (!f.any_owner && f.owner_ids.empty()) {
+      sql += "0))";
+      return;
+    }
+    auto ids = [&](const std::string& column) {
+      if (f.any_owner) return;
+      sql += " AND " + column + " IN (";
+      for (std::size_t i = 0; i < f.owner_ids.size(); ++i) {
+        sql += i == 0 ? "?" : ", ?";
+        binds.emplace_back(f.owner_ids[i]);
+      }
+      sql += ")";
+    };
+    const std::string r = Alias("r");
+    sql += c + ".rid IN (SELECT " + r + ".rid FROM idx_reference " + r + " WHERE " + r +
+           ".target_type = ?";
+    binds.emplace_back(f.owner_type);
+    ids(r + ".target_id");
+    if (!f.type_params.empty()) {
+      sql += " AND " + r + ".pid IN (SELECT pid FROM params WHERE ";
+      for (std::size_t i = 0; i < f.type_params.size(); ++i) {
+        if (i > 0) sql += " OR ";
+        sql += "(type = ? AND code = ?)";
+        binds.emplace_back(f.type_params[i].first);
+        binds.emplace_back(f.type_params[i].second);
+      }
+      sql += "))";
+    } else {
+      sql += " AND " + r + ".pid IN (SELECT pid FROM params WHERE type = " + c +
+             ".type AND code IN (";
+      for (std::size_t i = 0; i < f.params.size(); ++i) {
+        sql += i == 0 ? "?" : ", ?";
+        binds.emplace_back(f.params[i]);
+      }
+      if (f.params.empty()) sql += "NULL";
+      sql += ")))";
+    }
+    if (f.include_owners) {
+      sql += " OR (" + c + ".type = ?";
+      binds.emplace_back(f.owner_type);
+      ids(c + ".id");
+      sql += ")";
+    }
+    sql += "))";
   }
 
   // `pid IN (...)`: the parameter ids of `code` on the query's type (or on any type).

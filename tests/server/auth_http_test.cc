@@ -220,7 +220,7 @@ TEST_CASE("Scopes: allowed interactions reach the REST layer, others get 403") {
 
   Response created = server.Call(http::verb::put, "/fhir/Observation/o1", writer,
                                  R"({"resourceType":"Observation","id":"o1","status":"final",)"
-                                 R"("code":{"text":"weight"}})");
+                                 R"("code":{"text":"weight"},"subject":{"reference":"Patient/p1"}})");
   CHECK(created.result_int() == 201);
   CHECK(server.Call(http::verb::post, "/fhir/Observation", writer, kObservation).result_int() ==
         201);

@@ -1,0 +1,497 @@
+// Consent-gated access and patient compartments (issue 5) over HTTP: the Handler with an
+// Authenticator in front of a real RestService on SQLite. Each check asserts the exact status
+// and which ids the body holds (and that forbidden ids appear nowhere in it).
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <set>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <doctest/doctest.h>
+#include <rapidjson/document.h>
+
+#include "server/auth/authenticator.h"
+#include "server/auth/jwt.h"
+#include "server/auth/mint.h"
+#include "server/capability.h"
+#include "server/handler.h"
+#include "server/rest_service.h"
+#include "storage/sqlite/sqlite_store.h"
+
+namespace server {
+namespace {
+
+namespace http = boost::beast::http;
+
+constexpr char kSecret[] = "consent-test-secret-of-32-bytes!";
+constexpr char kIssuer[] = "https://issuer.test";
+constexpr char kAudience[] = "http://test/fhir";
+
+int64_t Now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string Header(const Response& response, std::string_view name) {
+  const auto value = response[boost::beast::string_view(name.data(), name.size())];
+  return std::string(value.data(), value.size());
+}
+
+std::string Token(std::string scope, std::string fhir_user, std::string purpose = {},
+                  std::string patient = {}) {
+  auth::TokenClaims claims;
+  claims.subject = fhir_user;
+  claims.issuer = kIssuer;
+  claims.audience = kAudience;
+  claims.issued_at = Now();
+  claims.expires_at = Now() + 600;
+  claims.scope = std::move(scope);
+  claims.fhir_user = std::move(fhir_user);
+  claims.patient = std::move(patient);
+  claims.purpose_of_use = std::move(purpose);
+  auto signer = auth::Signer::Hs256(kSecret);
+  REQUIRE(signer.ok());
+  auto token = auth::MintToken(*signer.value(), claims);
+  REQUIRE(token.ok());
+  return "Bearer " + token.value();
+}
+
+// The principals of the access matrix.
+const std::string& Resident1() {
+  static const std::string t = Token("patient/*.cruds", "Patient/p1");
+  return t;
+}
+const std::string& Resident2() {
+  static const std::string t = Token("patient/*.cruds", "Patient/p2");
+  return t;
+}
+const std::string& Doctor9() {
+  static const std::string t = Token("user/*.cruds", "Practitioner/9");
+  return t;
+}
+const std::string& Doctor8() {  // works for Organization/orgA (PractitionerRole)
+  static const std::string t = Token("user/*.rs", "Practitioner/8");
+  return t;
+}
+const std::string& Emergency7() {
+  static const std::string t = Token("user/*.rs", "Practitioner/7", "ETREAT");
+  return t;
+}
+const std::string& System() {
+  static const std::string t = Token("system/*.cruds", "Device/registry");
+  return t;
+}
+
+// Bundle inspection.
+struct BundleView {
+  std::vector<std::string> ids;  // "Type/id" of each entry resource, in order
+  std::vector<std::string> modes;
+  std::optional<int64_t> total;
+  bool redacted = false;
+};
+
+BundleView View(const std::string& body) {
+  BundleView view;
+  rapidjson::Document doc;
+  doc.Parse(body.c_str());
+  REQUIRE(!doc.HasParseError());
+  if (doc.HasMember("total")) view.total = doc["total"].GetInt64();
+  if (doc.HasMember("meta") && doc["meta"].HasMember("security")) {
+    for (const auto& c : doc["meta"]["security"].GetArray()) {
+      if (std::string_view(c["code"].GetString()) == "REDACTED") view.redacted = true;
+    }
+  }
+  if (doc.HasMember("entry")) {
+    for (const auto& e : doc["entry"].GetArray()) {
+      if (!e.HasMember("resource")) continue;
+      const auto& r = e["resource"];
+      if (std::string_view(r["resourceType"].GetString()) == "OperationOutcome") continue;
+      view.ids.push_back(std::string(r["resourceType"].GetString()) + "/" + r["id"].GetString());
+      if (e.HasMember("search")) view.modes.push_back(e["search"]["mode"].GetString());
+    }
+  }
+  return view;
+}
+
+std::vector<std::string> Sorted(std::vector<std::string> v) {
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
+class ConsentServer {
+ public:
+  ConsentServer() {
+    static std::atomic<int> counter{0};
+    path_ = std::filesystem::temp_directory_path() /
+            ("consent_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++) +
+             ".db");
+    storage::sqlite::SqliteOptions options;
+    options.path = path_.string();
+    auto store = storage::sqlite::OpenSqliteStore(options);
+    REQUIRE(store.ok());
+    store_ = std::move(store).value();
+    rest_ = std::make_unique<RestService>(*store_, RestService::Options{"http://test/fhir"});
+    CapabilityInput capability;
+    capability.resource_types = {"Observation", "Patient"};
+    capability.start_instant = "2024-05-01T00:00:00.000Z";
+    capability.rest_interactions = true;
+    capability.smart_security = true;
+    auth::VerifierOptions verifier;
+    verifier.hs256_secret = kSecret;
+    verifier.issuer = kIssuer;
+    verifier.audience = kAudience;
+    auto made = auth::Authenticator::Create(verifier, auth::SmartOptions{kIssuer, "", ""});
+    REQUIRE(made.ok());
+    authenticator_ = std::move(made).value();
+    handler_ = std::make_unique<Handler>(HandlerOptions{
+        "/fhir", CapabilityStatementJson(capability), rest_.get(), authenticator_.get()});
+    Seed();
+  }
+  ~ConsentServer() {
+    handler_.reset();
+    rest_.reset();
+    store_.reset();
+    for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path_.string() + suffix);
+  }
+
+  Response Call(http::verb method, std::string_view target, const std::string& authorization,
+                std::string body = {}) {
+    Request request(method, boost::beast::string_view(target.data(), target.size()), 11);
+    request.set(http::field::authorization, authorization);
+    if (!body.empty()) {
+      request.set(http::field::content_type, "application/fhir+json");
+      request.body() = std::move(body);
+      request.prepare_payload();
+    }
+    return handler_->Handle(request);
+  }
+  Response Get(std::string_view target, const std::string& authorization) {
+    return Call(http::verb::get, target, authorization);
+  }
+  void Put(const std::string& path, const std::string& json) {
+    Response r = Call(http::verb::put, "/fhir/" + path, System(), json);
+    INFO(r.body());
+    REQUIRE((r.result_int() == 201 || r.result_int() == 200));
+  }
+
+  // A Consent of `patient` (made by the resident), returning its id.
+  std::string Grant(const std::string& patient_token, const std::string& patient,
+                    const std::string& provision) {
+    Response r = Call(http::verb::post, "/fhir/Consent", patient_token, ConsentJson("", patient, "active", provision));
+    INFO(r.body());
+    REQUIRE(r.result_int() == 201);
+    rapidjson::Document doc;
+    doc.Parse(r.body().c_str());
+    return doc["id"].GetString();
+  }
+
+  static std::string ConsentJson(const std::string& id, const std::string& patient,
+                                 const std::string& status, const std::string& provision) {
+    return std::string(R"({"resourceType":"Consent",)") +
+           (id.empty() ? "" : R"("id":")" + id + R"(",)") + R"("status":")" + status +
+           R"(","scope":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/consentscope","code":"patient-privacy"}]},)"
+           R"("category":[{"coding":[{"system":"http://loinc.org","code":"59284-0"}]}],)"
+           R"("patient":{"reference":"Patient/)" +
+           patient + R"("},"provision":)" + provision + "}";
+  }
+
+ private:
+  void Seed() {
+    Put("Patient/p1", R"({"resourceType":"Patient","id":"p1","name":[{"family":"Alpha"}]})");
+    Put("Patient/p2", R"({"resourceType":"Patient","id":"p2","name":[{"family":"Beta"}]})");
+    Put("Practitioner/9", R"({"resourceType":"Practitioner","id":"9","name":[{"family":"Nine"}]})");
+    Put("Organization/orgA", R"({"resourceType":"Organization","id":"orgA","name":"A"})");
+    Put("PractitionerRole/r8",
+        R"({"resourceType":"PractitionerRole","id":"r8","practitioner":{"reference":"Practitioner/8"},"organization":{"reference":"Organization/orgA"}})");
+    Put("Observation/obs-p1",
+        R"({"resourceType":"Observation","id":"obs-p1","status":"final","code":{"text":"w"},"subject":{"reference":"Patient/p1"},"performer":[{"reference":"Practitioner/9"}]})");
+    Put("Observation/obs-p2",
+        R"({"resourceType":"Observation","id":"obs-p2","status":"final","code":{"text":"w"},"subject":{"reference":"Patient/p2"}})");
+    Put("Observation/obs-none",
+        R"({"resourceType":"Observation","id":"obs-none","status":"final","code":{"text":"w"}})");
+    Put("Immunization/imm-p1",
+        R"({"resourceType":"Immunization","id":"imm-p1","status":"completed","vaccineCode":{"text":"flu"},"patient":{"reference":"Patient/p1"},"occurrenceDateTime":"2024-01-01"})");
+    Put("Immunization/imm-p2",
+        R"({"resourceType":"Immunization","id":"imm-p2","status":"completed","vaccineCode":{"text":"flu"},"patient":{"reference":"Patient/p2"},"occurrenceDateTime":"2024-01-01"})");
+    Put("FamilyMemberHistory/fmh-p1",
+        R"({"resourceType":"FamilyMemberHistory","id":"fmh-p1","status":"completed","patient":{"reference":"Patient/p1"},"relationship":{"text":"father"}})");
+  }
+
+  std::filesystem::path path_;
+  std::unique_ptr<storage::Store> store_;
+  std::unique_ptr<RestService> rest_;
+  std::unique_ptr<auth::Authenticator> authenticator_;
+  std::unique_ptr<Handler> handler_;
+};
+
+constexpr char kPermitDoctor9[] =
+    R"({"type":"permit","actor":[{"role":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v3-ParticipationType","code":"IRCP"}]},"reference":{"reference":"Practitioner/9"}}]})";
+constexpr char kPermitDoctor9Vaccinations[] =
+    R"({"type":"permit","actor":[{"role":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v3-ParticipationType","code":"IRCP"}]},"reference":{"reference":"Practitioner/9"}}],"class":[{"system":"http://hl7.org/fhir/resource-types","code":"Immunization"}]})";
+constexpr char kPermitOrgA[] =
+    R"({"type":"permit","actor":[{"role":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v3-ParticipationType","code":"IRCP"}]},"reference":{"reference":"Organization/orgA"}}]})";
+constexpr char kPermitAllButFamilyHistory[] =
+    R"({"type":"permit","actor":[{"role":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v3-ParticipationType","code":"IRCP"}]},"reference":{"reference":"Practitioner/9"}}],"provision":[{"type":"deny","class":[{"system":"http://hl7.org/fhir/resource-types","code":"FamilyMemberHistory"}]}]})";
+constexpr char kExpiredDoctor9[] =
+    R"({"type":"permit","period":{"start":"2020-01-01","end":"2020-12-31"},"actor":[{"role":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v3-ParticipationType","code":"IRCP"}]},"reference":{"reference":"Practitioner/9"}}]})";
+constexpr char kDenyEmergency[] =
+    R"({"type":"permit","provision":[{"type":"deny","purpose":[{"system":"http://terminology.hl7.org/CodeSystem/v3-ActReason","code":"ETREAT"}]}]})";
+
+void CheckForbidden(const Response& r, std::string_view diagnostics_start) {
+  CHECK(r.result_int() == 403);
+  rapidjson::Document doc;
+  doc.Parse(r.body().c_str());
+  REQUIRE(doc.HasMember("issue"));
+  CHECK(std::string_view(doc["issue"][0]["code"].GetString()) == "forbidden");
+  std::string diagnostics = doc["issue"][0]["diagnostics"].GetString();
+  CAPTURE(diagnostics);
+  CHECK(diagnostics.starts_with(diagnostics_start));
+}
+
+TEST_CASE("Resident: own compartment only, on every read path") {
+  ConsentServer server;
+  const std::string& me = Resident1();
+  // read, vread, history of own data
+  CHECK(server.Get("/fhir/Observation/obs-p1", me).result_int() == 200);
+  CHECK(server.Get("/fhir/Observation/obs-p1/_history/1", me).result_int() == 200);
+  CHECK(server.Get("/fhir/Patient/p1", me).result_int() == 200);
+  Response own_history = server.Get("/fhir/Observation/obs-p1/_history", me);
+  CHECK(own_history.result_int() == 200);
+  CHECK(View(own_history.body()).ids == std::vector<std::string>{"Observation/obs-p1"});
+  // another resident's and ownerless data: 403
+  CheckForbidden(server.Get("/fhir/Observation/obs-p2", me),
+                 "Observation/obs-p2 is not in the compartment of Patient/p1");
+  CheckForbidden(server.Get("/fhir/Observation/obs-p2/_history/1", me),
+                 "Observation/obs-p2 is not in the compartment of Patient/p1");
+  CheckForbidden(server.Get("/fhir/Observation/obs-p2/_history", me),
+                 "Observation/obs-p2 is not in the compartment of Patient/p1");
+  CheckForbidden(server.Get("/fhir/Observation/obs-none", me),
+                 "Observation/obs-none is not in the compartment of Patient/p1");
+  CHECK(server.Get("/fhir/Patient/p2", me).result_int() == 403);
+  // a Patient user's user/ scopes reach no further than the own compartment either
+  CheckForbidden(
+      server.Get("/fhir/Practitioner/9", Token("patient/*.rs user/Practitioner.rs", "Patient/p1")),
+      "Practitioner/9 is not in the compartment of Patient/p1");
+
+  // search: filtered inside the query, totals right, REDACTED when something was left out
+  Response search = server.Get("/fhir/Observation?_total=accurate", me);
+  CHECK(search.result_int() == 200);
+  BundleView v = View(search.body());
+  CHECK(v.ids == std::vector<std::string>{"Observation/obs-p1"});
+  CHECK(v.total == 1);
+  CHECK(v.redacted);
+  CHECK(search.body().find("obs-p2") == std::string::npos);
+  CHECK(search.body().find("obs-none") == std::string::npos);
+  // nothing omitted: no REDACTED
+  Response immunizations = server.Get("/fhir/Immunization?patient=Patient/p1", me);
+  CHECK(View(immunizations.body()).ids == std::vector<std::string>{"Immunization/imm-p1"});
+  CHECK_FALSE(View(immunizations.body()).redacted);
+  // _count=0 / _summary=count totals
+  CHECK(View(server.Get("/fhir/Observation?_summary=count", me).body()).total == 1);
+  CHECK(View(server.Get("/fhir/Patient", me).body()).ids == std::vector<std::string>{"Patient/p1"});
+  // _include: the Patient comes along, Practitioner/9 (outside) is dropped
+  Response include = server.Get(
+      "/fhir/Observation?_include=Observation:subject&_include=Observation:performer", me);
+  BundleView vi = View(include.body());
+  CHECK(Sorted(vi.ids) == std::vector<std::string>{"Observation/obs-p1", "Patient/p1"});
+  CHECK(vi.redacted);
+  CHECK(include.body().find("\"resourceType\":\"Practitioner\"") == std::string::npos);
+  // _revinclude
+  Response rev = server.Get("/fhir/Patient?_revinclude=Observation:subject", me);
+  CHECK(Sorted(View(rev.body()).ids) ==
+        std::vector<std::string>{"Observation/obs-p1", "Patient/p1"});
+  CHECK(rev.body().find("obs-p2") == std::string::npos);
+  // chaining and _has never match another's data
+  Response chain = server.Get("/fhir/Observation?subject:Patient.name=Beta", me);
+  CHECK(View(chain.body()).ids.empty());
+  CHECK(View(chain.body()).redacted);
+  Response has = server.Get("/fhir/Patient?_has:Observation:subject:status=final", me);
+  CHECK(View(has.body()).ids == std::vector<std::string>{"Patient/p1"});
+  CHECK(View(has.body()).redacted);
+  // system search and compartment search
+  Response all = server.Get("/fhir?_type=Observation,Immunization", me);
+  CHECK(Sorted(View(all.body()).ids) ==
+        std::vector<std::string>{"Immunization/imm-p1", "Observation/obs-p1"});
+  CHECK(server.Get("/fhir/Patient/p1/Observation", me).result_int() == 200);
+  CHECK(View(server.Get("/fhir/Patient/p1/Observation", me).body()).ids ==
+        std::vector<std::string>{"Observation/obs-p1"});
+  // type history: other residents' versions left out, no total
+  Response type_history = server.Get("/fhir/Observation/_history", me);
+  CHECK(type_history.result_int() == 200);
+  CHECK(View(type_history.body()).ids == std::vector<std::string>{"Observation/obs-p1"});
+  CHECK(View(type_history.body()).redacted);
+  CHECK_FALSE(View(type_history.body()).total.has_value());
+}
+
+TEST_CASE("Resident: writes stay in the own record; Consents are created and revoked") {
+  ConsentServer server;
+  const std::string& me = Resident1();
+  const std::string consent = server.Grant(me, "p1", kPermitDoctor9);
+  CHECK(server.Get("/fhir/Consent/" + consent, me).result_int() == 200);
+  CHECK(server.Get("/fhir/Consent/" + consent, Resident2()).result_int() == 403);
+  // a Consent for someone else: 403
+  Response other = server.Call(http::verb::post, "/fhir/Consent", me,
+                               ConsentServer::ConsentJson("", "p2", "active", kPermitDoctor9));
+  CheckForbidden(other, "Consent/ is not in the compartment of Patient/p1");
+  // revoke: status inactive
+  Response revoke = server.Call(http::verb::put, "/fhir/Consent/" + consent, me,
+                                ConsentServer::ConsentJson(consent, "p1", "inactive", kPermitDoctor9));
+  CHECK(revoke.result_int() == 200);
+  // another resident may not revoke (or delete) it
+  CHECK(server.Call(http::verb::delete_, "/fhir/Consent/" + consent, Resident2()).result_int() ==
+        403);
+  CHECK(server.Call(http::verb::delete_, "/fhir/Consent/" + consent, me).result_int() == 204);
+  // updating another's Observation: 403; moving own data to another resident: 403
+  CHECK(server.Call(http::verb::put, "/fhir/Observation/obs-p2", me,
+                    R"({"resourceType":"Observation","id":"obs-p2","status":"final","code":{"text":"w"},"subject":{"reference":"Patient/p1"}})")
+            .result_int() == 403);
+  CHECK(server.Call(http::verb::put, "/fhir/Observation/obs-p1", me,
+                    R"({"resourceType":"Observation","id":"obs-p1","status":"final","code":{"text":"w"},"subject":{"reference":"Patient/p2"}})")
+            .result_int() == 403);
+}
+
+TEST_CASE("Practitioner without Consent: 403 on read paths, search shows only unowned data") {
+  ConsentServer server;
+  const std::string& dr = Doctor9();
+  CheckForbidden(server.Get("/fhir/Observation/obs-p1", dr),
+                 "Consent is required: no active Consent of Patient/p1 permits Practitioner/9 "
+                 "to access Observation/obs-p1 for purpose TREAT");
+  CheckForbidden(server.Get("/fhir/Observation/obs-p1/_history/1", dr), "Consent is required");
+  CheckForbidden(server.Get("/fhir/Observation/obs-p1/_history", dr), "Consent is required");
+  CheckForbidden(server.Get("/fhir/Patient/p1", dr), "Consent is required");
+  CHECK(server.Get("/fhir/Observation/obs-none", dr).result_int() == 200);
+  CHECK(server.Get("/fhir/Practitioner/9", dr).result_int() == 200);
+  Response search = server.Get("/fhir/Observation?_total=accurate", dr);
+  CHECK(View(search.body()).ids == std::vector<std::string>{"Observation/obs-none"});
+  CHECK(View(search.body()).total == 1);
+  CHECK(View(search.body()).redacted);
+  CHECK(search.body().find("obs-p1") == std::string::npos);
+  CHECK(View(server.Get("/fhir/Patient", dr).body()).ids.empty());
+  // may record new data for a resident without Consent, but not change existing data
+  Response created = server.Call(
+      http::verb::post, "/fhir/Immunization", dr,
+      R"({"resourceType":"Immunization","status":"completed","vaccineCode":{"text":"flu"},"patient":{"reference":"Patient/p1"},"occurrenceDateTime":"2025-01-01"})");
+  CHECK(created.result_int() == 201);
+  CHECK(server.Call(http::verb::put, "/fhir/Observation/obs-p1", dr,
+                    R"({"resourceType":"Observation","id":"obs-p1","status":"amended","code":{"text":"w"},"subject":{"reference":"Patient/p1"}})")
+            .result_int() == 403);
+  CHECK(server.Call(http::verb::delete_, "/fhir/Observation/obs-p1", dr).result_int() == 403);
+  // conditional update/delete do not see forbidden matches
+  CHECK(server.Call(http::verb::delete_, "/fhir/Observation?_id=obs-p1", dr).result_int() == 204);
+  CHECK(server.Get("/fhir/Observation/obs-p1", Resident1()).result_int() == 200);
+}
+
+TEST_CASE("Practitioner with Consent: vaccinations only; revoking takes effect at once") {
+  ConsentServer server;
+  const std::string& dr = Doctor9();
+  const std::string consent = server.Grant(Resident1(), "p1", kPermitDoctor9Vaccinations);
+  Response read = server.Get("/fhir/Immunization/imm-p1", dr);
+  CHECK(read.result_int() == 200);
+  CHECK(Header(read, "X-Access-Basis") == "Consent/" + consent);
+  CHECK(server.Get("/fhir/Immunization/imm-p1/_history/1", dr).result_int() == 200);
+  CHECK(server.Get("/fhir/Immunization/imm-p1/_history", dr).result_int() == 200);
+  CheckForbidden(server.Get("/fhir/Observation/obs-p1", dr), "Consent is required");
+  CheckForbidden(server.Get("/fhir/Immunization/imm-p2", dr), "Consent is required");
+  Response search = server.Get("/fhir/Immunization?_total=accurate", dr);
+  CHECK(View(search.body()).ids == std::vector<std::string>{"Immunization/imm-p1"});
+  CHECK(View(search.body()).total == 1);
+  CHECK(View(search.body()).redacted);
+  CHECK(search.body().find("imm-p2") == std::string::npos);
+  // _include of the Patient: not covered by the class-limited Consent, dropped
+  Response include = server.Get("/fhir/Immunization?_include=Immunization:patient", dr);
+  CHECK(View(include.body()).ids == std::vector<std::string>{"Immunization/imm-p1"});
+  CHECK(View(include.body()).redacted);
+  // update existing data under Consent
+  CHECK(server.Call(http::verb::put, "/fhir/Immunization/imm-p1", dr,
+                    R"({"resourceType":"Immunization","id":"imm-p1","status":"completed","vaccineCode":{"text":"flu2"},"patient":{"reference":"Patient/p1"},"occurrenceDateTime":"2024-01-01"})")
+            .result_int() == 200);
+  // revoke: the very next request is refused
+  CHECK(server.Call(http::verb::put, "/fhir/Consent/" + consent, Resident1(),
+                    ConsentServer::ConsentJson(consent, "p1", "inactive",
+                                               kPermitDoctor9Vaccinations))
+            .result_int() == 200);
+  CheckForbidden(server.Get("/fhir/Immunization/imm-p1", dr), "Consent is required");
+  CHECK(View(server.Get("/fhir/Immunization", dr).body()).ids.empty());
+  // a new Consent, then deleted
+  const std::string again = server.Grant(Resident1(), "p1", kPermitDoctor9Vaccinations);
+  CHECK(server.Get("/fhir/Immunization/imm-p1", dr).result_int() == 200);
+  CHECK(server.Call(http::verb::delete_, "/fhir/Consent/" + again, Resident1()).result_int() ==
+        204);
+  CheckForbidden(server.Get("/fhir/Immunization/imm-p1", dr), "Consent is required");
+}
+
+TEST_CASE("Practitioner: whole-record Consent, nested deny, expired period, organisation") {
+  ConsentServer server;
+  server.Grant(Resident1(), "p1", kPermitAllButFamilyHistory);
+  const std::string& dr = Doctor9();
+  CHECK(server.Get("/fhir/Observation/obs-p1", dr).result_int() == 200);
+  CHECK(server.Get("/fhir/Patient/p1", dr).result_int() == 200);
+  CheckForbidden(server.Get("/fhir/FamilyMemberHistory/fmh-p1", dr), "Consent is required: Consent/");
+  Response fmh = server.Get("/fhir/FamilyMemberHistory", dr);
+  CHECK(View(fmh.body()).ids.empty());
+  CHECK(View(fmh.body()).redacted);
+  Response obs = server.Get("/fhir/Observation?_include=Observation:subject", dr);
+  CHECK(Sorted(View(obs.body()).ids) ==
+        std::vector<std::string>{"Observation/obs-none", "Observation/obs-p1", "Patient/p1"});
+  CHECK(View(obs.body()).redacted);  // obs-p2
+  Response rev = server.Get("/fhir/Patient?_revinclude=Observation:subject&_revinclude=FamilyMemberHistory:patient", dr);
+  CHECK(Sorted(View(rev.body()).ids) ==
+        std::vector<std::string>{"Observation/obs-p1", "Patient/p1"});
+  CHECK(rev.body().find("fmh-p1") == std::string::npos);
+  Response has = server.Get("/fhir/Patient?_has:Observation:subject:status=final", dr);
+  CHECK(View(has.body()).ids == std::vector<std::string>{"Patient/p1"});
+  Response chain = server.Get("/fhir/Observation?subject:Patient.name=Beta", dr);
+  CHECK(View(chain.body()).ids.empty());
+
+  // expired: grants nothing (Patient p2's Consent)
+  server.Grant(Resident2(), "p2", kExpiredDoctor9);
+  CheckForbidden(server.Get("/fhir/Observation/obs-p2", dr), "Consent is required");
+  // an organisation's practitioner (PractitionerRole r8 -> orgA)
+  CheckForbidden(server.Get("/fhir/Observation/obs-p2", Doctor8()), "Consent is required");
+  server.Grant(Resident2(), "p2", kPermitOrgA);
+  CHECK(server.Get("/fhir/Observation/obs-p2", Doctor8()).result_int() == 200);
+  CHECK(View(server.Get("/fhir/Observation", Doctor8()).body()).ids ==
+        std::vector<std::string>{"Observation/obs-none", "Observation/obs-p2"});
+  CheckForbidden(server.Get("/fhir/Observation/obs-p2", dr), "Consent is required");
+}
+
+TEST_CASE("Emergency: ETREAT reads without Consent, marked; a Consent can deny it") {
+  ConsentServer server;
+  const std::string& er = Emergency7();
+  Response read = server.Get("/fhir/Observation/obs-p2", er);
+  CHECK(read.result_int() == 200);
+  CHECK(Header(read, "X-Access-Basis") == "emergency");
+  CHECK(read.body().find(
+            R"({"system":"http://terminology.hl7.org/CodeSystem/v3-ActReason","code":"ETREAT"})") !=
+        std::string::npos);
+  server.Grant(Resident1(), "p1", kDenyEmergency);
+  CheckForbidden(server.Get("/fhir/Observation/obs-p1", er), "Consent is required: Consent/");
+  Response search = server.Get("/fhir/Observation?_total=accurate", er);
+  CHECK(Sorted(View(search.body()).ids) ==
+        std::vector<std::string>{"Observation/obs-none", "Observation/obs-p2"});
+  CHECK(View(search.body()).total == 2);
+  CHECK(View(search.body()).redacted);
+  CHECK(Header(search, "X-Access-Basis") == "emergency");
+  // ETREAT with only patient/ scopes is no emergency access
+  CHECK(server.Get("/fhir/Observation/obs-p2", Token("patient/*.rs", "Patient/p1", "ETREAT"))
+            .result_int() == 403);
+}
+
+TEST_CASE("System scopes act within scope, unfiltered") {
+  ConsentServer server;
+  CHECK(server.Get("/fhir/Observation/obs-p1", System()).result_int() == 200);
+  Response search = server.Get("/fhir/Observation", System());
+  CHECK(View(search.body()).ids.size() == 3);
+  CHECK_FALSE(View(search.body()).redacted);
+  CHECK(Header(search, "X-Access-Basis").empty());
+}
+
+}  // namespace
+}  // namespace server
