@@ -162,11 +162,15 @@ class ConsentServer {
   }
 
   Response Call(http::verb method, std::string_view target, const std::string& authorization,
-                std::string body = {}) {
+                std::string body = {},
+                const std::vector<std::pair<std::string, std::string>>& headers = {}) {
     Request request(method, boost::beast::string_view(target.data(), target.size()), 11);
     request.set(http::field::authorization, authorization);
+    for (const auto& [name, value] : headers) request.set(name, value);
     if (!body.empty()) {
-      request.set(http::field::content_type, "application/fhir+json");
+      if (request[http::field::content_type].empty()) {
+        request.set(http::field::content_type, "application/fhir+json");
+      }
       request.body() = std::move(body);
       request.prepare_payload();
     }
@@ -404,6 +408,12 @@ TEST_CASE("Practitioner with Consent: vaccinations only; revoking takes effect a
   CHECK(View(search.body()).total == 1);
   CHECK(View(search.body()).redacted);
   CHECK(search.body().find("imm-p2") == std::string::npos);
+  // chains and _has into types the Consent does not cover match nothing
+  CHECK(View(server.Get("/fhir/Immunization?patient:Patient.name=Alpha", dr).body()).ids.empty());
+  CHECK(View(server.Get("/fhir/Patient?_has:Immunization:patient:status=completed", dr).body())
+            .ids.empty());
+  CHECK(View(server.Get("/fhir/Immunization?patient=Patient/p1&_summary=count", dr).body())
+            .total == 1);
   // _include of the Patient: not covered by the class-limited Consent, dropped
   Response include = server.Get("/fhir/Immunization?_include=Immunization:patient", dr);
   CHECK(View(include.body()).ids == std::vector<std::string>{"Immunization/imm-p1"});
@@ -479,9 +489,58 @@ TEST_CASE("Emergency: ETREAT reads without Consent, marked; a Consent can deny i
   CHECK(View(search.body()).total == 2);
   CHECK(View(search.body()).redacted);
   CHECK(Header(search, "X-Access-Basis") == "emergency");
+  CHECK(search.body().find("obs-p1") == std::string::npos);
+  // _include under the emergency rule: the refusing resident's Patient stays out, each
+  // returned resource is tagged
+  Response include = server.Get("/fhir/Observation?_include=Observation:subject", er);
+  CHECK(Sorted(View(include.body()).ids) ==
+        std::vector<std::string>{"Observation/obs-none", "Observation/obs-p2", "Patient/p2"});
+  CHECK(include.body().find("Patient/p1") == std::string::npos);
+  rapidjson::Document doc;
+  doc.Parse(include.body().c_str());
+  for (const auto& e : doc["entry"].GetArray()) {
+    CHECK(std::string_view(e["resource"]["meta"]["security"][0]["code"].GetString()) == "ETREAT");
+  }
+  CheckForbidden(server.Get("/fhir/Patient/p1/_history", er), "Consent is required");
   // ETREAT with only patient/ scopes is no emergency access
   CHECK(server.Get("/fhir/Observation/obs-p2", Token("patient/*.rs", "Patient/p1", "ETREAT"))
             .result_int() == 403);
+}
+
+TEST_CASE("Writes: PATCH, conditional create, transactions need Consent for existing data") {
+  ConsentServer server;
+  const std::string& dr = Doctor9();
+  const std::vector<std::pair<std::string, std::string>> json_patch{
+      {"Content-Type", "application/json-patch+json"}};
+  const std::string patch = R"([{"op":"replace","path":"/status","value":"amended"}])";
+  CheckForbidden(server.Call(http::verb::patch, "/fhir/Observation/obs-p1", dr, patch, json_patch),
+                 "Consent is required");
+  CheckForbidden(server.Call(http::verb::patch, "/fhir/Observation/obs-p2", Resident1(), patch,
+                             json_patch),
+                 "Observation/obs-p2 is not in the compartment of Patient/p1");
+  CHECK(server.Call(http::verb::patch, "/fhir/Observation/obs-p1", Resident1(), patch, json_patch)
+            .result_int() == 200);
+  // conditional create: a forbidden match does not count (nor show), so a new one is made
+  Response conditional = server.Call(
+      http::verb::post, "/fhir/Observation", dr,
+      R"({"resourceType":"Observation","status":"final","code":{"text":"w"},"subject":{"reference":"Patient/p1"}})",
+      {{"If-None-Exist", "_id=obs-p1"}});
+  CHECK(conditional.result_int() == 201);
+  CHECK(conditional.body().find("obs-p1") == std::string::npos);
+  // a transaction with one forbidden entry fails whole with 403
+  const std::string transaction =
+      R"({"resourceType":"Bundle","type":"transaction","entry":[)"
+      R"({"resource":{"resourceType":"Observation","status":"final","code":{"text":"new"},"subject":{"reference":"Patient/p2"}},"request":{"method":"POST","url":"Observation"}},)"
+      R"({"request":{"method":"DELETE","url":"Observation/obs-p1"}}]})";
+  Response refused = server.Call(http::verb::post, "/fhir", dr, transaction);
+  CHECK(refused.result_int() == 403);
+  CHECK(View(server.Get("/fhir/Observation?code:text=new", System()).body()).ids.empty());
+  CHECK(server.Get("/fhir/Observation/obs-p1", System()).result_int() == 200);
+  server.Grant(Resident1(), "p1", kPermitDoctor9);
+  Response allowed = server.Call(http::verb::post, "/fhir", dr, transaction);
+  CHECK(allowed.result_int() == 200);
+  CHECK(server.Get("/fhir/Observation/obs-p1", System()).result_int() == 410);
+  CHECK(View(server.Get("/fhir/Observation?code:text=new", System()).body()).ids.size() == 1);
 }
 
 TEST_CASE("System scopes act within scope, unfiltered") {
