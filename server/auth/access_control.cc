@@ -7,6 +7,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "fhir/base/primitive_format.h"
 #include "fhir/json/parser.h"
 #include "fhir/r4/practitioner_role.h"
 #include "fhir/search/index_extractor.h"
@@ -115,7 +116,9 @@ fhir::Result<std::vector<storage::StoredVersion>> AccessControl::Find(
 fhir::Status AccessControl::LoadActor() {
   if (actor_) return fhir::Status::Ok();
   ConsentActor actor;
-  if (std::optional<std::string> id = principal_->practitioner_id()) {
+  std::optional<std::string> id = principal_->practitioner_id();
+  // An id that is no FHIR id ("7,8") must not become a search value that matches others.
+  if (id && fhir::IsValidId(*id)) {
     actor.practitioner = "Practitioner/" + *id;
     FHIR_ASSIGN_OR_RETURN(std::vector<storage::StoredVersion> roles,
                           Find("PractitionerRole", {{"practitioner", *id}}));
@@ -151,6 +154,7 @@ fhir::Status AccessControl::LoadAllConsents() {
 fhir::Status AccessControl::LoadConsentsOf(const std::string& patient_id) {
   if (all_consents_loaded_ || consents_.count(patient_id) > 0) return fhir::Status::Ok();
   auto& list = consents_[patient_id];
+  if (!fhir::IsValidId(patient_id)) return fhir::Status::Ok();  // none can name it
   FHIR_ASSIGN_OR_RETURN(std::vector<storage::StoredVersion> found,
                         Find("Consent", {{"patient", "Patient/" + patient_id},
                                          {"status", "active"}}));

@@ -470,6 +470,9 @@ TEST_CASE("Practitioner: whole-record Consent, nested deny, expired period, orga
   CHECK(View(server.Get("/fhir/Observation", Doctor8()).body()).ids ==
         std::vector<std::string>{"Observation/obs-none", "Observation/obs-p2"});
   CheckForbidden(server.Get("/fhir/Observation/obs-p2", dr), "Consent is required");
+  // a fhirUser id that is no FHIR id does not borrow Practitioner/8's organisation
+  CheckForbidden(server.Get("/fhir/Observation/obs-p2", Token("user/*.rs", "Practitioner/7,8")),
+                 "Consent is required");
 }
 
 TEST_CASE("Emergency: ETREAT reads without Consent, marked; a Consent can deny it") {
