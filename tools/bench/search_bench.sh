@@ -284,9 +284,9 @@ if [ -z "$only" ] || [ "$only" = large ]; then
   fi
   samples=$(python3 "$here/search_paths.py" "$gen/manifest.json" "$base" "$loaded_list" "$tmp")
   log "large: $samples sample residents; measuring at one connection"
-  single "identifier (\`Patient?identifier=sys|value\`)" "$tmp/identifier.paths" "p99 < 20 ms" 1
+  single "identifier (\`Patient?identifier=sys\\|value\`)" "$tmp/identifier.paths" "p99 < 20 ms" 1
   single "family + birthdate" "$tmp/family_birthdate.paths" "p99 < 20 ms" ">= 1"
-  single "code + patient (\`Observation?code=loinc|8302-2&patient=ID\`)" "$tmp/code_patient.paths" \
+  single "code + patient (\`Observation?code=loinc\\|8302-2&patient=ID\`)" "$tmp/code_patient.paths" \
     "p99 < 20 ms" 1
   base_path=$(python3 -c 'import sys,urllib.parse; print(urllib.parse.urlsplit(sys.argv[1]).path)' "$base")
   count_path="Observation?category=laboratory&_summary=count"
