@@ -150,7 +150,7 @@ class Interactions {
     auto current = ctx_.ReadCurrent(type.name, id);
     if (!current.ok()) return NotFoundOrError(current.status(), type, id);
     if (current->deleted) return Gone(type, id, *current);
-    if (auto refused = Refuse(*current, auth::Interaction::kRead)) return *refused;
+    if (auto refused = RefuseCurrent(*current, auth::Interaction::kRead)) return *refused;
     if (!request_.if_none_match.empty()) {
       auto v = VersionFromETag(request_.if_none_match);
       if (v && *v == current->version) return NotModified(*current);
@@ -314,7 +314,7 @@ class Interactions {
       if (current->deleted) return Gone(type, id, *current);
       std::optional<StoredVersion> cur = *current;
       if (RestResponse failed; !CheckIfMatch(cur, failed)) return failed;
-      if (auto refused = Refuse(*current, auth::Interaction::kPatch)) return *refused;
+      if (auto refused = RefuseCurrent(*current, auth::Interaction::kPatch)) return *refused;
       if (fhirpath_patch) {
         // Errors: 400 for a malformed patch, 422 when it cannot apply or makes an invalid resource.
         auto stored = fhir::json::ParseResource(current->json);
@@ -376,7 +376,7 @@ class Interactions {
       auto current = ctx_.ReadCurrent(type->name, id);
       if (!current.ok()) return NotFoundOrError(current.status(), *type, id);
       if (!current->deleted) {
-        if (auto refused = Refuse(*current, auth::Interaction::kHistoryInstance)) return *refused;
+        if (auto refused = RefuseCurrent(*current, auth::Interaction::kHistoryInstance)) return *refused;
       }
     }
     auto page = ctx_.store.History(q);
@@ -468,6 +468,12 @@ class Interactions {
     if (ctx_.access == nullptr) return std::nullopt;
     return Refused(ctx_.access->DecideStored(v, interaction));
   }
+  // The same for the current version of a resource.
+  std::optional<RestResponse> RefuseCurrent(const StoredVersion& v,
+                                            auth::Interaction interaction) {
+    if (ctx_.access == nullptr) return std::nullopt;
+    return Refused(ctx_.access->DecideCurrent(v, interaction));
+  }
   // A resident writes only resources in their own compartment.
   std::optional<RestResponse> RefuseResident(const fhir::Resource& resource,
                                              auth::Interaction interaction) {
@@ -484,7 +490,7 @@ class Interactions {
                                           const fhir::Resource& resource,
                                           auth::Interaction interaction) {
     if (current && !current->deleted) {
-      if (auto refused = Refuse(*current, interaction)) return refused;
+      if (auto refused = RefuseCurrent(*current, interaction)) return refused;
     }
     return RefuseResident(resource, interaction);
   }
@@ -554,7 +560,7 @@ class Interactions {
     std::optional<StoredVersion> cur = *current;
     if (RestResponse failed; !CheckIfMatch(cur, failed)) return failed;
     if (current->deleted) return r;
-    if (auto refused = Refuse(*current, auth::Interaction::kDelete)) return *refused;
+    if (auto refused = RefuseCurrent(*current, auth::Interaction::kDelete)) return *refused;
     StoredVersion v;
     v.type = type.name;
     v.id = id;

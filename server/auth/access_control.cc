@@ -234,6 +234,38 @@ fhir::Result<AccessControl::Verdict> AccessControl::DecideStored(const storage::
   return Decide(*resource, interaction);
 }
 
+fhir::Result<AccessControl::Verdict> AccessControl::DecideCurrent(const storage::StoredVersion& v,
+                                                                  Interaction interaction) {
+  if (ModeFor(v.type, interaction) != Mode::kResident) return DecideStored(v, interaction);
+  std::optional<std::string> patient = principal_->PatientContext();
+  if (!patient) patient = principal_->fhir_user_id;
+  storage::SearchQuery q;
+  q.type = v.type;
+  storage::Criterion criterion;
+  criterion.param = "_id";
+  storage::Match match;
+  match.kind = storage::Match::Kind::kId;
+  match.value = v.id;
+  criterion.any.push_back(std::move(match));
+  q.criteria.push_back(std::move(criterion));
+  storage::CompartmentFilter f;
+  f.owner_type = kPatient;
+  f.owner_ids = {*patient};
+  AddTypeParams(v.type, f.type_params);
+  f.include_owners = true;
+  q.access = std::vector<storage::CompartmentFilter>{std::move(f)};
+  q.limit = 1;
+  FHIR_ASSIGN_OR_RETURN(storage::SearchPage page,
+                        txn_ != nullptr ? txn_->Search(q, false) : store_.Search(q, false));
+  Verdict verdict;
+  if (page.versions.empty()) {
+    verdict.allowed = false;
+    verdict.diagnostics = v.type + "/" + v.id + " is not in the compartment of Patient/" +
+                          *patient + ", the only record this token may access";
+  }
+  return verdict;
+}
+
 fhir::Result<std::optional<std::vector<storage::CompartmentFilter>>> AccessControl::SearchFilters(
     const std::set<std::string>& requested) {
   if (principal_ == nullptr) return std::optional<std::vector<storage::CompartmentFilter>>();

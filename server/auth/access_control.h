@@ -47,6 +47,9 @@ class AccessControl {
   fhir::Result<Verdict> Decide(const fhir::Resource& resource, Interaction interaction);
   // The same for a stored version's JSON.
   fhir::Result<Verdict> DecideStored(const storage::StoredVersion& v, Interaction interaction);
+  // The same for the current version `v` of a resource (read, and writes over it): a resident
+  // is answered by one indexed store query instead of parsing the resource.
+  fhir::Result<Verdict> DecideCurrent(const storage::StoredVersion& v, Interaction interaction);
 
   // The access filters for a search over `types` (empty: every type), nested chained and _has
   // types included: nullopt when nothing is restricted.
