@@ -459,6 +459,28 @@ TEST_CASE("Practitioner: whole-record Consent, nested deny, expired period, orga
   CHECK(View(has.body()).ids == std::vector<std::string>{"Patient/p1"});
   Response chain = server.Get("/fhir/Observation?subject:Patient.name=Beta", dr);
   CHECK(View(chain.body()).ids.empty());
+  CHECK(chain.body().find("obs-p2") == std::string::npos);
+  Response chain_ok = server.Get("/fhir/Observation?subject:Patient.name=Alpha", dr);
+  CHECK(View(chain_ok.body()).ids == std::vector<std::string>{"Observation/obs-p1"});
+  CHECK_FALSE(View(chain_ok.body()).redacted);
+  // type and system history: only what the Consent covers, no total
+  Response history = server.Get("/fhir/Observation/_history", dr);
+  CHECK(history.result_int() == 200);
+  CHECK(Sorted(View(history.body()).ids) ==
+        std::vector<std::string>{"Observation/obs-none", "Observation/obs-p1"});
+  CHECK(View(history.body()).redacted);
+  CHECK_FALSE(View(history.body()).total.has_value());
+  Response system_history = server.Get("/fhir/_history", dr);
+  CHECK(system_history.result_int() == 200);
+  for (const std::string& id : View(system_history.body()).ids) {
+    CAPTURE(id);
+    CHECK(id != "Observation/obs-p2");
+    CHECK(id != "Immunization/imm-p2");
+    CHECK(id != "FamilyMemberHistory/fmh-p1");
+    CHECK(id != "Patient/p2");
+  }
+  CHECK(system_history.body().find("obs-p2") == std::string::npos);
+  CHECK(system_history.body().find("fmh-p1") == std::string::npos);
 
   // expired: grants nothing (Patient p2's Consent)
   server.Grant(Resident2(), "p2", kExpiredDoctor9);
