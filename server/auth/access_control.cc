@@ -10,7 +10,7 @@
 #include "fhir/base/primitive_format.h"
 #include "fhir/json/parser.h"
 #include "fhir/r4/practitioner_role.h"
-#include "fhir/search/index_extractor.h"
+#include "fhir/fhirpath/fhirpath.h"
 #include "fhir/search/search_registry.h"
 #include "fhir/search/search_parameter.h"
 #include "server/search/search_parser.h"
@@ -88,15 +88,25 @@ std::vector<std::string> AccessControl::Owners(const fhir::Resource& resource) {
   if (type == kPatient) owners.push_back(resource.id);
   const fhir::CompartmentMember* member = fhir::search::FindCompartmentMember(kPatient, type);
   if (member == nullptr) return owners;
-  fhir::search::IndexEntries entries = fhir::search::ExtractIndexEntries(resource);
-  for (const auto& ref : entries.references) {
-    if (ref.target_type != kPatient || ref.target_id.empty()) continue;
-    if (std::find(member->params.begin(), member->params.end(), ref.param) ==
-        member->params.end()) {
-      continue;
-    }
-    if (std::find(owners.begin(), owners.end(), ref.target_id) == owners.end()) {
-      owners.push_back(ref.target_id);
+  // Only the compartment's parameters are evaluated (as the indexer does for them).
+  for (std::string_view code : member->params) {
+    const fhir::search::BoundParam* param = fhir::search::SearchRegistry::Get().Find(type, code);
+    if (param == nullptr || param->parsed == nullptr) continue;
+    auto values = fhir::fhirpath::Evaluate(*param->parsed, resource);
+    if (!values.ok()) continue;
+    for (const fhir::fhirpath::Value& value : *values) {
+      std::string id;
+      if (value.kind() == fhir::fhirpath::Value::Kind::kElement && value.type() != nullptr &&
+          value.type()->name == "Reference" && value.object() != nullptr) {
+        id = ReferenceTarget(*static_cast<const fhir::Reference*>(value.object()), kPatient);
+      } else if (value.kind() == fhir::fhirpath::Value::Kind::kString) {
+        fhir::Reference reference;
+        reference.reference.value = value.text();
+        id = ReferenceTarget(reference, kPatient);
+      }
+      if (!id.empty() && std::find(owners.begin(), owners.end(), id) == owners.end()) {
+        owners.push_back(std::move(id));
+      }
     }
   }
   return owners;
