@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -691,7 +692,15 @@ RestResponse WithAccess(const RestRequest& request, RestService::Context& contex
   if (context.access != nullptr && r.status < 400) {
     std::string basis;
     if (context.access->emergency_used()) basis = "emergency";
-    for (const std::string& consent : context.access->consents_used()) {
+    // A search may rest on many residents' Consents: the header names the first few.
+    constexpr std::size_t kMaxNamed = 8;
+    const std::set<std::string>& consents = context.access->consents_used();
+    std::size_t named = 0;
+    for (const std::string& consent : consents) {
+      if (named++ == kMaxNamed) {
+        basis += " and " + std::to_string(consents.size() - kMaxNamed) + " more Consents";
+        break;
+      }
       basis += (basis.empty() ? "" : ", ") + consent;
     }
     if (!basis.empty()) r.headers.emplace_back("X-Access-Basis", basis);

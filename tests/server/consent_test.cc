@@ -3,6 +3,7 @@
 // and which ids the body holds (and that forbidden ids appear nowhere in it).
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -566,6 +567,21 @@ TEST_CASE("Writes: PATCH, conditional create, transactions need Consent for exis
   CHECK(allowed.result_int() == 200);
   CHECK(server.Get("/fhir/Observation/obs-p1", System()).result_int() == 410);
   CHECK(View(server.Get("/fhir/Observation?code:text=new", System()).body()).ids.size() == 1);
+}
+
+TEST_CASE("A search under many Consents names the first eight in X-Access-Basis") {
+  ConsentServer server;
+  for (int i = 0; i < 10; ++i) {
+    const std::string patient = "q" + std::to_string(i);
+    server.Grant(Token("patient/*.cruds", "Patient/" + patient), patient, kPermitDoctor9);
+  }
+  Response search = server.Get("/fhir/Observation", Doctor9());
+  CHECK(search.result_int() == 200);
+  const std::string basis = Header(search, "X-Access-Basis");
+  CAPTURE(basis);
+  CHECK(basis.starts_with("Consent/"));
+  CHECK(basis.ends_with(" and 2 more Consents"));
+  CHECK(std::count(basis.begin(), basis.end(), ',') == 7);
 }
 
 TEST_CASE("System scopes act within scope, unfiltered") {
