@@ -1,6 +1,7 @@
 #include "server/bundle_processor.h"
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 #include <optional>
 #include <set>
@@ -19,6 +20,7 @@
 #include "fhir/r4/binary.h"
 #include "fhir/r4/bundle.h"
 #include "server/audit/audit.h"
+#include "server/auth/access_control.h"
 #include "server/auth/request_scopes.h"
 #include "server/rest_util.h"
 #include "server/search/search_interaction.h"
@@ -148,7 +150,16 @@ class TransactionRunner {
  public:
   TransactionRunner(RestService& service, const RestRequest& request, std::vector<Entry>& entries,
                     storage::WriteTransaction& txn)
-      : service_(service), request_(request), entries_(entries), txn_(txn) {}
+      : service_(service), request_(request), entries_(entries), txn_(txn) {
+    // Conditional matches see only what the caller may see (issue 5).
+    if (request.principal) {
+      access_ = std::make_unique<auth::AccessControl>(
+          request.principal.get(), service.store(), &txn,
+          std::chrono::duration_cast<std::chrono::milliseconds>(
+              std::chrono::system_clock::now().time_since_epoch())
+              .count());
+    }
+  }
 
   // Fills each entry's response; returns the first failure (status >= 400), if any.
   std::optional<RestResponse> Run() {
@@ -196,7 +207,8 @@ class TransactionRunner {
         std::string type(entry.resource->type_info().name);
         const auto& req = *entry.request;
         if (req.if_none_exist.value) {
-          auto ids = search::FindMatches(txn_, type, ParseQuery(*req.if_none_exist.value));
+          auto ids = search::FindMatches(txn_, type, ParseQuery(*req.if_none_exist.value),
+                                         access_.get());
           if (!ids.ok()) return Fail(e, ErrorResponse(ids.status()));
           if (ids->size() > 1) {
             return Fail(e, ErrorResponse(412, IssueType::kMultipleMatches,
@@ -263,7 +275,7 @@ class TransactionRunner {
       return ErrorResponse(400, IssueType::kNotFound,
                            "Unknown resource type in conditional reference " + ref);
     }
-    auto ids = search::FindMatches(txn_, type, ParseQuery(ref.substr(q + 1)));
+    auto ids = search::FindMatches(txn_, type, ParseQuery(ref.substr(q + 1)), access_.get());
     if (!ids.ok()) return ErrorResponse(ids.status());
     if (ids->size() != 1) {
       return ErrorResponse(412, ids->empty() ? IssueType::kNotFound : IssueType::kMultipleMatches,
@@ -294,6 +306,7 @@ class TransactionRunner {
   std::map<std::size_t, std::string> existing_;      // entry index -> Type/id found
   std::map<std::string, std::string> conditional_;   // conditional reference -> Type/id
   std::set<std::size_t> created_;
+  std::unique_ptr<auth::AccessControl> access_;
 };
 
 std::string BundleResponse(std::string_view type, const std::vector<Entry>& entries,

@@ -562,7 +562,21 @@ TEST_CASE("Writes: PATCH, conditional create, transactions need Consent for exis
   CHECK(refused.result_int() == 403);
   CHECK(View(server.Get("/fhir/Observation?code:text=new", System()).body()).ids.empty());
   CHECK(server.Get("/fhir/Observation/obs-p1", System()).result_int() == 200);
+  // conditional references and ifNoneExist see only what the caller may see
+  const std::string conditional_reference =
+      R"({"resourceType":"Bundle","type":"transaction","entry":[)"
+      R"({"resource":{"resourceType":"Observation","status":"final","code":{"text":"cond"},"subject":{"reference":"Patient?name=Alpha"}},"request":{"method":"POST","url":"Observation"}}]})";
+  Response unresolved = server.Call(http::verb::post, "/fhir", dr, conditional_reference);
+  CHECK(unresolved.result_int() == 412);
+  INFO(unresolved.body());
+  CHECK(unresolved.body().find("failed; the transaction was rolled back") != std::string::npos);
+  const std::string if_none_exist =
+      R"({"resourceType":"Bundle","type":"transaction","entry":[)"
+      R"({"resource":{"resourceType":"Observation","status":"final","code":{"text":"ine"},"subject":{"reference":"Patient/p1"}},"request":{"method":"POST","url":"Observation","ifNoneExist":"_id=obs-p1"}}]})";
+  CHECK(server.Call(http::verb::post, "/fhir", dr, if_none_exist).result_int() == 200);
+  CHECK(View(server.Get("/fhir/Observation?code:text=ine", System()).body()).ids.size() == 1);
   server.Grant(Resident1(), "p1", kPermitDoctor9);
+  CHECK(server.Call(http::verb::post, "/fhir", dr, conditional_reference).result_int() == 200);
   Response allowed = server.Call(http::verb::post, "/fhir", dr, transaction);
   CHECK(allowed.result_int() == 200);
   CHECK(server.Get("/fhir/Observation/obs-p1", System()).result_int() == 410);
