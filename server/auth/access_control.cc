@@ -126,6 +126,12 @@ fhir::Result<std::vector<storage::StoredVersion>> AccessControl::Find(
 fhir::Status AccessControl::LoadActor() {
   if (actor_) return fhir::Status::Ok();
   ConsentActor actor;
+  // Another kind of user (RelatedPerson/5) is matched as itself; only a Practitioner has
+  // Organizations through PractitionerRole.
+  if (principal_->fhir_user_type != "Practitioner" && !principal_->fhir_user_type.empty() &&
+      fhir::IsValidId(principal_->fhir_user_id)) {
+    actor.practitioner = principal_->fhir_user_type + "/" + principal_->fhir_user_id;
+  }
   std::optional<std::string> id = principal_->practitioner_id();
   // An id that is no FHIR id ("7,8") must not become a search value that matches others.
   if (id && fhir::IsValidId(*id)) {

@@ -40,7 +40,7 @@ inline constexpr char kResourceTypesSystem[] = "http://hl7.org/fhir/resource-typ
 
 // Who asks: references as a Consent's actor spells them.
 struct ConsentActor {
-  std::string practitioner;                // "Practitioner/9" ("" when none)
+  std::string practitioner;  // the user: "Practitioner/9" (or "RelatedPerson/5"; "" when none)
   std::vector<std::string> organizations;  // "Organization/o1", via PractitionerRole
 };
 

@@ -493,6 +493,13 @@ TEST_CASE("Practitioner: whole-record Consent, nested deny, expired period, orga
   CHECK(View(server.Get("/fhir/Observation", Doctor8()).body()).ids ==
         std::vector<std::string>{"Observation/obs-none", "Observation/obs-p2"});
   CheckForbidden(server.Get("/fhir/Observation/obs-p2", dr), "Consent is required");
+  // another kind of user is matched as itself
+  const std::string related = Token("user/*.rs", "RelatedPerson/rp1");
+  CheckForbidden(server.Get("/fhir/Observation/obs-p2", related),
+                 "Consent is required: no active Consent of Patient/p2 permits RelatedPerson/rp1");
+  server.Grant(Resident2(), "p2",
+               R"({"type":"permit","actor":[{"role":{"text":"carer"},"reference":{"reference":"RelatedPerson/rp1"}}]})");
+  CHECK(server.Get("/fhir/Observation/obs-p2", related).result_int() == 200);
   // a fhirUser id that is no FHIR id does not borrow Practitioner/8's organisation
   CheckForbidden(server.Get("/fhir/Observation/obs-p2", Token("user/*.rs", "Practitioner/7,8")),
                  "Consent is required");
