@@ -761,6 +761,20 @@ RestResponse RestService::Dispatch(const RestRequest& request, Context& context)
   if (type == nullptr) {
     return ErrorResponse(404, IssueType::kNotFound, "Unknown resource type '" + s[0] + "'");
   }
+  // A resident's privacy Consents are theirs to write (or a system/ scope's): a practitioner
+  // who could write them could grant themselves access.
+  if (context.access != nullptr && type->name == "Consent" && !get &&
+      !(s.size() == 2 && s[1] == "_search")) {
+    const auth::Interaction interaction = m == "POST"     ? auth::Interaction::kCreate
+                                          : m == "DELETE" ? auth::Interaction::kDelete
+                                          : m == "PATCH"  ? auth::Interaction::kPatch
+                                                          : auth::Interaction::kUpdate;
+    if (context.access->ModeFor("Consent", interaction) ==
+        auth::AccessControl::Mode::kPractitioner) {
+      return ErrorResponse(403, IssueType::kForbidden,
+                           "Only the resident (or a system/ scope) may write their Consents");
+    }
+  }
   Interactions i(context, options_, request);
   if (s.size() == 1) {
     if (get) return i.Search(type);

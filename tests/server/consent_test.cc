@@ -388,6 +388,14 @@ TEST_CASE("Practitioner without Consent: 403 on read paths, search shows only un
                     R"({"resourceType":"Observation","id":"obs-p1","status":"amended","code":{"text":"w"},"subject":{"reference":"Patient/p1"}})")
             .result_int() == 403);
   CHECK(server.Call(http::verb::delete_, "/fhir/Observation/obs-p1", dr).result_int() == 403);
+  // nor grant themselves access
+  CheckForbidden(server.Call(http::verb::post, "/fhir/Consent", dr,
+                             ConsentServer::ConsentJson("", "p1", "active", kPermitDoctor9)),
+                 "Only the resident (or a system/ scope) may write their Consents");
+  CheckForbidden(server.Call(http::verb::put, "/fhir/Consent/forged", dr,
+                             ConsentServer::ConsentJson("forged", "p1", "active", kPermitDoctor9)),
+                 "Only the resident (or a system/ scope) may write their Consents");
+  CheckForbidden(server.Get("/fhir/Observation/obs-p1", dr), "Consent is required");
   // conditional update/delete do not see forbidden matches
   CHECK(server.Call(http::verb::delete_, "/fhir/Observation?_id=obs-p1", dr).result_int() == 204);
   CHECK(server.Get("/fhir/Observation/obs-p1", Resident1()).result_int() == 200);
@@ -419,6 +427,8 @@ TEST_CASE("Practitioner with Consent: vaccinations only; revoking takes effect a
   Response include = server.Get("/fhir/Immunization?_include=Immunization:patient", dr);
   CHECK(View(include.body()).ids == std::vector<std::string>{"Immunization/imm-p1"});
   CHECK(View(include.body()).redacted);
+  // a Consent lets the practitioner read it (if its class allows) but never change it
+  CHECK(server.Call(http::verb::delete_, "/fhir/Consent/" + consent, dr).result_int() == 403);
   // update existing data under Consent
   CHECK(server.Call(http::verb::put, "/fhir/Immunization/imm-p1", dr,
                     R"({"resourceType":"Immunization","id":"imm-p1","status":"completed","vaccineCode":{"text":"flu2"},"patient":{"reference":"Patient/p1"},"occurrenceDateTime":"2024-01-01"})")
