@@ -761,18 +761,22 @@ RestResponse RestService::Dispatch(const RestRequest& request, Context& context)
   if (type == nullptr) {
     return ErrorResponse(404, IssueType::kNotFound, "Unknown resource type '" + s[0] + "'");
   }
-  // A resident's privacy Consents are theirs to write (or a system/ scope's): a practitioner
-  // who could write them could grant themselves access.
-  if (context.access != nullptr && type->name == "Consent" && !get &&
-      !(s.size() == 2 && s[1] == "_search")) {
+  // A resident's privacy Consents are theirs to write (or a system/ scope's), and
+  // PractitionerRoles (which carry Consents given to Organizations) a system/ scope's: a
+  // practitioner who could write them could grant themselves access.
+  if (context.access != nullptr && (type->name == "Consent" || type->name == "PractitionerRole") &&
+      !get && !(s.size() == 2 && s[1] == "_search")) {
     const auth::Interaction interaction = m == "POST"     ? auth::Interaction::kCreate
                                           : m == "DELETE" ? auth::Interaction::kDelete
                                           : m == "PATCH"  ? auth::Interaction::kPatch
                                                           : auth::Interaction::kUpdate;
-    if (context.access->ModeFor("Consent", interaction) ==
+    if (context.access->ModeFor(type->name, interaction) ==
         auth::AccessControl::Mode::kPractitioner) {
       return ErrorResponse(403, IssueType::kForbidden,
-                           "Only the resident (or a system/ scope) may write their Consents");
+                           type->name == "Consent"
+                               ? "Only the resident (or a system/ scope) may write their Consents"
+                               : "Only a system/ scope may write PractitionerRoles: they carry "
+                                 "the Consents given to Organizations");
     }
   }
   Interactions i(context, options_, request);

@@ -395,6 +395,11 @@ TEST_CASE("Practitioner without Consent: 403 on read paths, search shows only un
   CheckForbidden(server.Call(http::verb::put, "/fhir/Consent/forged", dr,
                              ConsentServer::ConsentJson("forged", "p1", "active", kPermitDoctor9)),
                  "Only the resident (or a system/ scope) may write their Consents");
+  CheckForbidden(
+      server.Call(
+          http::verb::post, "/fhir/PractitionerRole", dr,
+          R"({"resourceType":"PractitionerRole","practitioner":{"reference":"Practitioner/9"},"organization":{"reference":"Organization/orgA"}})"),
+      "Only a system/ scope may write PractitionerRoles");
   CheckForbidden(server.Get("/fhir/Observation/obs-p1", dr), "Consent is required");
   // conditional update/delete do not see forbidden matches
   CHECK(server.Call(http::verb::delete_, "/fhir/Observation?_id=obs-p1", dr).result_int() == 204);
