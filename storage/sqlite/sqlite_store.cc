@@ -601,6 +601,10 @@ class Checkpointer {
   static Result<std::unique_ptr<Checkpointer>> Start(const std::string& path, sqlite3* writer) {
     FHIR_ASSIGN_OR_RETURN(std::unique_ptr<Connection> connection,
                           Connection::Open(path, SQLITE_OPEN_READWRITE));
+    // A connection that has not read the database yet does not know it is in WAL mode, and
+    // sqlite3_wal_checkpoint_v2 on it is a silent no-op (SQLITE_OK, log -1): the WAL would grow
+    // without bound. One read opens the WAL index.
+    FHIR_RETURN_IF_ERROR(connection->Exec("SELECT count(*) FROM sqlite_master"));
     std::unique_ptr<Checkpointer> checkpointer(new Checkpointer(std::move(connection), writer));
     sqlite3_wal_hook(writer, &Checkpointer::OnCommit, checkpointer.get());
     checkpointer->thread_ = std::thread([c = checkpointer.get()] { c->Run(); });

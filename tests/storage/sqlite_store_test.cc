@@ -974,6 +974,26 @@ TEST_CASE("OpenSqliteStore refuses a database of a newer schema version") {
   CHECK(store.status().diagnostics() == "the database has schema version 99; this server knows 2");
 }
 
+TEST_CASE("SqliteStore: the WAL is checkpointed into the database file while the server runs") {
+  TempPath path;
+  auto store = Open(path.str());
+  // About 2,000 WAL pages (4 KiB each) of resources: past the 1,000-page checkpoint threshold.
+  const std::string padding(8000, 'x');
+  for (int i = 0; i < 1000; ++i) {
+    StoredVersion v = Version("Patient", "p" + std::to_string(i), 1, 1);
+    v.json = R"({"resourceType":"Patient","id":"p)" + std::to_string(i) + R"(","text":")" +
+             padding + R"("})";
+    PutOne(*store, v);
+  }
+  // The database file grows as the background checkpointer copies pages into it.
+  std::uintmax_t size = 0;
+  for (int i = 0; i < 100 && size < 4'000'000; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    size = std::filesystem::file_size(path.str());
+  }
+  CHECK(size >= 4'000'000);
+}
+
 TEST_CASE("OpenSqliteStore migrates a schema 1 file; Reindex rebuilds the search index") {
   TempPath path;
   {
