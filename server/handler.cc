@@ -184,7 +184,11 @@ Response RestAnswer(const HandlerOptions& options_, const Request& request, cons
   }
   r.body = request.body();
   r.content_type = MediaType(ToStd(request[http::field::content_type]));
-  if (!r.body.empty() && !IsFhirJsonBody(r.content_type) &&
+  // POST [type]/_search carries its parameters as a form body.
+  const bool form_search = r.method == "POST" && !r.segments.empty() &&
+                           r.segments.back() == "_search" &&
+                           r.content_type == "application/x-www-form-urlencoded";
+  if (!r.body.empty() && !IsFhirJsonBody(r.content_type) && !form_search &&
       !(r.method == "PATCH" && r.content_type == "application/json-patch+json")) {
     return OutcomeResponse(http::status::unsupported_media_type, version,
                            fhir::IssueType::kNotSupported,
