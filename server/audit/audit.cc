@@ -11,11 +11,8 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include "fhir/json/parser.h"
-#include "fhir/json/writer.h"
 #include "fhir/model/registry.h"
-#include "fhir/r4/datatypes.h"
-#include "fhir/search/index_extractor.h"
+#include "fhir/search/normalize.h"
 #include "server/capability.h"
 #include "server/rest_util.h"
 
@@ -168,26 +165,6 @@ std::string SearchQuery(const Event& e, std::string_view subtype) {
   return path + QueryString(e.params, {});
 }
 
-void Entity(Writer& w, std::string_view reference, std::string_view type_code,
-            std::string_view type_display, std::string_view role_code,
-            std::string_view role_display, std::string_view description = {}) {
-  w.StartObject();
-  w.Key("what");
-  w.StartObject();
-  w.Key("reference");
-  Str(w, reference);
-  w.EndObject();
-  w.Key("type");
-  Coding(w, kEntityType, type_code, type_display);
-  w.Key("role");
-  Coding(w, kObjectRole, role_code, role_display);
-  if (!description.empty()) {
-    w.Key("description");
-    Str(w, description);
-  }
-  w.EndObject();
-}
-
 // Reads the top-level "type" of a JSON object and stops (returning false aborts the parse).
 struct BundleTypeHandler : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, BundleTypeHandler> {
   int depth = 0;
@@ -281,28 +258,117 @@ std::vector<std::string> PatientsIn(std::string_view json) {
   return {found.begin(), found.end()};
 }
 
-std::string AuditEventJson(const Event& e, const Source& source,
-                           const std::vector<std::string>& patients) {
+namespace {
+
+// Writes an AuditEvent's JSON in the canonical element order (as fhir::json::Write would) and
+// records the search index entries ExtractIndexEntries would make of it (audit_test checks
+// both), so that the writer needs neither the model nor FHIRPath.
+class Builder {
+ public:
+  Builder(Writer& w, fhir::search::IndexEntries& index) : w_(w), index_(index) {}
+
+  // A Coding, indexed under `param` unless it is empty.
+  void Coding(std::string_view param, std::string_view system, std::string_view code,
+              std::string_view display = {}) {
+    audit::Coding(w_, system, code, display);
+    if (!param.empty()) Token(param, system, code, fhir::search::NormalizeString(display));
+  }
+  void Token(std::string_view param, std::string_view system, std::string_view code,
+             std::string text = {}) {
+    index_.tokens.push_back({std::string(param), std::string(system), std::string(code),
+                             std::move(text), "", ""});
+  }
+  // A reference "Type/id" under `param`, with the identifier of its Reference.
+  void Reference(std::string_view param, std::string_view reference,
+                 std::string_view identifier_system = {}, std::string_view identifier_value = {}) {
+    fhir::search::ReferenceEntry entry{std::string(param), "", "", "", "", "", ""};
+    const std::size_t slash = reference.find('/');
+    if (slash != std::string_view::npos && reference.find('/', slash + 1) == std::string_view::npos &&
+        IsType(std::string(reference.substr(0, slash))) && slash + 1 < reference.size()) {
+      entry.target_type = reference.substr(0, slash);
+      entry.target_id = reference.substr(slash + 1);
+    }
+    entry.identifier_system = identifier_system;
+    entry.identifier_value = identifier_value;
+    index_.references.push_back(std::move(entry));
+  }
+  // An entity with `what`; Patient references are indexed under `patient` too.
+  void Entity(std::string_view reference, std::string_view type_code,
+              std::string_view type_display, std::string_view role_code,
+              std::string_view role_display, std::string_view description = {}) {
+    w_.StartObject();
+    w_.Key("what");
+    w_.StartObject();
+    w_.Key("reference");
+    Str(w_, reference);
+    w_.EndObject();
+    Reference("entity", reference);
+    if (reference.starts_with("Patient/")) Reference("patient", reference);
+    EntityCodes(type_code, type_display, role_code, role_display);
+    if (!description.empty()) {
+      w_.Key("description");
+      Str(w_, description);
+    }
+    w_.EndObject();
+  }
+  void EntityCodes(std::string_view type_code, std::string_view type_display,
+                   std::string_view role_code, std::string_view role_display) {
+    w_.Key("type");
+    Coding("entity-type", kEntityType, type_code, type_display);
+    w_.Key("role");
+    Coding("entity-role", kObjectRole, role_code, role_display);
+  }
+
+ private:
+  Writer& w_;
+  fhir::search::IndexEntries& index_;
+};
+
+}  // namespace
+
+Built BuildAuditEvent(const Event& e, const Source& source, const std::vector<std::string>& patients,
+                      std::string_view id, std::string_view last_updated) {
+  Built built;
+  fhir::search::IndexEntries& index = built.index;
   const Interaction interaction = Classify(e);
   rapidjson::StringBuffer buffer;
   Writer w(buffer);
+  Builder b(w, index);
   w.StartObject();
   w.Key("resourceType");
   Str(w, "AuditEvent");
+  if (!id.empty()) {
+    w.Key("id");
+    Str(w, id);
+    w.Key("meta");
+    w.StartObject();
+    w.Key("versionId");
+    Str(w, "1");
+    w.Key("lastUpdated");
+    Str(w, last_updated);
+    w.EndObject();
+  }
   w.Key("type");
-  Coding(w, kAuditEventType, "rest", "RESTful Operation");
+  b.Coding("type", kAuditEventType, "rest", "RESTful Operation");
   if (!interaction.subtype.empty()) {
     w.Key("subtype");
     w.StartArray();
-    Coding(w, kRestfulInteraction, interaction.subtype);
+    b.Coding("subtype", kRestfulInteraction, interaction.subtype);
     w.EndArray();
   }
+  const std::string_view action(&interaction.action, 1);
   w.Key("action");
-  Str(w, std::string_view(&interaction.action, 1));
+  Str(w, action);
+  b.Token("action", "", action);
+  const std::string recorded = FormatInstant(e.recorded);
   w.Key("recorded");
-  Str(w, FormatInstant(e.recorded));
+  Str(w, recorded);
+  if (std::optional<fhir::search::TimeRange> range = fhir::search::DateRange(recorded)) {
+    index.dates.push_back({"date", range->low, range->high});
+  }
   w.Key("outcome");
   Str(w, OutcomeCode(e.status));
+  b.Token("outcome", "", OutcomeCode(e.status));
   w.Key("outcomeDesc");
   std::string desc = std::to_string(e.status);
   if (e.status >= 400) {
@@ -323,19 +389,24 @@ std::string AuditEventJson(const Event& e, const Source& source,
   w.Key("who");
   w.StartObject();
   if (e.principal) {
-    if (!e.principal->fhir_user.empty()) {
+    const auth::Principal& p = *e.principal;
+    if (!p.fhir_user.empty()) {
       w.Key("reference");
-      Str(w, e.principal->fhir_user);
+      Str(w, p.fhir_user);
     }
     w.Key("identifier");
     w.StartObject();
-    if (!e.principal->issuer.empty()) {
+    if (!p.issuer.empty()) {
       w.Key("system");
-      Str(w, e.principal->issuer);
+      Str(w, p.issuer);
     }
     w.Key("value");
-    Str(w, e.principal->subject);
+    Str(w, p.subject);
     w.EndObject();
+    b.Reference("agent", p.fhir_user, p.issuer, p.subject);
+    if (p.fhir_user.starts_with("Patient/")) {
+      b.Reference("patient", p.fhir_user, p.issuer, p.subject);
+    }
   } else {
     w.Key("display");
     Str(w, e.auth_failed ? "unauthenticated" : "anonymous");
@@ -344,14 +415,17 @@ std::string AuditEventJson(const Event& e, const Source& source,
   if (e.principal) {
     w.Key("altId");
     Str(w, e.principal->subject);
+    b.Token("altid", "", e.principal->subject);
   }
   w.Key("requestor");
   w.Bool(true);
   if (!e.basis.consent.empty()) {
     w.Key("policy");
     w.StartArray();
-    Str(w, source.site + "/" + e.basis.consent);
+    const std::string policy = source.site + "/" + e.basis.consent;
+    Str(w, policy);
     w.EndArray();
+    index.uris.push_back({"policy", policy});
   }
   if (e.principal) {
     w.Key("purposeOfUse");
@@ -366,6 +440,7 @@ std::string AuditEventJson(const Event& e, const Source& source,
   w.StartObject();
   w.Key("site");
   Str(w, source.site);
+  b.Token("site", "", source.site);
   w.Key("observer");
   w.StartObject();
   w.Key("display");
@@ -385,17 +460,14 @@ std::string AuditEventJson(const Event& e, const Source& source,
     w.Key("entity");
     w.StartArray();
     for (const std::string& patient : patients) {
-      Entity(w, "Patient/" + patient, "1", "Person", "1", "Patient");
+      b.Entity("Patient/" + patient, "1", "Person", "1", "Patient");
     }
     if (!touched.empty() && !touched.starts_with("Patient/")) {
-      Entity(w, touched, "2", "System Object", "4", "Domain Resource");
+      b.Entity(touched, "2", "System Object", "4", "Domain Resource");
     }
     if (!query.empty()) {
       w.StartObject();
-      w.Key("type");
-      Coding(w, kEntityType, "2", "System Object");
-      w.Key("role");
-      Coding(w, kObjectRole, "24", "Query");
+      b.EntityCodes("2", "System Object", "24", "Query");
       w.Key("description");
       Str(w, query);
       w.Key("query");
@@ -403,13 +475,19 @@ std::string AuditEventJson(const Event& e, const Source& source,
       w.EndObject();
     }
     if (!e.basis.consent.empty()) {
-      Entity(w, e.basis.consent, "2", "System Object", "4", "Domain Resource",
-             "the Consent that permitted the access");
+      b.Entity(e.basis.consent, "2", "System Object", "4", "Domain Resource",
+               "the Consent that permitted the access");
     }
     w.EndArray();
   }
   w.EndObject();
-  return std::string(buffer.GetString(), buffer.GetSize());
+  built.json.assign(buffer.GetString(), buffer.GetSize());
+  return built;
+}
+
+std::string AuditEventJson(const Event& e, const Source& source,
+                           const std::vector<std::string>& patients) {
+  return BuildAuditEvent(e, source, patients, {}, {}).json;
 }
 
 Event EntryEvent(const RestRequest& outer, std::string_view method, std::string_view url,
@@ -591,20 +669,15 @@ fhir::Result<AuditLog::Prepared> AuditLog::Prepare(const Event& e) {
   }
   std::sort(patients.begin(), patients.end());
   patients.erase(std::unique(patients.begin(), patients.end()), patients.end());
-  auto parsed = fhir::json::ParseResource(AuditEventJson(e, options_.source, patients));
-  if (!parsed.ok()) return parsed.status();
-  fhir::Resource& resource = *parsed.value();
-  resource.id = NewResourceId();
   Prepared p;
   p.version.type = "AuditEvent";
-  p.version.id = resource.id;
+  p.version.id = NewResourceId();
   p.version.version = 1;
   p.version.last_updated = FormatInstant(std::chrono::system_clock::now());
-  fhir::Meta& meta = resource.meta.ensure();
-  meta.version_id.value = "1";
-  meta.last_updated.value = p.version.last_updated;
-  p.version.json = fhir::json::Write(resource);
-  p.index = fhir::search::ExtractIndexEntries(resource);
+  Built built =
+      BuildAuditEvent(e, options_.source, patients, p.version.id, p.version.last_updated);
+  p.version.json = std::move(built.json);
+  p.index = std::move(built.index);
   return p;
 }
 

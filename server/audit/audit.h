@@ -72,6 +72,18 @@ std::vector<std::string> PatientsIn(std::string_view json);
 std::string AuditEventJson(const Event& event, const Source& source,
                            const std::vector<std::string>& patients);
 
+// The AuditEvent as stored: its canonical JSON with `id` and meta (versionId 1, lastUpdated
+// `last_updated`; neither when `id` is empty), and its search index entries, built directly,
+// without the model or FHIRPath (audit_test checks both against the JSON writer and
+// fhir::search::ExtractIndexEntries).
+struct Built {
+  std::string json;
+  fhir::search::IndexEntries index;
+};
+Built BuildAuditEvent(const Event& event, const Source& source,
+                      const std::vector<std::string>& patients, std::string_view id,
+                      std::string_view last_updated);
+
 // The Event of one batch/transaction entry (`url` relative to the base) answered `response`.
 Event EntryEvent(const RestRequest& outer, std::string_view method, std::string_view url,
                  const RestResponse& response);

@@ -3,6 +3,7 @@
 // search of their audit trail, and the batch writer's flush on shutdown.
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -15,6 +16,9 @@
 
 #include <doctest/doctest.h>
 
+#include "fhir/json/parser.h"
+#include "fhir/json/writer.h"
+#include "fhir/search/index_extractor.h"
 #include "server/audit/audit.h"
 #include "server/auth/authenticator.h"
 #include "server/auth/jwt.h"
@@ -216,6 +220,93 @@ TEST_CASE("audit: the AuditEvent of a read under a Consent, exactly") {
   CHECK(At(emergency, "purposeOfEvent[0].text") == "break-the-glass: no Consent");
   CHECK(At(emergency, "agent[0].purposeOfUse[0].coding[0].code") == "ETREAT");
   CHECK(At(emergency, "agent[0].policy").empty());
+}
+
+// Index entries as comparable text, sorted (the extractor's order is its parameter order).
+std::vector<std::string> Rows(const fhir::search::IndexEntries& index) {
+  std::vector<std::string> rows;
+  for (const auto& t : index.tokens) {
+    rows.push_back("token " + t.param + "|" + t.system + "|" + t.code + "|" + t.text + "|" +
+                   t.type_system + "|" + t.type_code);
+  }
+  for (const auto& r : index.references) {
+    rows.push_back("reference " + r.param + "|" + r.target_type + "|" + r.target_id + "|" +
+                   r.version + "|" + r.url + "|" + r.identifier_system + "|" +
+                   r.identifier_value);
+  }
+  for (const auto& d : index.dates) {
+    rows.push_back("date " + d.param + "|" + std::to_string(d.low) + "|" + std::to_string(d.high));
+  }
+  for (const auto& u : index.uris) rows.push_back("uri " + u.param + "|" + u.value);
+  for (const auto& x : index.strings) rows.push_back("string " + x.param + "|" + x.exact);
+  for (const auto& n : index.numbers) rows.push_back("number " + n.param);
+  for (const auto& q : index.quantities) rows.push_back("quantity " + q.param);
+  std::sort(rows.begin(), rows.end());
+  return rows;
+}
+
+TEST_CASE("audit: the stored JSON is canonical and the index is the extractor's") {
+  auto practitioner = std::make_shared<auth::Principal>();
+  practitioner->subject = "dr-9";
+  practitioner->issuer = "https://issuer.test";
+  practitioner->fhir_user = "Practitioner/9";
+  auto resident = std::make_shared<auth::Principal>();
+  resident->subject = "resident-1";
+  resident->fhir_user = "Patient/p1";
+  resident->purpose_of_use = "PATRQT";
+  auto system = std::make_shared<auth::Principal>();
+  system->subject = "registry";
+  std::vector<audit::Event> events(6);
+  events[0].method = "GET";
+  events[0].segments = {"Immunization", "im1"};
+  events[0].status = 200;
+  events[0].principal = practitioner;
+  events[0].basis.consent = "Consent/c1";
+  events[1].method = "GET";
+  events[1].segments = {"Observation"};
+  events[1].params = {{"subject", "Patient/p1"}, {"code", "http://loinc.org|8302-2"}};
+  events[1].status = 200;
+  events[1].principal = resident;
+  events[2].method = "GET";
+  events[2].segments = {"Patient", "p2"};
+  events[2].status = 401;
+  events[2].auth_failed = true;
+  events[2].body = R"({"resourceType":"OperationOutcome","issue":[{"severity":"error",)"
+                   R"("code":"login","diagnostics":"The token expired"}]})";
+  events[3].method = "POST";
+  events[3].bundle_type = "transaction";
+  events[3].status = 200;
+  events[3].principal = system;
+  events[4].method = "GET";
+  events[4].segments = {"Condition", "c1"};
+  events[4].status = 200;
+  events[4].principal = practitioner;
+  events[4].basis = audit::AccessBasis{"", true, "emergency access without Consent"};
+  events[5].method = "GET";
+  events[5].capabilities = true;
+  events[5].status = 200;
+  const std::vector<std::vector<std::string>> patients = {{"p1"}, {"p1", "p3"}, {"p2"}, {},
+                                                          {"p4"}, {}};
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    CAPTURE(i);
+    events[i].recorded =
+        std::chrono::system_clock::time_point(std::chrono::milliseconds(1717243200123 + i));
+    const audit::Built built = audit::BuildAuditEvent(
+        events[i], audit::Source{"http://test/fhir"}, patients[i], "id-" + std::to_string(i),
+        "2024-06-01T12:00:01.000Z");
+    auto parsed = fhir::json::ParseResource(built.json);
+    REQUIRE(parsed.ok());
+    CHECK(fhir::json::Write(*parsed.value()) == built.json);
+    const std::vector<std::string> expected =
+        Rows(fhir::search::ExtractIndexEntries(*parsed.value()));
+    CHECK(Rows(built.index) == expected);
+    CHECK(!expected.empty());
+  }
+  // The resident's own access is about them (agent.who is their Patient).
+  const audit::Built own = audit::BuildAuditEvent(events[1], audit::Source{"http://test/fhir"},
+                                                  {}, "x", "2024-06-01T12:00:01.000Z");
+  const std::vector<std::string> rows = Rows(own.index);
+  CHECK(std::count(rows.begin(), rows.end(), "reference patient|Patient|p1||||resident-1") == 1);
 }
 
 TEST_CASE("audit: interactions, actions and outcomes") {

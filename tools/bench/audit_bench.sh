@@ -62,12 +62,12 @@ wait_listening() {
   return 1
 }
 
-# Starts fhir-server --audit $1 on a fresh database; prints its base URL. The access log
-# stays on (the default) and goes to a file, as in rest_bench.sh.
+# Starts fhir-server --audit $1 on a fresh database; sets base to its base URL. The access
+# log stays on (the default) and goes to a file, as in rest_bench.sh.
 start_server() {
-  "$server" --port 0 --db "$tmp/$1.db" --audit "$1" 2>"$tmp/$1.log" &
+  "$server" --port 0 --db "$tmp/$1.db" --audit "$1" >/dev/null 2>"$tmp/$1.log" &
   pids+=("$!")
-  wait_listening "$tmp/$1.log"
+  base=$(wait_listening "$tmp/$1.log")
 }
 
 # Creates tools/bench/patient.json on base $1; prints the new id.
@@ -99,8 +99,10 @@ run_wrk() {
 
 started=$(date -u '+%Y-%m-%d %H:%M UTC')
 log "binary $server; temporary files in $tmp"
-on_base=$(start_server on)
-off_base=$(start_server off)
+start_server on
+on_base=$base
+start_server off
+off_base=$base
 on_id=$(create_patient "$on_base")
 off_id=$(create_patient "$off_base")
 [ -n "$on_id" ] && [ -n "$off_id" ] || { log "a create returned no Location"; exit 1; }
