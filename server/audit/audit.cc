@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <iterator>
 #include <iostream>
 #include <set>
 
@@ -593,8 +594,12 @@ void AuditLog::Run() {
       wake_.wait_for(lock, options_.interval, [this] {
         return stopping_ || flush_requested_ || queue_.size() >= options_.batch;
       });
-      flush_requested_ = false;
-      batch.swap(queue_);
+      // At most `batch` events per store transaction: the queue frees up as each commits.
+      const std::size_t n = std::min(queue_.size(), options_.batch);
+      batch.assign(std::make_move_iterator(queue_.begin()),
+                   std::make_move_iterator(queue_.begin() + static_cast<std::ptrdiff_t>(n)));
+      queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+      flush_requested_ = flush_requested_ && !queue_.empty();
       last = stopping_;
     }
     progress_.notify_all();  // room in the queue

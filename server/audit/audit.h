@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -102,8 +103,9 @@ struct LogOptions {
   // wait. A kill -9 loses at most what was queued since the last commit.
   std::chrono::milliseconds interval{50};
   std::size_t batch = 500;
-  // Submit() blocks while this many events wait (the store cannot keep up): no event is dropped.
-  std::size_t max_queue = 100'000;
+  // Submit() blocks while this many events wait (the store cannot keep up): no event is
+  // dropped, and the queue (about 2 KB an event) and the loss window of a kill -9 stay bounded.
+  std::size_t max_queue = 20'000;
 };
 
 // The queue and its writer thread. Thread-safe.
@@ -140,7 +142,7 @@ class AuditLog {
   mutable std::mutex mutex_;
   std::condition_variable wake_;      // the writer: work or stop
   std::condition_variable progress_;  // Flush() and a full queue: a batch ended
-  std::vector<Event> queue_;
+  std::deque<Event> queue_;
   std::uint64_t submitted_ = 0;  // events accepted so far
   std::uint64_t done_ = 0;       // events written or failed so far
   std::uint64_t written_ = 0;
