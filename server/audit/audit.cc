@@ -549,6 +549,12 @@ AuditLog::AuditLog(storage::Store& store, LogOptions options)
 AuditLog::~AuditLog() { Stop(); }
 
 void AuditLog::Submit(Event event) {
+  // A large body (a search Bundle) is reduced to its patients here, so that the queue stays
+  // small: 20,000 records of at most this many bytes each.
+  if (event.body.size() > kMaxQueuedBody) {
+    if (event.status < 300) event.patients = PatientsIn(event.body);
+    std::string().swap(event.body);
+  }
   std::unique_lock lock(mutex_);
   if (stopping_) return;
   progress_.wait(lock, [this] { return queue_.size() < options_.max_queue || stopping_; });
@@ -656,7 +662,9 @@ fhir::Result<AuditLog::Prepared> AuditLog::Prepare(const Event& e) {
   const Interaction interaction = Classify(e);
   const auto& s = e.segments;
   const bool bundle = interaction.subtype == "batch" || interaction.subtype == "transaction";
-  if (e.status < 300 && !bundle) patients = PatientsIn(e.body);  // entries have their own
+  if (e.status < 300 && !bundle) {  // a Bundle's entries have AuditEvents of their own
+    patients = e.patients ? *e.patients : PatientsIn(e.body);
+  }
   // The resident whose record was asked for, also when the access was refused or answered
   // nothing readable: the current (or, after a delete, the last) version says who it is.
   if (s.size() >= 2 && IsType(s[0]) && s[1] != "_history" && s[1] != "_search") {

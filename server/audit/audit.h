@@ -42,6 +42,8 @@ struct Event {
   // answered without a body, the resource sent: the patients are found in it.
   std::string body;
   std::string location;  // Type/id/_history/v of a write, when answered
+  // The patients of `body`, when Submit() found them already (a large body is not queued).
+  std::optional<std::vector<std::string>> patients;
   AccessBasis basis;
 };
 
@@ -107,6 +109,9 @@ struct LogOptions {
   // dropped, and the queue (about 2 KB an event) and the loss window of a kill -9 stay bounded.
   std::size_t max_queue = 20'000;
 };
+
+// Bodies larger than this are not queued: Submit() keeps only their patients.
+inline constexpr std::size_t kMaxQueuedBody = 16 * 1024;
 
 // The queue and its writer thread. Thread-safe.
 class AuditLog {

@@ -641,6 +641,60 @@ TEST_CASE("audit: a resident searches the AuditEvents about them") {
   CHECK(At(server.Find("patient=" + ada + "&date=lt2000-01-01"), "total") == "0");
 }
 
+TEST_CASE("audit: with authentication, a resident reads the trail of their own record") {
+  AuditServer server(/*with_auth=*/true);
+  const std::string registry = Bearer("system/*.cruds", "");
+  const std::string ada =
+      AuditServer::CreatedId(server.Call(http::verb::post, "/fhir/Patient", Patient("Ada"), registry));
+  const std::string bob =
+      AuditServer::CreatedId(server.Call(http::verb::post, "/fhir/Patient", Patient("Bob"), registry));
+  REQUIRE(!ada.empty());
+  REQUIRE(!bob.empty());
+  const std::string ada_token = Bearer("patient/*.rs", "Patient/" + ada);
+  REQUIRE(server.Call(http::verb::get, "/fhir/Patient/" + ada, {}, ada_token).result_int() == 200);
+  REQUIRE(server.Call(http::verb::get, "/fhir/Patient/" + bob, {}, registry).result_int() == 200);
+  server.log().Flush();
+  // Her create (by the registry) and her own read; nothing about Bob.
+  Response trail =
+      server.Call(http::verb::get, "/fhir/AuditEvent?patient=Patient/" + ada, {}, ada_token);
+  REQUIRE(trail.result_int() == 200);
+  CHECK(At(trail.body(), "total") == "2");
+  CHECK(trail.body().find(bob) == std::string::npos);
+  CHECK(trail.body().find("\"reference\":\"Patient/" + ada + "\"") != std::string::npos);
+  // The registry's create: agent identified by its subject only.
+  const std::string created = server.Find("patient=" + ada + "&subtype=create");
+  REQUIRE(At(created, "total") == "1");
+  CHECK(At(created, "entry[0].resource.agent[0].who.reference").empty());
+  CHECK(At(created, "entry[0].resource.agent[0].who.identifier.value") == "dr-9");
+}
+
+TEST_CASE("audit: a large body is reduced to its patients before it is queued") {
+  AuditServer server;
+  audit::LogOptions options;
+  options.source.site = "http://test/fhir";
+  audit::AuditLog log(server.store(), options);
+  audit::Event e;
+  e.recorded = std::chrono::system_clock::now();
+  e.method = "GET";
+  e.segments = {"Observation"};
+  e.status = 200;
+  e.body = R"({"resourceType":"Bundle","type":"searchset","entry":[)";
+  for (int i = 0; i < 400; ++i) {
+    e.body += std::string(i ? "," : "") +
+              R"({"resource":{"resourceType":"Observation","subject":{"reference":"Patient/big-)" +
+              std::to_string(i % 3) + R"("}}})";
+  }
+  e.body += "]}";
+  REQUIRE(e.body.size() > audit::kMaxQueuedBody);
+  log.Submit(std::move(e));
+  log.Stop();
+  CHECK(log.written() == 1);
+  const std::string events = server.Find("subtype=search-type&patient=big-2");
+  REQUIRE(At(events, "total") == "1");
+  CHECK(At(events, "entry[0].resource.entity") == "<4>");  // 3 patients and the query
+  CHECK(At(events, "entry[0].resource.entity[2].what.reference") == "Patient/big-2");
+}
+
 TEST_CASE("audit: the batch writer writes what is queued on shutdown") {
   AuditServer server;
   storage::Store& store = server.store();
