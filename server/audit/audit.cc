@@ -284,8 +284,9 @@ class Builder {
                  std::string_view identifier_system = {}, std::string_view identifier_value = {}) {
     fhir::search::ReferenceEntry entry{std::string(param), "", "", "", "", "", ""};
     const std::size_t slash = reference.find('/');
-    if (slash != std::string_view::npos && reference.find('/', slash + 1) == std::string_view::npos &&
-        IsType(std::string(reference.substr(0, slash))) && slash + 1 < reference.size()) {
+    const bool type_and_id = slash != std::string_view::npos && slash + 1 < reference.size() &&
+                             reference.find('/', slash + 1) == std::string_view::npos;
+    if (type_and_id && IsType(std::string(reference.substr(0, slash)))) {
       entry.target_type = reference.substr(0, slash);
       entry.target_id = reference.substr(slash + 1);
     }
@@ -327,8 +328,9 @@ class Builder {
 
 }  // namespace
 
-Built BuildAuditEvent(const Event& e, const Source& source, const std::vector<std::string>& patients,
-                      std::string_view id, std::string_view last_updated) {
+Built BuildAuditEvent(const Event& e, const Source& source,
+                      const std::vector<std::string>& patients, std::string_view id,
+                      std::string_view last_updated) {
   Built built;
   fhir::search::IndexEntries& index = built.index;
   const Interaction interaction = Classify(e);

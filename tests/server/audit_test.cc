@@ -86,7 +86,9 @@ class AuditServer {
     plain_.reset();
     log_.reset();
     store_.reset();
-    for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path_.string() + suffix);
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      std::filesystem::remove(path_.string() + suffix);
+    }
   }
 
   Response Call(http::verb method, std::string_view target, std::string body = {},
@@ -644,10 +646,10 @@ TEST_CASE("audit: a resident searches the AuditEvents about them") {
 TEST_CASE("audit: with authentication, a resident reads the trail of their own record") {
   AuditServer server(/*with_auth=*/true);
   const std::string registry = Bearer("system/*.cruds", "");
-  const std::string ada =
-      AuditServer::CreatedId(server.Call(http::verb::post, "/fhir/Patient", Patient("Ada"), registry));
-  const std::string bob =
-      AuditServer::CreatedId(server.Call(http::verb::post, "/fhir/Patient", Patient("Bob"), registry));
+  const std::string ada = AuditServer::CreatedId(
+      server.Call(http::verb::post, "/fhir/Patient", Patient("Ada"), registry));
+  const std::string bob = AuditServer::CreatedId(
+      server.Call(http::verb::post, "/fhir/Patient", Patient("Bob"), registry));
   REQUIRE(!ada.empty());
   REQUIRE(!bob.empty());
   const std::string ada_token = Bearer("patient/*.rs", "Patient/" + ada);
