@@ -86,9 +86,12 @@ trap cleanup EXIT
 log() { echo "search_bench: $*" >&2; }
 
 wait_listening() {
+  local found
   for _ in $(seq 300); do
-    if grep -q 'listening on' "$1" 2>/dev/null; then
-      sed -n 's/.*listening on \([^ ]*\).*/\1/p' "$1" | head -1
+    # The line may be caught half written: wait for the address and its end of line.
+    found=$(sed -n 's/.*listening on \([^ ]*[0-9a-z]\)$/\1/p' "$1" 2>/dev/null | head -1)
+    if [ -n "$found" ] && [ "$(tail -c1 "$1" | od -An -c | tr -d ' ')" = '\n' ]; then
+      echo "$found"
       return 0
     fi
     sleep 0.1
