@@ -133,8 +133,8 @@ struct Option {
 };
 
 // One row per setting: flags, variables and --help all come from here, so they cannot drift.
-const std::array<Option, 21>& Options() {
-  static const std::array<Option, 21> options = {{
+const std::array<Option, 22>& Options() {
+  static const std::array<Option, 22> options = {{
       {"--host", "FHIR_HOST", "HOST", "address or host name to listen on",
        [](std::string_view v, Config& c) -> Error {
          if (v.empty()) return "expected an address or host name";
@@ -155,6 +155,14 @@ const std::array<Option, 21>& Options() {
          return std::nullopt;
        },
        [](const Config& c) { return c.db_path; }},
+      {"--sync", "FHIR_SYNC", "normal|full",
+       "durability of commits: normal survives a server crash, full also a power loss",
+       [](std::string_view v, Config& c) -> Error {
+         if (v != "normal" && v != "full") return "expected normal or full";
+         c.sync_full = v == "full";
+         return std::nullopt;
+       },
+       [](const Config& c) { return std::string(c.sync_full ? "full" : "normal"); }},
       {"--threads", "FHIR_THREADS", "N", "I/O threads; 0 = one per hardware thread",
        [](std::string_view v, Config& c) { return SetNumber(v, 0, 1024, c.threads); },
        [](const Config& c) { return std::to_string(c.threads); }},

@@ -17,6 +17,10 @@ struct Config {
   std::string base_path = "/fhir";  // "" (root) or "/a[/b...]" without a trailing slash
   std::string public_base_url;      // full base URL from --base-url; "" = http://host:port/base
   std::string db_path = "fhir.db";  // the SQLite file, created if missing
+  // SQLite synchronous setting of the writer: false = NORMAL (an acknowledged write survives a
+  // crash or kill -9 of the server), true = FULL (also a power loss or OS crash; an fsync per
+  // commit).
+  bool sync_full = false;
   int threads = 0;                  // io_context threads; 0 = std::thread::hardware_concurrency()
   // Largest request body; a larger one gets 413. Whole bodies are held in memory.
   size_t max_body_bytes = size_t{16} << 20;

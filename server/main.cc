@@ -92,6 +92,8 @@ int Serve(const server::Config& config) {
 
   storage::sqlite::SqliteOptions store_options;
   store_options.path = config.db_path;
+  store_options.sync = config.sync_full ? storage::sqlite::SqliteOptions::Sync::kFull
+                                        : storage::sqlite::SqliteOptions::Sync::kNormal;
   auto store = storage::sqlite::OpenSqliteStore(store_options);
   if (!store.ok()) {
     std::cerr << "fhir-server: cannot open " << config.db_path << ": "

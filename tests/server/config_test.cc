@@ -54,6 +54,7 @@ TEST_CASE("ParseConfig reads every flag, as '--flag value' or '--flag=value'") {
   CHECK(c.port == 0);
   CHECK(c.base_path == "/api/r4");
   CHECK(c.db_path == "/tmp/x.db");
+  CHECK_FALSE(c.sync_full);
   CHECK(c.threads == 3);
   CHECK(c.max_body_bytes == 1000);
   CHECK(c.max_header_bytes == 2048);
@@ -178,6 +179,14 @@ TEST_CASE("--help wins over everything else") {
   }
 }
 
+TEST_CASE("--sync chooses SQLite's synchronous setting") {
+  CHECK_FALSE(Parse({}).config.sync_full);
+  CHECK(Parse({"--sync", "full"}).config.sync_full);
+  CHECK_FALSE(Parse({"--sync=normal"}).config.sync_full);
+  CHECK(Parse({"--sync", "sometimes"}).error.find("--sync 'sometimes': expected normal or full") !=
+        std::string::npos);
+}
+
 TEST_CASE("Usage documents every flag and variable") {
   const std::string usage = Usage();
   for (const char* word : {"--host",
@@ -188,6 +197,8 @@ TEST_CASE("Usage documents every flag and variable") {
                            "FHIR_BASE_URL",
                            "--db",
                            "FHIR_DB",
+                           "--sync",
+                           "FHIR_SYNC",
                            "--threads",
                            "FHIR_THREADS",
                            "--max-body-bytes",
