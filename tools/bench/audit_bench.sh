@@ -36,34 +36,12 @@ for tool in wrk curl awk; do
   command -v "$tool" >/dev/null || { echo "audit_bench: $tool is not installed" >&2; exit 2; }
 done
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/audit_bench.XXXXXX")
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-log() { echo "audit_bench: $*" >&2; }
-
-# Waits for "listening on ..." in file $1 and prints what follows it.
-wait_listening() {
-  for _ in $(seq 300); do
-    if grep -q 'listening on' "$1" 2>/dev/null; then
-      sed -n 's/.*listening on \([^ ]*\).*/\1/p' "$1" | head -1
-      return 0
-    fi
-    sleep 0.1
-  done
-  echo "audit_bench: no server came up; its output:" >&2
-  cat "$1" >&2
-  return 1
-}
+bench_name=audit_bench
+# shellcheck source=tools/bench/bench_lib.sh
+. "$here/bench_lib.sh"
 
 # Starts fhir-server --audit $1 on a fresh database; sets base to its base URL. The access
-# log stays on (the default) and goes to a file, as in rest_bench.sh.
+# log stays on (the default) and goes to a file, as in rest_bench.sh. (Replaces bench_lib's.)
 start_server() {
   "$server" --port 0 --db "$tmp/$1.db" --audit "$1" >/dev/null 2>"$tmp/$1.log" &
   pids+=("$!")
@@ -86,15 +64,8 @@ audit_count() {
 run_wrk() {
   wrk -t2 -c"$connections" -d"${duration}s" --timeout 10s -s "$here/wrk_report.lua" "$1" \
     >"$tmp/wrk.out" 2>&1 || { cat "$tmp/wrk.out" >&2; exit 1; }
-  local _ duration_us p50_us p99_us bad errors
-  read -r _ n duration_us p50_us p99_us bad errors < <(grep '^RESULT' "$tmp/wrk.out")
-  if [ "$bad" != 0 ] || [ "$errors" != 0 ]; then
-    log "$1: $bad non-2xx/3xx responses, $errors socket errors"
-    exit 1
-  fi
+  wrk_result "$1"
   secs=$(awk -v d="$duration_us" 'BEGIN { printf "%.3f", d / 1e6 }')
-  p50=$(awk -v v="$p50_us" 'BEGIN { printf "%.2f", v / 1000 }')
-  p99=$(awk -v v="$p99_us" 'BEGIN { printf "%.2f", v / 1000 }')
 }
 
 started=$(date -u '+%Y-%m-%d %H:%M UTC')
@@ -140,7 +111,6 @@ for round in $(seq "$rounds"); do
 done
 total=$(audit_count "$on_base")
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }
 echo "Audit benchmark, $started, $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "GET Patient/ID: wrk -t2 -c$connections, best of $rounds interleaved ${duration}-s rounds;" \
      "$total AuditEvents written in all"

@@ -48,67 +48,15 @@ for tool in wrk curl bzip2 awk; do
   command -v "$tool" >/dev/null || { echo "rest_bench: $tool is not installed" >&2; exit 2; }
 done
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/rest_bench.XXXXXX")
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-log() { echo "rest_bench: $*" >&2; }
-
-# Waits for "listening on ..." in file $1 and prints what follows it.
-wait_listening() {
-  for _ in $(seq 300); do
-    if grep -q 'listening on' "$1" 2>/dev/null; then
-      sed -n 's/.*listening on \([^ ]*\).*/\1/p' "$1" | head -1
-      return 0
-    fi
-    sleep 0.1
-  done
-  echo "rest_bench: no server came up; its output:" >&2
-  cat "$1" >&2
-  return 1
-}
-
-# Starts fhir-server on a free port with a fresh database $1; sets base and server_pid.
-# The access log stays on (the default) and goes to a file, as in a deployment.
-start_server() {
-  "$server" --port 0 --db "$1" 2>"$tmp/server.log" &
-  server_pid=$!
-  pids+=("$server_pid")
-  base=$(wait_listening "$tmp/server.log")
-}
-
-stop_pid() {
-  kill "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
-}
-
-# Starts fhir-ref-server answering the raw response in file $1; sets ref_base and ref_pid.
-start_ref() {
-  "$ref" --response "$1" >"$tmp/ref.out" 2>&1 &
-  ref_pid=$!
-  pids+=("$ref_pid")
-  ref_base="http://127.0.0.1:$(wait_listening "$tmp/ref.out")"
-}
+bench_name=rest_bench
+# shellcheck source=tools/bench/bench_lib.sh
+. "$here/bench_lib.sh"
 
 # wrk against URL $1 (POSTing file $2 if given); sets rps p50 p99 (ms) and n.
 run_wrk() {
   BENCH_BODY=${2:-} wrk -t2 -c"$connections" -d"${duration}s" --timeout 10s \
     -s "$here/wrk_report.lua" "$1" >"$tmp/wrk.out" 2>&1 || { cat "$tmp/wrk.out" >&2; exit 1; }
-  local _ duration_us p50_us p99_us bad errors
-  read -r _ n duration_us p50_us p99_us bad errors < <(grep '^RESULT' "$tmp/wrk.out")
-  if [ "$bad" != 0 ] || [ "$errors" != 0 ]; then
-    log "$1: $bad non-2xx/3xx responses, $errors socket errors"
-    exit 1
-  fi
-  rps=$(awk -v n="$n" -v d="$duration_us" 'BEGIN { printf "%.0f", n / (d / 1e6) }')
-  p50=$(awk -v v="$p50_us" 'BEGIN { printf "%.2f", v / 1000 }')
-  p99=$(awk -v v="$p99_us" 'BEGIN { printf "%.2f", v / 1000 }')
+  wrk_result "$1"
 }
 
 # Runs `rounds` interleaved rounds of wrk against the reference ($1) and us ($2) (POSTing $3
@@ -125,7 +73,6 @@ compare() {
   done
 }
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }
 
 rows=()
 row() { rows+=("$(printf '| %s | %s | %s | %s | **%s** | %s | %s / %s | %s / %s |' "$@")"); }

@@ -71,55 +71,11 @@ for tool in wrk curl bzip2 awk python3; do
   command -v "$tool" >/dev/null || { echo "search_bench: $tool is not installed" >&2; exit 2; }
 done
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/search_bench.XXXXXX")
+bench_name=search_bench
+# shellcheck source=tools/bench/bench_lib.sh
+. "$here/bench_lib.sh"
 [ -n "$data" ] || data=$tmp/data
 mkdir -p "$data"
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-log() { echo "search_bench: $*" >&2; }
-
-wait_listening() {
-  local found
-  for _ in $(seq 300); do
-    # The line may be caught half written: wait for the address and its end of line.
-    found=$(sed -n 's/.*listening on \([^ ]*[0-9a-z]\)$/\1/p' "$1" 2>/dev/null | head -1)
-    if [ -n "$found" ] && [ "$(tail -c1 "$1" | od -An -c | tr -d ' ')" = '\n' ]; then
-      echo "$found"
-      return 0
-    fi
-    sleep 0.1
-  done
-  echo "search_bench: no server came up; its output:" >&2
-  cat "$1" >&2
-  return 1
-}
-
-# Starts fhir-server with a fresh database $1; sets base and server_pid. Access log on, to a file.
-start_server() {
-  "$server" --port 0 --db "$1" 2>"$tmp/server.log" &
-  server_pid=$!
-  pids+=("$server_pid")
-  base=$(wait_listening "$tmp/server.log")
-}
-
-stop_pid() {
-  kill "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
-}
-
-start_ref() {
-  "$ref" --response "$1" >"$tmp/ref.out" 2>&1 &
-  ref_pid=$!
-  pids+=("$ref_pid")
-  ref_base="http://127.0.0.1:$(wait_listening "$tmp/ref.out")"
-}
 
 # Generates $1 residents into $data/r$1 unless there already; sets gen.
 generate() {
@@ -176,18 +132,9 @@ print(sum(b["entries"] for b in m["bundles"] if b["file"] in loaded))' "$gen/man
 run_wrk() {
   BENCH_PATHS=${3:-} wrk -t"$4" -c"$5" -d"${duration}s" --timeout 30s -s "$2" "$1" \
     >"$tmp/wrk.out" 2>&1 || { cat "$tmp/wrk.out" >&2; exit 1; }
-  local _ duration_us p50_us p99_us bad errors
-  read -r _ n duration_us p50_us p99_us bad errors < <(grep '^RESULT' "$tmp/wrk.out")
-  if [ "$bad" != 0 ] || [ "$errors" != 0 ]; then
-    log "$1: $bad non-2xx/3xx responses, $errors socket errors"
-    exit 1
-  fi
-  rps=$(awk -v n="$n" -v d="$duration_us" 'BEGIN { printf "%.0f", n / (d / 1e6) }')
-  p50=$(awk -v v="$p50_us" 'BEGIN { printf "%.2f", v / 1000 }')
-  p99=$(awk -v v="$p99_us" 'BEGIN { printf "%.2f", v / 1000 }')
+  wrk_result "$1"
 }
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }
 total_of() { curl -sf "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("total"))'; }
 urlq() { python3 -c 'import sys,urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$1"; }
 
