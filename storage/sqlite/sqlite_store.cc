@@ -841,86 +841,49 @@ class SqliteWriteTransaction final : public WriteTransaction {
     return pid;
   }
 
+  // One index row: (rid, the id of `param` on `type`, values...) by `insert`.
+  template <class... Values>
+  Status InsertIndexRow(const char* insert, const std::string& type, std::int64_t rid,
+                        const std::string& param, const Values&... values) {
+    FHIR_ASSIGN_OR_RETURN(std::int64_t pid, ParamId(type, param));
+    FHIR_ASSIGN_OR_RETURN(Statement add, connection_.Prepare(insert));
+    add.Bind(rid);
+    add.Bind(pid);
+    (add.Bind(values), ...);
+    return add.Run();
+  }
+
   Status WriteIndex(const std::string& type, std::int64_t rid,
                     const fhir::search::IndexEntries& index) {
     for (const auto& e : index.strings) {
-      FHIR_ASSIGN_OR_RETURN(std::int64_t pid, ParamId(type, e.param));
-      FHIR_ASSIGN_OR_RETURN(Statement add,
-                            connection_.Prepare("INSERT INTO idx_string VALUES(?, ?, ?, ?)"));
-      add.Bind(rid);
-      add.Bind(pid);
-      add.Bind(e.normalized);
-      add.Bind(e.exact);
-      FHIR_RETURN_IF_ERROR(add.Run());
+      FHIR_RETURN_IF_ERROR(InsertIndexRow("INSERT INTO idx_string VALUES(?, ?, ?, ?)", type, rid,
+                                          e.param, e.normalized, e.exact));
     }
     for (const auto& e : index.tokens) {
-      FHIR_ASSIGN_OR_RETURN(std::int64_t pid, ParamId(type, e.param));
-      FHIR_ASSIGN_OR_RETURN(Statement add, connection_.Prepare(
-                                               "INSERT INTO idx_token VALUES(?, ?, ?, ?, ?, ?, ?)"));
-      add.Bind(rid);
-      add.Bind(pid);
-      add.Bind(e.system);
-      add.Bind(e.code);
-      add.Bind(e.text);
-      add.Bind(e.type_system);
-      add.Bind(e.type_code);
-      FHIR_RETURN_IF_ERROR(add.Run());
+      FHIR_RETURN_IF_ERROR(InsertIndexRow("INSERT INTO idx_token VALUES(?, ?, ?, ?, ?, ?, ?)", type,
+                                          rid, e.param, e.system, e.code, e.text, e.type_system,
+                                          e.type_code));
     }
     for (const auto& e : index.dates) {
-      FHIR_ASSIGN_OR_RETURN(std::int64_t pid, ParamId(type, e.param));
-      FHIR_ASSIGN_OR_RETURN(Statement add,
-                            connection_.Prepare("INSERT INTO idx_date VALUES(?, ?, ?, ?)"));
-      add.Bind(rid);
-      add.Bind(pid);
-      add.Bind(e.low);
-      add.Bind(e.high);
-      FHIR_RETURN_IF_ERROR(add.Run());
+      FHIR_RETURN_IF_ERROR(InsertIndexRow("INSERT INTO idx_date VALUES(?, ?, ?, ?)", type, rid,
+                                          e.param, e.low, e.high));
     }
     for (const auto& e : index.numbers) {
-      FHIR_ASSIGN_OR_RETURN(std::int64_t pid, ParamId(type, e.param));
-      FHIR_ASSIGN_OR_RETURN(Statement add,
-                            connection_.Prepare("INSERT INTO idx_number VALUES(?, ?, ?, ?)"));
-      add.Bind(rid);
-      add.Bind(pid);
-      add.Bind(e.low);
-      add.Bind(e.high);
-      FHIR_RETURN_IF_ERROR(add.Run());
+      FHIR_RETURN_IF_ERROR(InsertIndexRow("INSERT INTO idx_number VALUES(?, ?, ?, ?)", type, rid,
+                                          e.param, e.low, e.high));
     }
     for (const auto& e : index.quantities) {
-      FHIR_ASSIGN_OR_RETURN(std::int64_t pid, ParamId(type, e.param));
-      FHIR_ASSIGN_OR_RETURN(Statement add,
-                            connection_.Prepare("INSERT INTO idx_quantity VALUES(?, ?, ?, ?, ?, ?)"));
-      add.Bind(rid);
-      add.Bind(pid);
-      add.Bind(e.system);
-      add.Bind(e.code);
-      add.Bind(e.low);
-      add.Bind(e.high);
-      FHIR_RETURN_IF_ERROR(add.Run());
+      FHIR_RETURN_IF_ERROR(InsertIndexRow("INSERT INTO idx_quantity VALUES(?, ?, ?, ?, ?, ?)", type,
+                                          rid, e.param, e.system, e.code, e.low, e.high));
     }
     for (const auto& e : index.references) {
-      FHIR_ASSIGN_OR_RETURN(std::int64_t pid, ParamId(type, e.param));
-      FHIR_ASSIGN_OR_RETURN(
-          Statement add,
-          connection_.Prepare("INSERT INTO idx_reference VALUES(?, ?, ?, ?, ?, ?, ?, ?)"));
-      add.Bind(rid);
-      add.Bind(pid);
-      add.Bind(e.target_type);
-      add.Bind(e.target_id);
-      add.Bind(e.version);
-      add.Bind(e.url);
-      add.Bind(e.identifier_system);
-      add.Bind(e.identifier_value);
-      FHIR_RETURN_IF_ERROR(add.Run());
+      FHIR_RETURN_IF_ERROR(InsertIndexRow(
+          "INSERT INTO idx_reference VALUES(?, ?, ?, ?, ?, ?, ?, ?)", type, rid, e.param,
+          e.target_type, e.target_id, e.version, e.url, e.identifier_system, e.identifier_value));
     }
     for (const auto& e : index.uris) {
-      FHIR_ASSIGN_OR_RETURN(std::int64_t pid, ParamId(type, e.param));
-      FHIR_ASSIGN_OR_RETURN(Statement add,
-                            connection_.Prepare("INSERT INTO idx_uri VALUES(?, ?, ?)"));
-      add.Bind(rid);
-      add.Bind(pid);
-      add.Bind(e.value);
-      FHIR_RETURN_IF_ERROR(add.Run());
+      FHIR_RETURN_IF_ERROR(
+          InsertIndexRow("INSERT INTO idx_uri VALUES(?, ?, ?)", type, rid, e.param, e.value));
     }
     return Status::Ok();
   }
