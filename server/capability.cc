@@ -44,6 +44,7 @@ const char* SearchTypeName(fhir::SearchParamType type) {
     case fhir::SearchParamType::kUri:
       return "uri";
     case fhir::SearchParamType::kComposite:
+      return "composite";
     case fhir::SearchParamType::kSpecial:
       return nullptr;
   }
@@ -55,11 +56,16 @@ const char* ModifiersOf(fhir::SearchParamType type) {
     case fhir::SearchParamType::kString:
       return "Modifiers: :exact, :contains, :missing. Case- and accent-insensitive prefix match.";
     case fhir::SearchParamType::kToken:
-      return "Modifiers: :not, :text, :of-type (Identifier), :missing.";
+      return "Modifiers: :not, :text, :of-type (Identifier), :missing, :in and :not-in (ValueSets "
+             "stored on this server), :above and :below (system|code in a stored CodeSystem "
+             "with an is-a hierarchy).";
     case fhir::SearchParamType::kReference:
       return "Modifiers: :[type], :identifier, :missing; chaining (several hops) and _has.";
     case fhir::SearchParamType::kUri:
       return "Modifiers: :above, :below, :missing.";
+    case fhir::SearchParamType::kComposite:
+      return "Components separated by $ (\\$ escapes), matched on the same element; prefixes "
+             "on date, number and quantity components. Modifier: :missing.";
     default:
       return "Prefixes: eq, ne, gt, lt, ge, le, sa, eb, ap. Modifier: :missing.";
   }
@@ -90,12 +96,13 @@ void WriteRestResource(Writer& writer, std::string_view type) {
   writer.Key("searchParam");
   writer.StartArray();
   // Exactly the parameters the search engine answers (fhir/search, server/search): every R4
-  // parameter of the type except composite and special ones.
+  // parameter of the type except special ones (and composites whose components are unknown).
   for (const fhir::search::BoundParam& param : fhir::search::SearchRegistry::Get().ForType(type)) {
     const fhir::SearchParameterDef& def = *param.def;
     const char* kind = SearchTypeName(def.type);
     if (kind == nullptr) continue;
     if (param.expression.empty() && def.code != "_id" && def.code != "_lastUpdated") continue;
+    if (def.type == fhir::SearchParamType::kComposite && param.components.empty()) continue;
     writer.StartObject();
     WriteMember(writer, "name", def.code);
     WriteMember(writer, "definition", def.url);

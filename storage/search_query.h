@@ -14,7 +14,16 @@ namespace storage {
 // parses FHIR search syntax (prefixes, modifiers, chains, _has) into this; the store compiles it
 // to its query language. Dates are ms since the epoch, inclusive ranges (fhir/search/normalize.h).
 
-enum class IndexTable : std::uint8_t { kString, kToken, kDate, kNumber, kQuantity, kReference, kUri };
+enum class IndexTable : std::uint8_t {
+  kString,
+  kToken,
+  kDate,
+  kNumber,
+  kQuantity,
+  kReference,
+  kUri,
+  kComposite,
+};
 
 enum class Prefix : std::uint8_t { kEq, kNe, kGt, kLt, kGe, kLe, kSa, kEb, kAp };
 
@@ -37,6 +46,9 @@ struct Match {
     kUriBelow,        // uri starts with value
     kUriAbove,        // value starts with uri
     kId,              // _id = value
+    kComposite,       // `parts[i]` matches component i + 1 of one composite index row
+    kTokenIn,         // system = *system and code in `codes` (:in, :above, :below), or with
+                      // `codes_excluded` any code of the system but `codes`
   };
   Kind kind = Kind::kToken;
   Prefix prefix = Prefix::kEq;
@@ -51,6 +63,11 @@ struct Match {
   std::int64_t time_low = 0, time_high = 0;
   bool is_time = false;
   std::shared_ptr<SearchQuery> chain;  // kChain
+  // kComposite: one match per component, in order, each of kind kToken, kRange, kStringStarts,
+  // kReference, kReferenceUrl or kUri against that component's columns.
+  std::vector<Match> parts;
+  std::vector<std::string> codes;  // kTokenIn
+  bool codes_excluded = false;     // kTokenIn
 };
 
 struct Criterion {

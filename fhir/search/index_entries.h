@@ -67,6 +67,30 @@ struct UriEntry {
   std::string value;
 };
 
+// One value of a composite parameter's component, in the columns the store keeps for it:
+// token (system, code), quantity (system, unit code, range), number (range), date (range in ms,
+// `is_time`), string (code: normalised, exact: as written), reference (system: target type,
+// code: target id, exact: absolute URL or canonical), uri (code).
+struct CompositePart {
+  std::string system;
+  std::string code;
+  std::string exact;
+  double low = 0;
+  double high = 0;
+  std::int64_t time_low = 0;
+  std::int64_t time_high = 0;
+  bool is_time = false;
+};
+
+// A composite parameter (http://hl7.org/fhir/R4/search.html#composite): one entry per element
+// its expression selects and per combination of its components' values on that element, so
+// that a search matches only components of the same element. `parts` has one value per
+// component, in the definition's order (2 or 3).
+struct CompositeEntry {
+  std::string param;
+  std::vector<CompositePart> parts;
+};
+
 struct IndexEntries {
   std::vector<StringEntry> strings;
   std::vector<TokenEntry> tokens;
@@ -75,10 +99,11 @@ struct IndexEntries {
   std::vector<QuantityEntry> quantities;
   std::vector<ReferenceEntry> references;
   std::vector<UriEntry> uris;
+  std::vector<CompositeEntry> composites;
 
   bool empty() const {
     return strings.empty() && tokens.empty() && dates.empty() && numbers.empty() &&
-           quantities.empty() && references.empty() && uris.empty();
+           quantities.empty() && references.empty() && uris.empty() && composites.empty();
   }
 };
 

@@ -410,6 +410,71 @@ class Extractor {
   IndexEntries& out_;
 };
 
+// The component values an Extractor found, as composite parts.
+std::vector<CompositePart> PartsOf(const IndexEntries& found) {
+  std::vector<CompositePart> parts;
+  for (const TokenEntry& e : found.tokens) {
+    if (!e.code.empty()) parts.push_back({e.system, e.code, "", 0, 0, 0, 0, false});
+  }
+  for (const StringEntry& e : found.strings) parts.push_back({"", e.normalized, e.exact, 0, 0, 0, 0, false});
+  for (const DateEntry& e : found.dates) parts.push_back({"", "", "", 0, 0, e.low, e.high, true});
+  for (const NumberEntry& e : found.numbers) {
+    parts.push_back({"", "", "", e.low, e.high, 0, 0, false});
+  }
+  for (const QuantityEntry& e : found.quantities) {
+    parts.push_back({e.system, e.code, "", e.low, e.high, 0, 0, false});
+  }
+  for (const ReferenceEntry& e : found.references) {
+    if (e.target_id.empty() && e.url.empty()) continue;
+    parts.push_back({e.target_type, e.target_id, e.url, 0, 0, 0, 0, false});
+  }
+  for (const UriEntry& e : found.uris) parts.push_back({"", e.value, "", 0, 0, 0, 0, false});
+  return parts;
+}
+
+// At most this many entries per element of a composite (the product of its components'
+// value counts): a CodeableConcept with many codings times a value stays well below it.
+constexpr std::size_t kMaxCombinations = 256;
+
+// The entries of composite `param` on `resource`: for each element its expression selects,
+// every combination of its components' values on that element (none when a component has
+// no value there).
+void AddComposite(const BoundParam& param, const Resource& resource,
+                  const fhirpath::Collection& elements, IndexEntries& out) {
+  fhirpath::Environment environment;
+  environment.resource = &resource;
+  for (const fhirpath::Value& element : elements) {
+    std::vector<std::vector<CompositePart>> values;
+    for (const BoundComponent& component : param.components) {
+      Result<fhirpath::Collection> found =
+          fhirpath::Evaluate(*component.parsed, fhirpath::Collection{element}, environment);
+      if (!found.ok()) break;
+      IndexEntries scratch;
+      Extractor extractor(scratch);
+      for (const fhirpath::Value& value : *found) extractor.Add(*component.def, value);
+      std::vector<CompositePart> parts = PartsOf(scratch);
+      if (parts.empty()) break;
+      values.push_back(std::move(parts));
+    }
+    if (values.size() != param.components.size()) continue;
+    std::vector<std::vector<CompositePart>> combinations(1);
+    for (const std::vector<CompositePart>& parts : values) {
+      std::vector<std::vector<CompositePart>> next;
+      for (const std::vector<CompositePart>& prefix : combinations) {
+        for (const CompositePart& part : parts) {
+          if (next.size() >= kMaxCombinations) break;
+          next.push_back(prefix);
+          next.back().push_back(part);
+        }
+      }
+      combinations = std::move(next);
+    }
+    for (std::vector<CompositePart>& parts : combinations) {
+      out.composites.push_back({std::string(param.def->code), std::move(parts)});
+    }
+  }
+}
+
 }  // namespace
 
 IndexEntries ExtractIndexEntries(const Resource& resource) {
@@ -419,7 +484,8 @@ IndexEntries ExtractIndexEntries(const Resource& resource) {
   for (const BoundParam& param : SearchRegistry::Get().ForType(type.name)) {
     if (param.expression.empty()) continue;
     const SearchParamType kind = param.def->type;
-    if (kind == SearchParamType::kComposite || kind == SearchParamType::kSpecial) continue;
+    if (kind == SearchParamType::kSpecial) continue;
+    if (kind == SearchParamType::kComposite && param.components.empty()) continue;
     // _id and _lastUpdated come from the store's own columns.
     if (param.def->code == "_id" || param.def->code == "_lastUpdated") continue;
     // An expression the engine cannot parse or evaluate indexes nothing rather than refusing
@@ -427,6 +493,10 @@ IndexEntries ExtractIndexEntries(const Resource& resource) {
     if (param.parsed == nullptr) continue;
     Result<fhirpath::Collection> values = fhirpath::Evaluate(*param.parsed, resource);
     if (!values.ok()) continue;
+    if (kind == SearchParamType::kComposite) {
+      AddComposite(param, resource, *values, out);
+      continue;
+    }
     for (const fhirpath::Value& value : *values) extractor.Add(*param.def, value);
   }
   return out;

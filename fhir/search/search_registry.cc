@@ -28,6 +28,31 @@ bool IsUpper(std::string_view name) {
   return !name.empty() && std::isupper(static_cast<unsigned char>(name[0])) != 0;
 }
 
+// R4 errata in composite definitions, corrected when the registry is built: the component
+// (composite URL, component index) gets `expression`. DocumentReference-relationship pairs
+// the relatesto (reference) definition with "code" and relation (token) with "target"; R4B
+// and R5 fixed it to relatesto = target, relation = code. Observation-code-value-date casts to
+// `DateTime`, the System type, which a FHIR dateTime is not (Observation-value-date itself uses
+// `dateTime`).
+struct ComponentFix {
+  std::string_view composite;
+  std::size_t index;
+  std::string_view expression;
+};
+constexpr ComponentFix kComponentFixes[] = {
+    {"http://hl7.org/fhir/SearchParameter/DocumentReference-relationship", 0, "target"},
+    {"http://hl7.org/fhir/SearchParameter/DocumentReference-relationship", 1, "code"},
+    {"http://hl7.org/fhir/SearchParameter/Observation-code-value-date", 1,
+     "value.as(dateTime) | value.as(Period)"},
+};
+
+std::string_view ComponentExpression(const SearchParameterDef& def, std::size_t index) {
+  for (const ComponentFix& fix : kComponentFixes) {
+    if (fix.composite == def.url && fix.index == index) return fix.expression;
+  }
+  return def.components[index].expression;
+}
+
 }  // namespace
 
 std::vector<std::string> SplitUnion(std::string_view expression) {
@@ -113,11 +138,13 @@ SearchRegistry::SearchRegistry() {
         }
       }
       if (!applies) continue;
-      BoundParam param{&def, entry.type, ExpressionForType(def.expression, info->name), nullptr};
+      BoundParam param{&def, entry.type, ExpressionForType(def.expression, info->name), nullptr,
+                       {}};
       if (!param.expression.empty()) {
         auto parsed = fhirpath::Parse(param.expression);
         if (parsed.ok()) param.parsed = *std::move(parsed);
       }
+      if (def.type == SearchParamType::kComposite) BindComponents(param);
       entry.params.push_back(std::move(param));
     }
     std::sort(entry.params.begin(), entry.params.end(),
@@ -126,6 +153,24 @@ SearchRegistry::SearchRegistry() {
   }
   std::sort(types_.begin(), types_.end(),
             [](const TypeParams& a, const TypeParams& b) { return a.type < b.type; });
+}
+
+void SearchRegistry::BindComponents(BoundParam& param) const {
+  const SearchParameterDef& def = *param.def;
+  std::vector<BoundComponent> components;
+  for (std::size_t i = 0; i < def.components.size(); ++i) {
+    BoundComponent component;
+    component.def = FindByUrl(def.components[i].definition);
+    if (component.def == nullptr || component.def->type == SearchParamType::kComposite ||
+        component.def->type == SearchParamType::kSpecial) {
+      return;
+    }
+    auto parsed = fhirpath::ParseCached(ComponentExpression(def, i));
+    if (!parsed.ok()) return;
+    component.parsed = *std::move(parsed);
+    components.push_back(std::move(component));
+  }
+  param.components = std::move(components);
 }
 
 const SearchRegistry& SearchRegistry::Get() {

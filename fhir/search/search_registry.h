@@ -15,12 +15,22 @@ namespace fhir::search {
 // expression that can select anything in that type. Shared parameters ("clinical-patient" spans
 // 30 types in one union) are split at their top-level `|`, so indexing a Condition evaluates
 // only the Condition branches; Resource/DomainResource branches are rewritten for the type.
+// A component of a composite parameter: the parameter that gives its type and its expression,
+// evaluated on each element the composite's expression selects.
+struct BoundComponent {
+  const SearchParameterDef* def = nullptr;
+  std::shared_ptr<const fhirpath::Expression> parsed;  // null when unparsable
+};
+
 struct BoundParam {
   const SearchParameterDef* def;
   std::string type;        // the resource type it is bound to
   std::string expression;  // empty: not indexable from the resource (e.g. _id, special)
   // `expression` parsed once when the registry is built; null when empty or unparsable.
   std::shared_ptr<const fhirpath::Expression> parsed;
+  // Composite parameters: the components in the definition's order; empty when one of them
+  // cannot be resolved or parsed (the parameter is then neither indexed nor searchable).
+  std::vector<BoundComponent> components;
 };
 
 class SearchRegistry {
@@ -37,6 +47,8 @@ class SearchRegistry {
 
  private:
   SearchRegistry();
+  // Fills param.components from the composite definition (param.def).
+  void BindComponents(BoundParam& param) const;
   struct TypeParams {
     std::string type;
     std::vector<BoundParam> params;  // sorted by code

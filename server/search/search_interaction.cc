@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -314,12 +315,55 @@ fhir::Result<bool> DropForbidden(const SearchTarget& target,
   return versions.size() != before;
 }
 
+// The stored terminology for :in, :not-in, :above and :below: the current resource of `type`
+// with canonical `url[|version]`, or "Type/id". Read without access restrictions (ValueSets
+// and CodeSystems are definitions, not records about anyone). Through `txn` when set, else
+// `store`.
+TerminologyLookup StoreLookup(storage::Store* store, storage::WriteTransaction* txn) {
+  return [store, txn](std::string_view type,
+                       std::string_view reference) -> fhir::Result<std::optional<std::string>> {
+    storage::SearchQuery q;
+    q.type = type;
+    q.limit = 1;
+    storage::Criterion criterion;
+    storage::Match m;
+    const std::string prefix = std::string(type) + "/";
+    if (reference.starts_with(prefix)) {
+      criterion.param = "_id";
+      m.kind = storage::Match::Kind::kId;
+      m.value = reference.substr(prefix.size());
+    } else {
+      criterion.table = storage::IndexTable::kUri;
+      criterion.param = "url";
+      m.kind = storage::Match::Kind::kUri;
+      m.value = reference.substr(0, reference.find('|'));
+      if (std::size_t bar = reference.find('|'); bar != std::string_view::npos) {
+        storage::Criterion version;
+        version.table = storage::IndexTable::kToken;
+        version.param = "version";
+        storage::Match v;
+        v.kind = storage::Match::Kind::kToken;
+        v.value = reference.substr(bar + 1);
+        version.any.push_back(std::move(v));
+        q.criteria.push_back(std::move(version));
+      }
+    }
+    criterion.any.push_back(std::move(m));
+    q.criteria.push_back(std::move(criterion));
+    FHIR_ASSIGN_OR_RETURN(storage::SearchPage page,
+                          txn != nullptr ? txn->Search(q, false) : store->Search(q, false));
+    if (page.versions.empty()) return std::optional<std::string>();
+    return std::optional<std::string>(std::move(page.versions.front().json));
+  };
+}
+
 }  // namespace
 
 RestResponse RunSearch(const SearchTarget& target, std::string_view type, const Params& params,
                        bool strict, std::string_view path,
                        const storage::CompartmentFilter* compartment) {
-  fhir::Result<ParsedSearch> parsed = ParseSearch(type, params, strict);
+  fhir::Result<ParsedSearch> parsed =
+      ParseSearch(type, params, strict, StoreLookup(&target.store, target.txn));
   if (!parsed.ok()) return ErrorResponse(parsed.status());
   ParsedSearch& search = *parsed;
   storage::SearchQuery& query = search.query;
@@ -449,7 +493,9 @@ fhir::Result<std::vector<std::string>> FindMatches(storage::WriteTransaction& tx
     }
     criteria.emplace_back(key, value);
   }
-  FHIR_ASSIGN_OR_RETURN(ParsedSearch search, ParseSearch(type, criteria, /*strict=*/true));
+  // Conditional interactions run inside the write transaction: the lookup reads through it.
+  FHIR_ASSIGN_OR_RETURN(ParsedSearch search, ParseSearch(type, criteria, /*strict=*/true,
+                                                         StoreLookup(nullptr, &txn)));
   search.query.limit = 0;
   FHIR_ASSIGN_OR_RETURN(auto filters, AccessFilters(access, search.query, false));
   if (filters) ApplyAccess(search.query, *filters);

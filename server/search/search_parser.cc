@@ -2,6 +2,8 @@
 
 #include <charconv>
 #include <cmath>
+#include <map>
+#include <set>
 #include <memory>
 #include <optional>
 #include <string>
@@ -98,6 +100,7 @@ bool ParseNumber(std::string_view text, Match& m) {
 
 class Parser {
  public:
+  explicit Parser(const TerminologyLookup& lookup) : lookup_(lookup) {}
 
   // One `key=value` of a search on `type`, added to `query`. Result parameters are handled by
   // the caller. Returns kNotSupported for parameters the server does not know or support.
@@ -130,6 +133,9 @@ class Parser {
                                                                    : " for " + type));
     }
     std::optional<IndexTable> table = TableOf(param->def->type);
+    if (param->def->type == fhir::SearchParamType::kComposite && !param->components.empty()) {
+      table = IndexTable::kComposite;
+    }
     if (!table) {
       return Unsupported(key, std::string("parameters of type ") +
                                   (param->def->type == fhir::SearchParamType::kComposite
@@ -154,6 +160,12 @@ class Parser {
       return Status::Ok();
     }
     if (value.empty()) return Bad(key, "empty value");
+    if (*table == IndexTable::kToken && name != "_id" &&
+        (modifier == "in" || modifier == "not-in" || modifier == "above" || modifier == "below")) {
+      FHIR_RETURN_IF_ERROR(AddCodeSet(modifier, value, key, criterion));
+      query.criteria.push_back(std::move(criterion));
+      return Status::Ok();
+    }
     for (const std::string& alternative : SplitUnescaped(value, ',')) {
       Match m;
       FHIR_RETURN_IF_ERROR(ParseValue(*param, *table, modifier, alternative, key, criterion, m));
@@ -164,6 +176,61 @@ class Parser {
   }
 
  private:
+  // :in / :not-in (ValueSets) and :above / :below (a CodeSystem's is-a hierarchy), from the
+  // terminology stored on the server: one kTokenIn match per system (OR), :not-in negated.
+  Status AddCodeSet(const std::string& modifier, const std::string& value, const std::string& key,
+                    Criterion& criterion) {
+    if (!lookup_) {
+      return Unsupported(key, ":" + modifier + " needs the ValueSets and CodeSystems of the store");
+    }
+    auto named = [&](const Status& status) {
+      return Status(status.type(), "Search parameter '" + key + "': " + status.diagnostics(), key);
+    };
+    for (const std::string& alternative : SplitUnescaped(value, ',')) {
+      CodeSet set;
+      if (modifier == "in" || modifier == "not-in") {
+        Result<CodeSet> expanded = ExpandValueSet(lookup_, Unescape(alternative));
+        if (!expanded.ok()) return named(expanded.status());
+        set = *std::move(expanded);
+      } else {
+        std::vector<std::string> parts = SplitUnescaped(alternative, '|');
+        if (parts.size() != 2 || parts[0].empty() || parts[1].empty()) {
+          return Bad(key, ":" + modifier + " takes system|code (the system names the stored "
+                                           "CodeSystem whose hierarchy is used)");
+        }
+        const std::string system = Unescape(parts[0]);
+        Result<std::set<std::string>> codes =
+            Subsumption(lookup_, system, Unescape(parts[1]), modifier == "below");
+        if (!codes.ok()) return named(codes.status());
+        for (const std::string& code : *codes) set.codes.emplace(system, code);
+      }
+      std::map<std::string, std::vector<std::string>> by_system;
+      for (const auto& [system, code] : set.codes) by_system[system].push_back(code);
+      for (auto& [system, codes] : by_system) {
+        Match m;
+        m.kind = Match::Kind::kTokenIn;
+        m.system = system;
+        m.codes = std::move(codes);
+        criterion.any.push_back(std::move(m));
+      }
+      for (const auto& [system, excluded] : set.systems) {
+        Match m;
+        m.kind = Match::Kind::kTokenIn;
+        m.system = system;
+        m.codes.assign(excluded.begin(), excluded.end());
+        m.codes_excluded = true;
+        criterion.any.push_back(std::move(m));
+      }
+      if (criterion.any.empty()) {  // an empty set: nothing is in it
+        Match m;
+        m.kind = Match::Kind::kTokenIn;
+        criterion.any.push_back(std::move(m));
+      }
+    }
+    criterion.negate = modifier == "not-in";
+    return Status::Ok();
+  }
+
   Status ParseValue(const BoundParam& param, IndexTable table, const std::string& modifier,
                     const std::string& raw, const std::string& key, Criterion& criterion,
                     Match& m) {
@@ -261,6 +328,8 @@ class Parser {
       }
       case IndexTable::kReference:
         return ParseReference(param, modifier, raw, key, m);
+      case IndexTable::kComposite:
+        return ParseComposite(param, modifier, raw, key, m);
       case IndexTable::kUri:
         m.value = Unescape(raw);
         if (modifier.empty()) {
@@ -275,6 +344,34 @@ class Parser {
         return Status::Ok();
     }
     return Unsupported(key, "parameter type");
+  }
+
+  // component1$component2[$component3] (search.html#composite): each component parsed as its
+  // own parameter's type (so a prefix applies to a date, number or quantity component).
+  Status ParseComposite(const BoundParam& param, const std::string& modifier,
+                        const std::string& raw, const std::string& key, Match& m) {
+    if (!modifier.empty()) {
+      return Unsupported(key, "modifier :" + modifier + " on a composite parameter");
+    }
+    std::vector<std::string> values = SplitUnescaped(raw, '$');
+    const std::size_t n = param.components.size();
+    if (values.size() != n) {
+      return Bad(key, "a value of this composite parameter has " + std::to_string(n) +
+                          " components separated by '$' (escape a '$' in a value as \\$)");
+    }
+    m.kind = Match::Kind::kComposite;
+    for (std::size_t i = 0; i < n; ++i) {
+      const fhir::search::BoundComponent& component = param.components[i];
+      if (values[i].empty()) return Bad(key, "component " + std::to_string(i + 1) + " is empty");
+      std::optional<IndexTable> table = TableOf(component.def->type);
+      if (!table) return Unsupported(key, "a component of an unsupported type");
+      BoundParam component_param{component.def, param.type, "", nullptr, {}};
+      Criterion scratch;
+      Match part;
+      FHIR_RETURN_IF_ERROR(ParseValue(component_param, *table, "", values[i], key, scratch, part));
+      m.parts.push_back(std::move(part));
+    }
+    return Status::Ok();
   }
 
   Status ParseReference(const BoundParam& param, const std::string& modifier,
@@ -415,6 +512,8 @@ class Parser {
     query.has.push_back({reference, std::move(sub)});
     return Status::Ok();
   }
+
+  const TerminologyLookup& lookup_;
 };
 
 Result<Include> ParseInclude(const std::string& key, const std::string& value, bool reverse) {
@@ -493,10 +592,11 @@ std::string Unescape(std::string_view value) {
   return out;
 }
 
-Result<ParsedSearch> ParseSearch(std::string_view type, const Params& params, bool strict) {
+Result<ParsedSearch> ParseSearch(std::string_view type, const Params& params, bool strict,
+                                 const TerminologyLookup& lookup) {
   ParsedSearch out;
   out.query.type = type;
-  Parser parser;
+  Parser parser(lookup);
   for (const auto& [key, value] : params) {
     if (key == "_format" || key == "_pretty") continue;
     if (key == "_count") {

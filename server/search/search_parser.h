@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "fhir/base/status.h"
+#include "server/search/terminology.h"
 #include "storage/search_query.h"
 #include "storage/store.h"
 
@@ -50,8 +51,10 @@ constexpr int kMaxCount = 1000;
 // `type` is the resource type searched; empty for a system-level search (`_type` narrows it).
 // strict (Prefer: handling=strict): an unknown or unsupported parameter is an error naming it;
 // otherwise it is ignored. A malformed value is always an error (kValue / kNotSupported with the
-// parameter as location).
-fhir::Result<ParsedSearch> ParseSearch(std::string_view type, const Params& params, bool strict);
+// parameter as location). `lookup` reads the stored ValueSets and CodeSystems for the token
+// modifiers :in, :not-in, :above and :below; without it they are unsupported.
+fhir::Result<ParsedSearch> ParseSearch(std::string_view type, const Params& params, bool strict,
+                                       const TerminologyLookup& lookup = {});
 
 // `value` split at every `separator` not escaped by a backslash; escapes are kept.
 std::vector<std::string> SplitUnescaped(std::string_view value, char separator);

@@ -31,6 +31,8 @@ const char* TableName(IndexTable table) {
       return "idx_reference";
     case IndexTable::kUri:
       return "idx_uri";
+    case IndexTable::kComposite:
+      return "idx_composite";
   }
   return "idx_token";
 }
@@ -106,6 +108,12 @@ class Compiler {
           break;
         case Match::Kind::kToken:
           rank = m.value.empty() ? 6 : 2;
+          break;
+        case Match::Kind::kComposite:  // the first component (a code, mostly) is indexed
+          rank = 2;
+          break;
+        case Match::Kind::kTokenIn:
+          rank = m.codes_excluded ? 6 : 2;
           break;
         case Match::Kind::kStringExact:
         case Match::Kind::kUri:
@@ -373,9 +381,9 @@ class Compiler {
     }
   }
 
-  void NumberSql(const Match& m, const std::string& t, std::string& sql, Binds& binds) {
-    const std::string rl = t + ".low";
-    const std::string rh = t + ".high";
+  // As RangeSql, for numbers and quantities with the implicit range of m's digits.
+  void NumberSql(const Match& m, const std::string& rl, const std::string& rh, std::string& sql,
+                 Binds& binds) {
     switch (m.prefix) {
       case Prefix::kEq:
         sql += rl + " >= ? AND " + rh + " < ?";
@@ -465,7 +473,7 @@ class Compiler {
         if (m.is_time) {
           RangeSql(m, t + ".low", t + ".high", [](std::int64_t ms) { return ms; }, sql, binds);
         } else {
-          NumberSql(m, t, sql, binds);
+          NumberSql(m, t + ".low", t + ".high", sql, binds);
         }
         if (m.system) {
           sql += " AND " + t + ".system = ?";
@@ -532,6 +540,110 @@ class Compiler {
         break;
       case Kind::kId:
         return Status(IssueType::kValue, "an _id match outside the _id parameter");
+      case Kind::kComposite:
+        return CompositeSql(m, t, sql, binds);
+      case Kind::kTokenIn:
+        TokenInSql(m, t, sql, binds);
+        break;
+    }
+    return Status::Ok();
+  }
+
+  // Codes of one system (a ValueSet's, a hierarchy's), or every code of it but the listed ones.
+  void TokenInSql(const Match& m, const std::string& t, std::string& sql, Binds& binds) {
+    if (m.codes.empty() && !m.codes_excluded) {
+      sql += "0";
+      return;
+    }
+    sql += t + ".system = ? AND " + t + ".code ";
+    binds.emplace_back(m.system.value_or(""));
+    if (m.codes.empty()) {
+      sql += "<> ''";
+      return;
+    }
+    sql += m.codes_excluded ? "NOT IN (" : "IN (";
+    for (std::size_t i = 0; i < m.codes.size(); ++i) {
+      sql += i == 0 ? "?" : ", ?";
+      binds.emplace_back(m.codes[i]);
+    }
+    sql += m.codes_excluded ? ") AND " + t + ".code <> ''" : ")";
+  }
+
+  // A composite match: each component's match on the same idx_composite row (so on the same
+  // element), component i in the columns s<i> (system, target type), c<i> (code, normalised
+  // string, target id, uri), x<i> (absolute URL) and l<i>/h<i> (range).
+  Status CompositeSql(const Match& m, const std::string& t, std::string& sql, Binds& binds) {
+    using Kind = Match::Kind;
+    if (m.parts.empty() || m.parts.size() > 3) {
+      return Status(IssueType::kValue, "a composite match has one to three components");
+    }
+    for (std::size_t i = 0; i < m.parts.size(); ++i) {
+      const Match& p = m.parts[i];
+      const std::string n = std::to_string(i + 1);
+      const std::string s = t + ".s" + n, c = t + ".c" + n, x = t + ".x" + n;
+      const std::string l = t + ".l" + n, h = t + ".h" + n;
+      sql += i == 0 ? "(" : " AND (";
+      switch (p.kind) {
+        case Kind::kToken:
+          if (!p.value.empty()) {
+            sql += c + " = ?";
+            binds.emplace_back(p.value);
+            if (p.system) {
+              sql += " AND " + s + " = ?";
+              binds.emplace_back(*p.system);
+            }
+          } else if (p.system) {
+            sql += s + " = ? AND " + c + " <> ''";
+            binds.emplace_back(*p.system);
+          } else {
+            sql += "0";
+          }
+          break;
+        case Kind::kRange:
+          if (p.is_time) {
+            RangeSql(p, l, h, [](std::int64_t ms) { return ms; }, sql, binds);
+          } else {
+            NumberSql(p, l, h, sql, binds);
+          }
+          if (p.system) {
+            sql += " AND " + s + " = ?";
+            binds.emplace_back(*p.system);
+          }
+          if (!p.extra.empty()) {
+            sql += " AND " + c + " = ?";
+            binds.emplace_back(p.extra);
+          }
+          break;
+        case Kind::kStringStarts: {
+          std::string text = fhir::search::NormalizeString(p.value);
+          sql += c + " >= ? AND " + c + " < ?";
+          binds.emplace_back(text);
+          binds.emplace_back(PrefixEnd(text));
+          break;
+        }
+        case Kind::kReference:
+          if (!p.extra2.empty()) {
+            return Status(IssueType::kNotSupported, "a versioned reference in a composite");
+          }
+          sql += c + " = ?";
+          binds.emplace_back(p.value);
+          if (!p.extra.empty()) {
+            sql += " AND " + s + " = ?";
+            binds.emplace_back(p.extra);
+          }
+          break;
+        case Kind::kReferenceUrl:
+          sql += x + " = ?";
+          binds.emplace_back(p.value);
+          break;
+        case Kind::kUri:
+          sql += c + " = ?";
+          binds.emplace_back(p.value);
+          break;
+        default:
+          return Status(IssueType::kNotSupported, "this match inside a composite");
+      }
+      sql += ")";
     }
     return Status::Ok();
   }
@@ -566,6 +678,8 @@ class Compiler {
       case IndexTable::kUri:
         column = "value";
         break;
+      case IndexTable::kComposite:
+        return Status(IssueType::kNotSupported, "sorting by a composite parameter");
     }
     sql += std::string("(SELECT ") + (key.descending ? "max(" : "min(") + t + "." + column +
            ") FROM " + TableName(key.table) + " " + t + " WHERE " + t + ".rid = " + c + ".rid AND " +

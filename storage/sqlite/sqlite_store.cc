@@ -116,8 +116,22 @@ INSERT INTO current(type, id, version, seq, last_updated, deleted)
 DROP TABLE current_v1;
 )sql";
 
+// Composite parameters (fhir/search/index_entries.h CompositeEntry): one row per element and
+// combination of component values, the components in s/c/x (system, code, exact text) and
+// l/h (range) columns 1..3; IF NOT EXISTS, so that schema 2 files made before it get it at
+// open (their index is rebuilt by Reindex: the index version changed with it).
+constexpr const char* kCompositeIndexSql = R"sql(
+CREATE TABLE IF NOT EXISTS idx_composite(rid INTEGER NOT NULL, pid INTEGER NOT NULL,
+  s1 TEXT NOT NULL, c1 TEXT NOT NULL, x1 TEXT NOT NULL, l1 NOT NULL, h1 NOT NULL,
+  s2 TEXT NOT NULL, c2 TEXT NOT NULL, x2 TEXT NOT NULL, l2 NOT NULL, h2 NOT NULL,
+  s3 TEXT NOT NULL, c3 TEXT NOT NULL, x3 TEXT NOT NULL, l3 NOT NULL, h3 NOT NULL);
+CREATE INDEX IF NOT EXISTS idx_composite_value ON idx_composite(pid, c1, s1);
+CREATE INDEX IF NOT EXISTS idx_composite_rid ON idx_composite(rid);
+)sql";
+
 constexpr const char* kIndexTables[] = {"idx_string", "idx_token",     "idx_date", "idx_number",
-                                        "idx_quantity", "idx_reference", "idx_uri"};
+                                        "idx_quantity", "idx_reference", "idx_uri",
+                                        "idx_composite"};
 
 // Long enough to ride out another process's checkpoint or write transaction, short enough that a
 // stuck lock surfaces as an error instead of a hung request.
@@ -885,7 +899,34 @@ class SqliteWriteTransaction final : public WriteTransaction {
       FHIR_RETURN_IF_ERROR(
           InsertIndexRow("INSERT INTO idx_uri VALUES(?, ?, ?)", type, rid, e.param, e.value));
     }
+    for (const auto& e : index.composites) FHIR_RETURN_IF_ERROR(InsertComposite(type, rid, e));
     return Status::Ok();
+  }
+
+  // A composite row: up to three components, the unused ones empty.
+  Status InsertComposite(const std::string& type, std::int64_t rid,
+                         const fhir::search::CompositeEntry& e) {
+    FHIR_ASSIGN_OR_RETURN(std::int64_t pid, ParamId(type, e.param));
+    FHIR_ASSIGN_OR_RETURN(Statement add, connection_.Prepare(
+                                             "INSERT INTO idx_composite VALUES(?, ?, ?, ?, ?, ?, "
+                                             "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+    add.Bind(rid);
+    add.Bind(pid);
+    const fhir::search::CompositePart empty;  // bound without a copy: must outlive Run()
+    for (std::size_t i = 0; i < 3; ++i) {
+      const fhir::search::CompositePart& part = i < e.parts.size() ? e.parts[i] : empty;
+      add.Bind(part.system);
+      add.Bind(part.code);
+      add.Bind(part.exact);
+      if (part.is_time) {
+        add.Bind(part.time_low);
+        add.Bind(part.time_high);
+      } else {
+        add.Bind(part.low);
+        add.Bind(part.high);
+      }
+    }
+    return add.Run();
   }
 
  public:
@@ -1184,6 +1225,7 @@ fhir::Result<std::unique_ptr<storage::Store>> OpenSqliteStore(const SqliteOption
   // WAL mid-transaction and read them back.
   FHIR_RETURN_IF_ERROR(writer->Exec("PRAGMA cache_size = -65536"));
   FHIR_RETURN_IF_ERROR(EnsureSchema(*writer));
+  FHIR_RETURN_IF_ERROR(writer->Exec(kCompositeIndexSql));
 
   sqlite3* writer_db = writer->db();
   auto store = std::make_unique<SqliteStore>(std::move(writer));

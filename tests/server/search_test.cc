@@ -343,7 +343,9 @@ TEST_CASE("the CapabilityStatement lists exactly the search parameters that work
   CHECK(names.count("subject") == 1);
   CHECK(names.count("_id") == 1);
   CHECK(names.count("_profile") == 1);
-  CHECK(names.count("code-value-quantity") == 0);  // composite: not supported
+  CHECK(names.count("code-value-quantity") == 1);
+  CHECK(names.count("component-code-value-quantity") == 1);
+  CHECK(names.count("combo-code-value-concept") == 1);
   CHECK(names.count("_text") == 0);                 // no expression to index
   CHECK(json.find("\"search-system\"") != std::string::npos);
 }
@@ -390,4 +392,225 @@ TEST_CASE("paging links of the default order are cursors: writes between pages s
 
   CHECK(f.Call("GET", "Patient?_after=nonsense").status == 400);
   CHECK(f.Call("GET", "Patient?_sort=family&_after=Patient/p2").status == 400);
+}
+
+namespace {
+
+// Blood pressure panels (two components each), a string, a concept and a date value, and
+// DocumentReferences that relate to each other, for the composite parameters.
+void PutCompositeData(SearchFixture& f) {
+  auto panel = [&](const std::string& id, const std::string& systolic,
+                   const std::string& diastolic) {
+    f.Put("Observation", id,
+          R"({"resourceType":"Observation","id":")" + id + R"(","status":"final","code":)"
+          R"({"coding":[{"system":"http://loinc.org","code":"85354-9"}]},"component":[)"
+          R"({"code":{"coding":[{"system":"http://loinc.org","code":"8480-6"}]},)"
+          R"("valueQuantity":{"value":)" + systolic + R"(,"system":"http://unitsofmeasure.org",)"
+          R"("code":"mm[Hg]"}},{"code":{"coding":[{"system":"http://loinc.org","code":"8462-4"}]},)"
+          R"("valueQuantity":{"value":)" + diastolic + R"(,"system":"http://unitsofmeasure.org",)"
+          R"("code":"mm[Hg]"}}]})");
+  };
+  panel("bp1", "120", "80");
+  panel("bp2", "150", "95");
+  f.Put("Observation", "s1",
+        R"({"resourceType":"Observation","id":"s1","status":"final","code":{"coding":)"
+        R"([{"system":"http://loinc.org","code":"5778-6"}]},"valueString":"Costs $5, Amber"})");
+  f.Put("Observation", "cc1",
+        R"({"resourceType":"Observation","id":"cc1","status":"final","code":{"coding":)"
+        R"([{"system":"http://loinc.org","code":"94500-6"}]},"valueCodeableConcept":{"coding":)"
+        R"([{"system":"http://snomed.info/sct","code":"260385009"}]}})");
+  f.Put("Observation", "d1",
+        R"({"resourceType":"Observation","id":"d1","status":"final","code":{"coding":)"
+        R"([{"system":"http://loinc.org","code":"11778-8"}]},"valueDateTime":"2021-05-01"})");
+  f.Put("DocumentReference", "doc1",
+        R"({"resourceType":"DocumentReference","id":"doc1","status":"current","content":)"
+        R"([{"attachment":{"url":"http://example.org/1"}}]})");
+  f.Put("DocumentReference", "doc2",
+        R"({"resourceType":"DocumentReference","id":"doc2","status":"current","relatesTo":)"
+        R"([{"code":"replaces","target":{"reference":"DocumentReference/doc1"}}],"content":)"
+        R"([{"attachment":{"url":"http://example.org/2"}}]})");
+}
+
+void Strict(server::RestRequest& r) { r.prefer = "handling=strict"; }
+
+}  // namespace
+
+TEST_CASE("search: composite parameters match components on the same element") {
+  SearchFixture f;
+  PutCompositeData(f);
+  // The resource as the element: code and value.
+  CHECK(f.Search("Observation?code-value-quantity=http://loinc.org|8480-6$gt130") == IdSet{"o3"});
+  CHECK(f.Search("Observation?code-value-quantity=8480-6$120.5") == IdSet{"o1"});
+  CHECK(f.Search("Observation?code-value-quantity=8480-6$120") == IdSet{});
+  CHECK(f.Search("Observation?code-value-quantity=http://loinc.org|8480-6$lt100").empty());
+  CHECK(f.Search("Observation?code-value-quantity=8480-6$gt100|http://unitsofmeasure.org|mm[Hg]") ==
+        IdSet{"o1", "o3"});
+  CHECK(f.Search("Observation?code-value-quantity=8480-6$gt100|http://unitsofmeasure.org|kg")
+            .empty());
+  CHECK(f.Search("Observation?code-value-quantity=http://loinc.org|29463-7$80") == IdSet{"o2"});
+  CHECK(f.Search("Observation?code-value-quantity=http://other.org|8480-6$gt100").empty());
+  // Components: a panel with systolic 120 and diastolic 80 is not "systolic 80".
+  CHECK(f.Search("Observation?component-code-value-quantity=8480-6$80").empty());
+  CHECK(f.Search("Observation?component-code-value-quantity=8462-4$80") == IdSet{"bp1"});
+  CHECK(f.Search("Observation?component-code=8480-6&component-value-quantity=80") ==
+        IdSet{"bp1"});  // two separate parameters may match different components
+  CHECK(f.Search("Observation?component-code-value-quantity=http://loinc.org|8480-6$gt140") ==
+        IdSet{"bp2"});
+  // OR (`,`) and AND (repetition).
+  CHECK(f.Search("Observation?component-code-value-quantity=8480-6$gt140,8462-4$lt85") ==
+        IdSet{"bp1", "bp2"});
+  CHECK(f.Search("Observation?component-code-value-quantity=8480-6$gt100&"
+                 "component-code-value-quantity=8462-4$lt85") == IdSet{"bp1"});
+  // combo: the Observation's own code and value, or a component's.
+  CHECK(f.Search("Observation?combo-code-value-quantity=8480-6$gt130") == IdSet{"o3", "bp2"});
+  CHECK(f.Search("Observation?combo-code-value-quantity=85354-9$gt0").empty());
+  // string (prefix, case-insensitive; `\$` and `\,` escape), concept, date with prefixes.
+  CHECK(f.Search("Observation?code-value-string=5778-6$costs%20\\$5\\,%20am") == IdSet{"s1"});
+  CHECK(f.Search("Observation?code-value-string=5778-6$amber").empty());
+  CHECK(f.Search("Observation?code-value-concept=94500-6$http://snomed.info/sct|260385009") ==
+        IdSet{"cc1"});
+  CHECK(f.Search("Observation?code-value-concept=94500-6$260373001").empty());
+  CHECK(f.Search("Observation?code-value-date=11778-8$2021") == IdSet{"d1"});
+  CHECK(f.Search("Observation?code-value-date=11778-8$ge2021-05-02").empty());
+  CHECK(f.Search("Observation?code-value-date=11778-8$lt2021-06") == IdSet{"d1"});
+  // DocumentReference.relatesTo: target (reference) $ code (R4's definition swaps them).
+  CHECK(f.Search("DocumentReference?relationship=DocumentReference/doc1$replaces") ==
+        IdSet{"doc2"});
+  CHECK(f.Search("DocumentReference?relationship=doc1$replaces") == IdSet{"doc2"});
+  CHECK(f.Search("DocumentReference?relationship=doc1$appends").empty());
+  // :missing
+  CHECK(f.Search("DocumentReference?relationship:missing=true") == IdSet{"doc1"});
+  CHECK(f.Search("Observation?component-code-value-quantity:missing=false") ==
+        IdSet{"bp1", "bp2"});
+}
+
+TEST_CASE("search: malformed composite values are a 400 naming the parameter") {
+  SearchFixture f;
+  PutCompositeData(f);
+  for (const char* query : {"Observation?code-value-quantity=8480-6",
+                            "Observation?code-value-quantity=8480-6$",
+                            "Observation?code-value-quantity=8480-6$100$3",
+                            "Observation?code-value-quantity=8480-6$abc",
+                            "Observation?code-value-date=11778-8$yesterday"}) {
+    RestResponse r = f.Call("GET", query);
+    CHECK_MESSAGE(r.status == 400, query);
+    std::string name = std::string(query).substr(12, std::string(query).find('=') - 12);
+    CHECK(At(r.body, "issue[0].expression[0]") == name);
+  }
+  // An escaped `$` is part of the code, so there is one component only.
+  CHECK(f.Call("GET", "Observation?code-value-quantity=8480-6\\$100").status == 400);
+  // No modifiers but :missing: ignored when lenient, 400 when strict.
+  RestResponse lenient = f.Call("GET", "Observation?code-value-quantity:not=8480-6$100");
+  CHECK(lenient.status == 200);
+  CHECK(At(lenient.body, "link[0].url") == "http://test/fhir/Observation");
+  RestResponse strict = f.Call("GET", "Observation?code-value-quantity:not=8480-6$100", {}, Strict);
+  CHECK(strict.status == 400);
+  CHECK(At(strict.body, "issue[0].expression[0]") == "code-value-quantity:not");
+  CHECK(f.Call("GET", "Observation?_sort=code-value-quantity").status == 400);
+}
+
+namespace {
+
+// ValueSets (compose with concepts, a whole system less one code, an expansion, a nested one,
+// filters) and CodeSystems (an is-a hierarchy, a part-of one), and Observations coded in them.
+void PutTerminologyData(SearchFixture& f) {
+  f.Put("CodeSystem", "shapes",
+        R"({"resourceType":"CodeSystem","id":"shapes","url":"http://example.org/cs/shapes",)"
+        R"("status":"active","hierarchyMeaning":"is-a","content":"complete","concept":[)"
+        R"({"code":"shape","concept":[{"code":"polygon","concept":[{"code":"triangle"},)"
+        R"({"code":"square"}]},{"code":"circle"}]}]})");
+  f.Put("CodeSystem", "parts",
+        R"({"resourceType":"CodeSystem","id":"parts","url":"http://example.org/cs/parts",)"
+        R"("status":"active","hierarchyMeaning":"part-of","content":"complete","concept":[)"
+        R"({"code":"car","concept":[{"code":"wheel"}]}]})");
+  auto value_set = [&](const std::string& id, const std::string& body) {
+    f.Put("ValueSet", id,
+          R"({"resourceType":"ValueSet","id":")" + id + R"(","url":"http://example.org/vs/)" + id +
+              R"(","status":"active",)" + body + "}");
+  };
+  value_set("bp", R"("compose":{"include":[{"system":"http://loinc.org","concept":[)"
+                  R"({"code":"8480-6"},{"code":"8462-4"}]}]})");
+  value_set("loinc-but-weight", R"("compose":{"include":[{"system":"http://loinc.org"}],)"
+                                R"("exclude":[{"system":"http://loinc.org","concept":[)"
+                                R"({"code":"29463-7"}]}]})");
+  value_set("expanded", R"("expansion":{"timestamp":"2026-01-01T00:00:00Z","contains":[)"
+                        R"({"system":"http://loinc.org","code":"29463-7"}]})");
+  value_set("nested", R"("compose":{"include":[{"valueSet":["http://example.org/vs/bp"]}]})");
+  value_set("polygons", R"("compose":{"include":[{"system":"http://example.org/cs/shapes",)"
+                        R"("filter":[{"property":"concept","op":"is-a","value":"polygon"}]}]})");
+  value_set("regex", R"("compose":{"include":[{"system":"http://snomed.info/sct",)"
+                     R"("filter":[{"property":"concept","op":"regex","value":"1.*"}]}]})");
+  for (const char* code : {"square", "polygon", "circle"}) {
+    f.Put("Observation", code,
+          std::string(R"({"resourceType":"Observation","id":")") + code +
+              R"(","status":"final","code":{"coding":[{"system":"http://example.org/cs/shapes",)"
+              R"("code":")" + code + R"("}]}})");
+  }
+}
+
+}  // namespace
+
+TEST_CASE("search: token :in and :not-in against the server's ValueSets") {
+  SearchFixture f;
+  PutTerminologyData(f);
+  CHECK(f.Search("Observation?code:in=http://example.org/vs/bp") == IdSet{"o1", "o3"});
+  CHECK(f.Search("Observation?code:in=ValueSet/expanded") == IdSet{"o2"});
+  CHECK(f.Search("Observation?code:in=http://example.org/vs/loinc-but-weight") ==
+        IdSet{"o1", "o3"});
+  CHECK(f.Search("Observation?code:in=http://example.org/vs/nested") == IdSet{"o1", "o3"});
+  CHECK(f.Search("Observation?code:in=http://example.org/vs/polygons") ==
+        IdSet{"square", "polygon"});
+  CHECK(f.Search("Observation?code:in=http://example.org/vs/bp,ValueSet/expanded") ==
+        IdSet{"o1", "o2", "o3"});
+  // :not-in: resources with no code in the ValueSet (as :not, also those without a code).
+  CHECK(f.Search("Observation?code:not-in=http://example.org/vs/bp") ==
+        IdSet{"o2", "square", "polygon", "circle"});
+  CHECK(f.Search("Patient?_has:Observation:patient:code:in=ValueSet/expanded") == IdSet{"p2"});
+
+  RestResponse unknown = f.Call("GET", "Observation?code:in=http://example.org/vs/none");
+  CHECK(unknown.status == 400);
+  CHECK(At(unknown.body, "issue[0].expression[0]") == "code:in");
+  CHECK(At(unknown.body, "issue[0].diagnostics") ==
+        "Search parameter 'code:in': there is no ValueSet 'http://example.org/vs/none' on this "
+        "server");
+  RestResponse regex = f.Call("GET", "Observation?code:in=http://example.org/vs/regex");
+  CHECK(regex.status == 400);
+  CHECK(At(regex.body, "issue[0].diagnostics") ==
+        "Search parameter 'code:in': ValueSet 'http://example.org/vs/regex' has a filter "
+        "(concept regex 1.*) that needs a terminology service, which this server does not have");
+
+  // Conditional create resolves the ValueSet inside its transaction: o1 and o3 match.
+  RestResponse exists = f.Call("POST", "Observation", R"({"resourceType":"Observation",)"
+                                                      R"("status":"final","code":{"text":"x"}})",
+                               [](server::RestRequest& r) {
+                                 r.if_none_exist = "code:in=http://example.org/vs/bp";
+                               });
+  CHECK(exists.status == 412);
+}
+
+TEST_CASE("search: token :above and :below in a stored is-a CodeSystem") {
+  SearchFixture f;
+  PutTerminologyData(f);
+  CHECK(f.Search("Observation?code:below=http://example.org/cs/shapes|polygon") ==
+        IdSet{"square", "polygon"});
+  CHECK(f.Search("Observation?code:below=http://example.org/cs/shapes|shape") ==
+        IdSet{"square", "polygon", "circle"});
+  CHECK(f.Search("Observation?code:below=http://example.org/cs/shapes|triangle").empty());
+  CHECK(f.Search("Observation?code:above=http://example.org/cs/shapes|square") ==
+        IdSet{"square", "polygon"});
+  CHECK(f.Search("Observation?code:above=http://example.org/cs/shapes|circle") ==
+        IdSet{"circle"});
+
+  RestResponse no_system = f.Call("GET", "Observation?code:below=polygon");
+  CHECK(no_system.status == 400);
+  CHECK(At(no_system.body, "issue[0].expression[0]") == "code:below");
+  RestResponse unknown = f.Call("GET", "Observation?code:below=http://loinc.org|8480-6");
+  CHECK(unknown.status == 400);
+  CHECK(At(unknown.body, "issue[0].diagnostics") ==
+        "Search parameter 'code:below': there is no CodeSystem 'http://loinc.org' on this server");
+  RestResponse part_of = f.Call("GET", "Observation?code:above=http://example.org/cs/parts|wheel");
+  CHECK(part_of.status == 400);
+  CHECK(At(part_of.body, "issue[0].expression[0]") == "code:above");
+  CHECK(f.Call("GET", "Observation?code:below=http://example.org/cs/shapes|hexagon").status ==
+        400);
 }
