@@ -46,6 +46,16 @@ constexpr ComponentFix kComponentFixes[] = {
      "value.as(dateTime) | value.as(Period)"},
 };
 
+// Search parameters this server defines beyond R4's, bound like the R4 ones. AuditEvent has no
+// parameter on the purpose of use in R4 (R5 added `purpose`); residents and auditors ask for
+// the events of a purpose (break-the-glass: ETREAT).
+constexpr std::string_view kAuditEventBase[] = {"AuditEvent"};
+constexpr SearchParameterDef kServerParameters[] = {
+    {"urn:fhir-server:SearchParameter:AuditEvent-purpose", "purpose", kAuditEventBase,
+     SearchParamType::kToken, "AuditEvent.purposeOfEvent | AuditEvent.agent.purposeOfUse", {},
+     {}},
+};
+
 std::string_view ComponentExpression(const SearchParameterDef& def, std::size_t index) {
   for (const ComponentFix& fix : kComponentFixes) {
     if (fix.composite == def.url && fix.index == index) return fix.expression;
@@ -128,7 +138,11 @@ std::string ExpressionForType(std::string_view expression, std::string_view type
 SearchRegistry::SearchRegistry() {
   for (const TypeInfo* info : ResourceTypes()) {
     TypeParams entry{std::string(info->name), {}};
-    for (const SearchParameterDef& def : AllSearchParameters()) {
+    std::vector<const SearchParameterDef*> defs;
+    for (const SearchParameterDef& def : AllSearchParameters()) defs.push_back(&def);
+    for (const SearchParameterDef& def : kServerParameters) defs.push_back(&def);
+    for (const SearchParameterDef* def_ptr : defs) {
+      const SearchParameterDef& def = *def_ptr;
       bool applies = false;
       for (std::string_view base : def.base) {
         if (base == info->name || base == "Resource" ||
@@ -208,8 +222,11 @@ const SearchParameterDef* SearchRegistry::FindByUrl(std::string_view url) const 
   std::span<const SearchParameterDef> all = AllSearchParameters();
   auto it = std::lower_bound(all.begin(), all.end(), url,
                              [](const SearchParameterDef& d, std::string_view u) { return d.url < u; });
-  if (it == all.end() || it->url != url) return nullptr;
-  return &*it;
+  if (it != all.end() && it->url == url) return &*it;
+  for (const SearchParameterDef& def : kServerParameters) {
+    if (def.url == url) return &def;
+  }
+  return nullptr;
 }
 
 }  // namespace fhir::search

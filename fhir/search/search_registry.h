@@ -35,7 +35,8 @@ struct BoundParam {
 
 class SearchRegistry {
  public:
-  // The R4 parameters of every concrete resource type; built once, immutable, thread-safe.
+  // The R4 parameters of every concrete resource type, and the server's own (AuditEvent
+  // `purpose`: purposeOfEvent | agent.purposeOfUse); built once, immutable, thread-safe.
   static const SearchRegistry& Get();
 
   // The parameter `code` on `type` (including the Resource-level _id, _lastUpdated, _tag,

@@ -381,8 +381,9 @@ Built BuildAuditEvent(const Event& e, const Source& source,
   if (e.basis.emergency) {
     w.Key("purposeOfEvent");
     w.StartArray();
-    CodeableConcept(w, kActReason, "ETREAT",
-                    e.basis.reason.empty() ? "emergency access" : e.basis.reason);
+    const std::string reason = e.basis.reason.empty() ? "emergency access" : e.basis.reason;
+    CodeableConcept(w, kActReason, "ETREAT", reason);
+    b.Token("purpose", kActReason, "ETREAT", fhir::search::NormalizeString(reason));
     w.EndArray();
   }
 
@@ -434,6 +435,7 @@ Built BuildAuditEvent(const Event& e, const Source& source,
     w.Key("purposeOfUse");
     w.StartArray();
     CodeableConcept(w, kActReason, e.principal->purpose_of_use);
+    b.Token("purpose", kActReason, e.principal->purpose_of_use);
     w.EndArray();
   }
   w.EndObject();

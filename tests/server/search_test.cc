@@ -1,16 +1,23 @@
 // Search (issue 4): index extraction through the R4 SearchParameter expressions and the search
 // interaction, socket-free on a real SQLite store. Each case asserts the exact set of ids.
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <filesystem>
 #include <set>
 #include <string>
 #include <vector>
 
 #include <doctest/doctest.h>
 
+#include "fhir/json/parser.h"
+#include "fhir/search/index_extractor.h"
 #include "fhir/search/normalize.h"
 #include "server/capability.h"
+#include "server/search/search_interaction.h"
 #include "server/search/search_parser.h"
+#include "storage/sqlite/sqlite_store.h"
 #include "tests/server/rest_fixture.h"
 
 namespace {
@@ -613,4 +620,70 @@ TEST_CASE("search: token :above and :below in a stored is-a CodeSystem") {
   CHECK(At(part_of.body, "issue[0].expression[0]") == "code:above");
   CHECK(f.Call("GET", "Observation?code:below=http://example.org/cs/shapes|hexagon").status ==
         400);
+}
+
+TEST_CASE("search: the server's AuditEvent purpose parameter (purposeOfEvent | purposeOfUse)") {
+  // AuditEvents are written by the server only (no PUT): stored here directly, indexed by the
+  // extractor as the audit writer does.
+  const std::string path = std::filesystem::temp_directory_path() /
+                           ("search_purpose_" + std::to_string(::getpid()) + ".db");
+  {
+    storage::sqlite::SqliteOptions options;
+    options.path = path;
+    auto store = storage::sqlite::OpenSqliteStore(options);
+    REQUIRE(store.ok());
+    auto audit = [&](const std::string& id, const std::string& purposes) {
+      storage::StoredVersion v;
+      v.type = "AuditEvent";
+      v.id = id;
+      v.version = 1;
+      v.last_updated = "2026-01-01T00:00:00.000Z";
+      v.json = R"({"resourceType":"AuditEvent","id":")" + id + R"(","type":{"system":)"
+               R"("http://terminology.hl7.org/CodeSystem/audit-event-type","code":"rest"},)"
+               R"("recorded":"2026-01-01T00:00:00Z",)" + purposes + R"("agent":[{"requestor":)"
+               R"(true,"who":{"reference":"Practitioner/d1"},"purposeOfUse":[{"coding":[{)"
+               R"("system":"http://terminology.hl7.org/CodeSystem/v3-ActReason","code":"TREAT"}]}]}],)"
+               R"("source":{"observer":{"display":"server"}}})";
+      auto resource = fhir::json::ParseResource(v.json);
+      REQUIRE_MESSAGE(resource.ok(), resource.status().ToString());
+      auto txn = (*store)->BeginWrite();
+      REQUIRE(txn.ok());
+      REQUIRE((*txn)->Put(v, fhir::search::ExtractIndexEntries(**resource)).ok());
+      REQUIRE((*txn)->Commit().ok());
+    };
+    audit("a1", "");
+    audit("a2", R"("purposeOfEvent":[{"coding":[{"system":)"
+                R"("http://terminology.hl7.org/CodeSystem/v3-ActReason","code":"ETREAT"}]}],)");
+    server::search::SearchTarget target{**store, nullptr, "http://test/fhir"};
+    auto search = [&](const std::string& name, const std::string& value) {
+      RestResponse r = server::search::RunSearch(target, "AuditEvent", {{name, value}},
+                                                 /*strict=*/true, "AuditEvent");
+      REQUIRE_MESSAGE(r.status == 200, r.body);
+      return Ids(r);
+    };
+    CHECK(search("purpose", "ETREAT") == IdSet{"a2"});
+    CHECK(search("purpose", "http://terminology.hl7.org/CodeSystem/v3-ActReason|TREAT") ==
+          IdSet{"a1", "a2"});
+    CHECK(search("purpose:not", "ETREAT") == IdSet{"a1"});
+    CHECK(search("purpose", "HPAYMT").empty());
+  }
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix);
+
+  server::CapabilityInput input;
+  input.resource_types = {"AuditEvent"};
+  input.rest_interactions = true;
+  input.start_instant = "2026-01-01T00:00:00.000Z";
+  std::string json = server::CapabilityStatementJson(input);
+  bool listed = false;
+  for (int i = 0;; ++i) {
+    std::string at = "rest[0].resource[0].searchParam[" + std::to_string(i) + "]";
+    std::string name = At(json, at + ".name");
+    if (name.empty()) break;
+    if (name == "purpose") {
+      listed = true;
+      CHECK(At(json, at + ".definition") == "urn:fhir-server:SearchParameter:AuditEvent-purpose");
+      CHECK(At(json, at + ".type") == "token");
+    }
+  }
+  CHECK(listed);
 }
