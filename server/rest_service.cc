@@ -201,6 +201,7 @@ class Interactions {
         if (matches->size() == 1) {
           auto existing = txn.ReadCurrent(type.name, (*matches)[0]);
           if (!existing.ok()) return ErrorResponse(existing.status());
+          existing->json = Marked(existing->json);  // ETREAT when found by the emergency rule
           RestResponse r = Representation(request_, *existing, 200, "Resource already exists");
           r.location = Location(*existing);
           return r;

@@ -78,7 +78,13 @@ AccessControl::Mode AccessControl::ModeFor(std::string_view type, Interaction in
 }
 
 bool AccessControl::EmergencyAllowed(std::string_view type, Interaction interaction) const {
-  return principal_ != nullptr && principal_->IsEmergency() &&
+  // Breaking the glass lets a practitioner read: updating, patching or deleting existing data
+  // still needs a Consent (creating new data never does).
+  const bool reading = interaction == Interaction::kRead || interaction == Interaction::kVread ||
+                       interaction == Interaction::kHistoryInstance ||
+                       interaction == Interaction::kHistoryType ||
+                       interaction == Interaction::kSearch;
+  return reading && principal_ != nullptr && principal_->IsEmergency() &&
          DecideScopes(*principal_, type, interaction).via_user;
 }
 
@@ -231,7 +237,17 @@ fhir::Result<AccessControl::Verdict> AccessControl::Decide(const fhir::Resource&
     if (!decision.permitted) {
       out.allowed = false;
       out.consent = decision.consent;
-      out.diagnostics = "Consent is required: " + decision.reason;
+      // Neither the owner nor the Consent is named: the caller may see neither, and which
+      // resident a resource belongs to is itself part of that resident's record.
+      out.diagnostics =
+          decision.consent.empty()
+              ? "Consent is required: no active Consent of the resident whose record holds " +
+                    self + " permits " +
+                    (query.actor.practitioner.empty() ? std::string("this user")
+                                                      : query.actor.practitioner) +
+                    " to access it for purpose " + query.purpose
+              : "Consent is required: a Consent of the resident whose record holds " + self +
+                    " denies " + type + " access for purpose " + query.purpose;
       return out;
     }
     if (decision.emergency) out.emergency = true;

@@ -1,13 +1,7 @@
 // Consent-gated access and patient compartments (issue 5) over HTTP: the Handler with an
 // Authenticator in front of a real RestService on SQLite. Each check asserts the exact status
 // and which ids the body holds (and that forbidden ids appear nowhere in it).
-#include <unistd.h>
-
 #include <algorithm>
-#include <atomic>
-#include <chrono>
-#include <filesystem>
-#include <memory>
 #include <set>
 #include <string>
 #include <string_view>
@@ -17,54 +11,20 @@
 #include <doctest/doctest.h>
 #include <rapidjson/document.h>
 
-#include "server/auth/authenticator.h"
-#include "server/auth/jwt.h"
-#include "server/auth/mint.h"
-#include "server/capability.h"
-#include "server/handler.h"
-#include "server/rest_service.h"
-#include "storage/sqlite/sqlite_store.h"
+#include "tests/server/consent_fixture.h"
 
 namespace server {
 namespace {
 
 namespace http = boost::beast::http;
 
-constexpr char kSecret[] = "consent-test-secret-of-32-bytes!";
-constexpr char kIssuer[] = "https://issuer.test";
-constexpr char kAudience[] = "http://test/fhir";
+using testing::BundleView;
+using testing::Header;
+using testing::Sorted;
+using testing::Token;
+using testing::View;
 
-int64_t Now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string Header(const Response& response, std::string_view name) {
-  const auto value = response[boost::beast::string_view(name.data(), name.size())];
-  return std::string(value.data(), value.size());
-}
-
-std::string Token(std::string scope, std::string fhir_user, std::string purpose = {},
-                  std::string patient = {}) {
-  auth::TokenClaims claims;
-  claims.subject = fhir_user;
-  claims.issuer = kIssuer;
-  claims.audience = kAudience;
-  claims.issued_at = Now();
-  claims.expires_at = Now() + 600;
-  claims.scope = std::move(scope);
-  claims.fhir_user = std::move(fhir_user);
-  claims.patient = std::move(patient);
-  claims.purpose_of_use = std::move(purpose);
-  auto signer = auth::Signer::Hs256(kSecret);
-  REQUIRE(signer.ok());
-  auto token = auth::MintToken(*signer.value(), claims);
-  REQUIRE(token.ok());
-  return "Bearer " + token.value();
-}
-
-// The principals of the access matrix.
+// The principals of these tests.
 const std::string& Resident1() {
   static const std::string t = Token("patient/*.cruds", "Patient/p1");
   return t;
@@ -85,127 +45,13 @@ const std::string& Emergency7() {
   static const std::string t = Token("user/*.rs", "Practitioner/7", "ETREAT");
   return t;
 }
-const std::string& System() {
-  static const std::string t = Token("system/*.cruds", "Device/registry");
-  return t;
-}
+const std::string& System() { return testing::SystemToken(); }
 
-// Bundle inspection.
-struct BundleView {
-  std::vector<std::string> ids;  // "Type/id" of each entry resource, in order
-  std::vector<std::string> modes;
-  std::optional<int64_t> total;
-  bool redacted = false;
-};
-
-BundleView View(const std::string& body) {
-  BundleView view;
-  rapidjson::Document doc;
-  doc.Parse(body.c_str());
-  REQUIRE(!doc.HasParseError());
-  if (doc.HasMember("total")) view.total = doc["total"].GetInt64();
-  if (doc.HasMember("meta") && doc["meta"].HasMember("security")) {
-    for (const auto& c : doc["meta"]["security"].GetArray()) {
-      if (std::string_view(c["code"].GetString()) == "REDACTED") view.redacted = true;
-    }
-  }
-  if (doc.HasMember("entry")) {
-    for (const auto& e : doc["entry"].GetArray()) {
-      if (!e.HasMember("resource")) continue;
-      const auto& r = e["resource"];
-      if (std::string_view(r["resourceType"].GetString()) == "OperationOutcome") continue;
-      view.ids.push_back(std::string(r["resourceType"].GetString()) + "/" + r["id"].GetString());
-      if (e.HasMember("search")) view.modes.push_back(e["search"]["mode"].GetString());
-    }
-  }
-  return view;
-}
-
-std::vector<std::string> Sorted(std::vector<std::string> v) {
-  std::sort(v.begin(), v.end());
-  return v;
-}
-
-class ConsentServer {
+// The seeded server of these tests: two residents and their data, Practitioner/9,
+// Organization/orgA with PractitionerRole/r8 of Practitioner/8.
+class ConsentServer : public testing::AuthServer {
  public:
-  ConsentServer() {
-    static std::atomic<int> counter{0};
-    path_ = std::filesystem::temp_directory_path() /
-            ("consent_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++) +
-             ".db");
-    storage::sqlite::SqliteOptions options;
-    options.path = path_.string();
-    auto store = storage::sqlite::OpenSqliteStore(options);
-    REQUIRE(store.ok());
-    store_ = std::move(store).value();
-    rest_ = std::make_unique<RestService>(*store_, RestService::Options{"http://test/fhir"});
-    CapabilityInput capability;
-    capability.resource_types = {"Observation", "Patient"};
-    capability.start_instant = "2024-05-01T00:00:00.000Z";
-    capability.rest_interactions = true;
-    capability.smart_security = true;
-    auth::VerifierOptions verifier;
-    verifier.hs256_secret = kSecret;
-    verifier.issuer = kIssuer;
-    verifier.audience = kAudience;
-    auto made = auth::Authenticator::Create(verifier, auth::SmartOptions{kIssuer, "", ""});
-    REQUIRE(made.ok());
-    authenticator_ = std::move(made).value();
-    handler_ = std::make_unique<Handler>(HandlerOptions{
-        "/fhir", CapabilityStatementJson(capability), rest_.get(), authenticator_.get()});
-    Seed();
-  }
-  ~ConsentServer() {
-    handler_.reset();
-    rest_.reset();
-    store_.reset();
-    for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path_.string() + suffix);
-  }
-
-  Response Call(http::verb method, std::string_view target, const std::string& authorization,
-                std::string body = {},
-                const std::vector<std::pair<std::string, std::string>>& headers = {}) {
-    Request request(method, boost::beast::string_view(target.data(), target.size()), 11);
-    request.set(http::field::authorization, authorization);
-    for (const auto& [name, value] : headers) request.set(name, value);
-    if (!body.empty()) {
-      if (request[http::field::content_type].empty()) {
-        request.set(http::field::content_type, "application/fhir+json");
-      }
-      request.body() = std::move(body);
-      request.prepare_payload();
-    }
-    return handler_->Handle(request);
-  }
-  Response Get(std::string_view target, const std::string& authorization) {
-    return Call(http::verb::get, target, authorization);
-  }
-  void Put(const std::string& path, const std::string& json) {
-    Response r = Call(http::verb::put, "/fhir/" + path, System(), json);
-    INFO(r.body());
-    REQUIRE((r.result_int() == 201 || r.result_int() == 200));
-  }
-
-  // A Consent of `patient` (made by the resident), returning its id.
-  std::string Grant(const std::string& patient_token, const std::string& patient,
-                    const std::string& provision) {
-    Response r = Call(http::verb::post, "/fhir/Consent", patient_token, ConsentJson("", patient, "active", provision));
-    INFO(r.body());
-    REQUIRE(r.result_int() == 201);
-    rapidjson::Document doc;
-    doc.Parse(r.body().c_str());
-    return doc["id"].GetString();
-  }
-
-  static std::string ConsentJson(const std::string& id, const std::string& patient,
-                                 const std::string& status, const std::string& provision) {
-    return std::string(R"({"resourceType":"Consent",)") +
-           (id.empty() ? "" : R"("id":")" + id + R"(",)") + R"("status":")" + status +
-           R"(","scope":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/consentscope","code":"patient-privacy"}]},)"
-           R"("category":[{"coding":[{"system":"http://loinc.org","code":"59284-0"}]}],)"
-           R"("patient":{"reference":"Patient/)" +
-           patient + R"("},"provision":)" + provision + "}";
-  }
+  ConsentServer() { Seed(); }
 
  private:
   void Seed() {
@@ -228,12 +74,6 @@ class ConsentServer {
     Put("FamilyMemberHistory/fmh-p1",
         R"({"resourceType":"FamilyMemberHistory","id":"fmh-p1","status":"completed","patient":{"reference":"Patient/p1"},"relationship":{"text":"father"}})");
   }
-
-  std::filesystem::path path_;
-  std::unique_ptr<storage::Store> store_;
-  std::unique_ptr<RestService> rest_;
-  std::unique_ptr<auth::Authenticator> authenticator_;
-  std::unique_ptr<Handler> handler_;
 };
 
 constexpr char kPermitDoctor9[] =
@@ -366,8 +206,8 @@ TEST_CASE("Practitioner without Consent: 403 on read paths, search shows only un
   ConsentServer server;
   const std::string& dr = Doctor9();
   CheckForbidden(server.Get("/fhir/Observation/obs-p1", dr),
-                 "Consent is required: no active Consent of Patient/p1 permits Practitioner/9 "
-                 "to access Observation/obs-p1 for purpose TREAT");
+                 "Consent is required: no active Consent of the resident whose record holds "
+                 "Observation/obs-p1 permits Practitioner/9 to access it for purpose TREAT");
   CheckForbidden(server.Get("/fhir/Observation/obs-p1/_history/1", dr), "Consent is required");
   CheckForbidden(server.Get("/fhir/Observation/obs-p1/_history", dr), "Consent is required");
   CheckForbidden(server.Get("/fhir/Patient/p1", dr), "Consent is required");
@@ -459,7 +299,9 @@ TEST_CASE("Practitioner: whole-record Consent, nested deny, expired period, orga
   const std::string& dr = Doctor9();
   CHECK(server.Get("/fhir/Observation/obs-p1", dr).result_int() == 200);
   CHECK(server.Get("/fhir/Patient/p1", dr).result_int() == 200);
-  CheckForbidden(server.Get("/fhir/FamilyMemberHistory/fmh-p1", dr), "Consent is required: Consent/");
+  CheckForbidden(server.Get("/fhir/FamilyMemberHistory/fmh-p1", dr),
+                 "Consent is required: a Consent of the resident whose record holds "
+                 "FamilyMemberHistory/fmh-p1 denies FamilyMemberHistory access for purpose TREAT");
   Response fmh = server.Get("/fhir/FamilyMemberHistory", dr);
   CHECK(View(fmh.body()).ids.empty());
   CHECK(View(fmh.body()).redacted);
@@ -511,7 +353,8 @@ TEST_CASE("Practitioner: whole-record Consent, nested deny, expired period, orga
   // another kind of user is matched as itself
   const std::string related = Token("user/*.rs", "RelatedPerson/rp1");
   CheckForbidden(server.Get("/fhir/Observation/obs-p2", related),
-                 "Consent is required: no active Consent of Patient/p2 permits RelatedPerson/rp1");
+                 "Consent is required: no active Consent of the resident whose record holds "
+                 "Observation/obs-p2 permits RelatedPerson/rp1");
   server.Grant(Resident2(), "p2",
                R"({"type":"permit","actor":[{"role":{"text":"carer"},"reference":{"reference":"RelatedPerson/rp1"}}]})");
   CHECK(server.Get("/fhir/Observation/obs-p2", related).result_int() == 200);
@@ -530,7 +373,9 @@ TEST_CASE("Emergency: ETREAT reads without Consent, marked; a Consent can deny i
             R"({"system":"http://terminology.hl7.org/CodeSystem/v3-ActReason","code":"ETREAT"})") !=
         std::string::npos);
   server.Grant(Resident1(), "p1", kDenyEmergency);
-  CheckForbidden(server.Get("/fhir/Observation/obs-p1", er), "Consent is required: Consent/");
+  CheckForbidden(server.Get("/fhir/Observation/obs-p1", er),
+                 "Consent is required: a Consent of the resident whose record holds "
+                 "Observation/obs-p1 denies Observation access for purpose ETREAT");
   Response search = server.Get("/fhir/Observation?_total=accurate", er);
   CHECK(Sorted(View(search.body()).ids) ==
         std::vector<std::string>{"Observation/obs-none", "Observation/obs-p2"});
