@@ -928,6 +928,75 @@ void CheckSearchMalformedDate(Check& c) {
   c.ExpectOperationOutcome(r, what);
 }
 
+// --- composite (search.html#composite) --------------------------------------------------------
+
+// A blood pressure panel: components on the same element match, components of different
+// elements do not; the value component takes prefixes; `$` separates, `\$` escapes.
+void CheckSearchComposite(Check& c) {
+  TestData d(c);
+  auto component = [](std::string_view code, double value) {
+    return R"({"code":{"coding":[{"system":)" + JsonQuote(kLoinc) + R"(,"code":)" +
+           JsonQuote(code) + "}]}," + QuantityMember(value, "mmHg", "mm[Hg]") + "}";
+  };
+  std::string systolic = d.Create(
+      "Observation", ObservationMembers(kLoinc, "8480-6", QuantityMember(130, "mmHg", "mm[Hg]")));
+  std::string panel = d.Create(
+      "Observation", ObservationMembers(kLoinc, "85354-9", R"("component":[)" +
+                                                               component("8480-6", 120) + "," +
+                                                               component("8462-4", 80) + "]"));
+  std::string text = d.Create(
+      "Observation", ObservationMembers(kLoinc, "5778-6", R"("valueString":"Costs $5")"));
+  ExpectMatches(c,
+                d.Query("Observation",
+                        Param("code-value-quantity", "http://loinc.org|8480-6$gt125")),
+                {systolic}, "code and value of the Observation, value prefix gt");
+  ExpectMatches(c, d.Query("Observation", Param("code-value-quantity", "8480-6$lt125")), {},
+                "the Observation's value is 130");
+  ExpectMatches(c, d.Query("Observation", Param("component-code-value-quantity", "8462-4$80")),
+                {panel}, "diastolic 80 in one component");
+  ExpectMatches(c, d.Query("Observation", Param("component-code-value-quantity", "8480-6$80")),
+                {}, "systolic is 120: the 80 belongs to another component");
+  ExpectMatches(c,
+                d.Query("Observation", Param("combo-code-value-quantity", "8480-6$ge120") + "," +
+                                           EncodeQueryValue("8462-4$gt90")),
+                {systolic, panel}, "the Observation's or a component's code and value, OR");
+  ExpectMatches(c, d.Query("Observation", Param("code-value-string", "5778-6$costs \\$5")),
+                {text}, "an escaped $ in the string component");
+  std::string target = d.Query("Observation", Param("code-value-quantity", "8480-6"));
+  Response r = c.Request("GET", target);
+  std::string what = "GET [base]/" + target + " (the value component is missing)";
+  c.ExpectStatus(r, {400}, what);
+  c.ExpectOperationOutcome(r, what);
+}
+
+// --- :in / :not-in (search.html#modifiers) --------------------------------------------------
+
+// A ValueSet stored on the server (its url unique to the run) selects codes by :in, by url
+// and as ValueSet/id; :not-in is the rest; an unknown ValueSet is an error.
+void CheckSearchTokenIn(Check& c) {
+  TestData d(c);
+  const std::string system = "http://example.org/fhir-conformance/cs/" + d.tag();
+  const std::string url = "http://example.org/fhir-conformance/vs/" + d.tag();
+  std::string value_set = d.Create(
+      "ValueSet", R"("url":)" + JsonQuote(url) +
+                      R"(,"status":"active","compose":{"include":[{"system":)" +
+                      JsonQuote(system) + R"(,"concept":[{"code":"a"},{"code":"b"}]}]})");
+  std::string a = d.Create("Observation", ObservationMembers(system, "a"));
+  std::string b = d.Create("Observation", ObservationMembers(system, "b"));
+  std::string other = d.Create("Observation", ObservationMembers(system, "c"));
+  ExpectMatches(c, d.Query("Observation", Param("code:in", url)), {a, b},
+                "the codes the ValueSet includes");
+  ExpectMatches(c, d.Query("Observation", Param("code:in", value_set)), {a, b},
+                "the ValueSet as ValueSet/id");
+  ExpectMatches(c, d.Query("Observation", Param("code:not-in", url)), {other},
+                "the codes the ValueSet does not include");
+  std::string target = d.Query("Observation", Param("code:in", url + "-unknown"));
+  Response r = c.Request("GET", target);
+  std::string what = "GET [base]/" + target + " (no such ValueSet)";
+  c.ExpectStatus(r, {400}, what);
+  c.ExpectOperationOutcome(r, what);
+}
+
 // http.html#ccreate with a criterion other than identifier: 201, then 200, then 412 when two
 // resources match.
 void CheckSearchConditionalCreate(Check& c) {
@@ -1011,6 +1080,10 @@ constexpr CheckEntry kSearchChecks[] = {
      CheckSearchLenientUnknown},
     {"search-malformed-date", "a malformed date: 400 with an OperationOutcome",
      CheckSearchMalformedDate},
+    {"search-composite", "composite: components on the same element, prefixes, \\$",
+     CheckSearchComposite},
+    {"search-token-in", "token :in / :not-in against a ValueSet stored on the server",
+     CheckSearchTokenIn},
     {"search-conditional-create", "If-None-Exist on family and birthdate: 201, 200, 412",
      CheckSearchConditionalCreate},
 };

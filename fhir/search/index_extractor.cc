@@ -416,7 +416,9 @@ std::vector<CompositePart> PartsOf(const IndexEntries& found) {
   for (const TokenEntry& e : found.tokens) {
     if (!e.code.empty()) parts.push_back({e.system, e.code, "", 0, 0, 0, 0, false});
   }
-  for (const StringEntry& e : found.strings) parts.push_back({"", e.normalized, e.exact, 0, 0, 0, 0, false});
+  for (const StringEntry& e : found.strings) {
+    parts.push_back({"", e.normalized, e.exact, 0, 0, 0, 0, false});
+  }
   for (const DateEntry& e : found.dates) parts.push_back({"", "", "", 0, 0, e.low, e.high, true});
   for (const NumberEntry& e : found.numbers) {
     parts.push_back({"", "", "", e.low, e.high, 0, 0, false});

@@ -642,7 +642,8 @@ TEST_CASE("search: the server's AuditEvent purpose parameter (purposeOfEvent | p
                R"("http://terminology.hl7.org/CodeSystem/audit-event-type","code":"rest"},)"
                R"("recorded":"2026-01-01T00:00:00Z",)" + purposes + R"("agent":[{"requestor":)"
                R"(true,"who":{"reference":"Practitioner/d1"},"purposeOfUse":[{"coding":[{)"
-               R"("system":"http://terminology.hl7.org/CodeSystem/v3-ActReason","code":"TREAT"}]}]}],)"
+               R"("system":"http://terminology.hl7.org/CodeSystem/v3-ActReason",)"
+               R"("code":"TREAT"}]}]}],)"
                R"("source":{"observer":{"display":"server"}}})";
       auto resource = fhir::json::ParseResource(v.json);
       REQUIRE_MESSAGE(resource.ok(), resource.status().ToString());
