@@ -456,6 +456,10 @@ TEST_CASE("search: composite parameters match components on the same element") {
             .empty());
   CHECK(f.Search("Observation?code-value-quantity=http://loinc.org|29463-7$80") == IdSet{"o2"});
   CHECK(f.Search("Observation?code-value-quantity=http://other.org|8480-6$gt100").empty());
+  // Inside _has.
+  CHECK(f.Search("Patient?_has:Observation:patient:code-value-quantity=8480-6$gt130") ==
+        IdSet{"p1"});
+  CHECK(f.Search("Patient?_has:Observation:patient:code-value-quantity=8480-6$gt150").empty());
   // Components: a panel with systolic 120 and diastolic 80 is not "systolic 80".
   CHECK(f.Search("Observation?component-code-value-quantity=8480-6$80").empty());
   CHECK(f.Search("Observation?component-code-value-quantity=8462-4$80") == IdSet{"bp1"});
@@ -687,4 +691,28 @@ TEST_CASE("search: the server's AuditEvent purpose parameter (purposeOfEvent | p
     }
   }
   CHECK(listed);
+}
+
+TEST_CASE("search: MolecularSequence's three-component coordinates (%resource in a component)") {
+  SearchFixture f;
+  f.Put("MolecularSequence", "ms1",
+        R"({"resourceType":"MolecularSequence","id":"ms1","coordinateSystem":0,"referenceSeq":{)"
+        R"("chromosome":{"coding":[{"system":)"
+        R"("http://terminology.hl7.org/CodeSystem/chromosome-human","code":"1"}]},)"
+        R"("referenceSeqId":{"coding":[{"system":"http://www.ncbi.nlm.nih.gov/nuccore",)"
+        R"("code":"NC_000001.11"}]},"windowStart":22125500,"windowEnd":22125510},)"
+        R"("variant":[{"start":22125503,"end":22125504}]})");
+  CHECK(f.Search("MolecularSequence?chromosome-window-coordinate=1$lt22125510$gt22125500") ==
+        IdSet{"ms1"});
+  CHECK(f.Search("MolecularSequence?chromosome-window-coordinate=1$gt22125500$gt22125510")
+            .empty());
+  CHECK(f.Search("MolecularSequence?chromosome-variant-coordinate=1$ge22125503$le22125504") ==
+        IdSet{"ms1"});
+  CHECK(f.Search("MolecularSequence?chromosome-variant-coordinate=2$ge22125503$le22125504")
+            .empty());
+  CHECK(f.Search("MolecularSequence?referenceseqid-variant-coordinate=NC_000001.11$22125503$"
+                 "22125504") == IdSet{"ms1"});
+  CHECK(f.Search("MolecularSequence?referenceseqid-window-coordinate=NC_000001.11$22125500$"
+                 "lt22125500")
+            .empty());
 }
