@@ -21,10 +21,28 @@ struct CompiledSearch {
   std::vector<BindValue> cursor_binds;
   std::string order_by;
   std::vector<BindValue> order_binds;
+  // The statement giving the total (one row, one integer), with its values. With a single
+  // criterion on an index table and nothing else to check, it counts that index's rows alone:
+  // index rows exist only for current, non-deleted resources (sqlite_store.cc's write path
+  // drops a resource's rows on every update and delete and writes none for a delete marker).
+  std::string count_sql;
+  std::vector<BindValue> count_binds;
+  // Whether `CompileSearch(query, true)` gives a page that walks the type's resources in
+  // (type, id) order, probing every criterion, instead of collecting the most selective
+  // criterion's matches and sorting them (see WalkIsCheaper).
+  bool can_walk = false;
 };
 
 // Fails (kNotSupported/kValue) for a query the compiler cannot express; never for a query the
 // server's parser produces from valid search syntax.
-fhir::Result<CompiledSearch> CompileSearch(const SearchQuery& query);
+// `walk`: no criterion drives the page (see CompiledSearch::can_walk).
+fhir::Result<CompiledSearch> CompileSearch(const SearchQuery& query, bool walk = false);
+
+// Whether a page that needs the first `rows` matches (offset + limit) in the default order is
+// cheaper walked than driven, when the query has `matches` matches among at most `resources`
+// resources of its type: walking visits about rows * resources / matches resources (matches are
+// spread evenly over the random ids), driving visits and sorts every match, which costs a few
+// times more per match.
+bool WalkIsCheaper(std::int64_t matches, std::int64_t resources, std::int64_t rows);
 
 }  // namespace storage::sqlite
