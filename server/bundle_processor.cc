@@ -390,6 +390,14 @@ RestResponse ProcessBundle(RestService& service, const RestRequest& request, boo
     out.body = BundleResponse("batch-response", entries, representation);
     return out;
   }
+  // Journaled AuditEvents become resources before an entry may read them (server/audit);
+  // not inside the transaction, whose write lock the audit writer needs.
+  if (audit_log != nullptr &&
+      std::any_of(entries.begin(), entries.end(), [](const Entry& e) {
+        return audit::MayEntryReadAuditEvents(e.method, e.url);
+      })) {
+    audit_log->Flush();
+  }
   auto txn = service.store().BeginWrite();
   if (!txn.ok()) return ErrorResponse(txn.status());
   std::vector<std::pair<std::string, std::string>> sent;  // method and url as sent: the

@@ -22,6 +22,10 @@ struct Config {
   // commit).
   bool sync_full = false;
   int threads = 0;                  // io_context threads; 0 = std::thread::hardware_concurrency()
+  // Threads that run requests other than GET and HEAD. A write waits for the store's group
+  // commit; on these threads the waiting leaves the I/O threads free, and writes arriving
+  // together commit together (up to this many at a time).
+  int write_threads = 32;
   // Largest request body; a larger one gets 413. Whole bodies are held in memory.
   size_t max_body_bytes = size_t{16} << 20;
   // Largest request line plus header fields, in total; more gets 431. 16 KiB (Node.js's

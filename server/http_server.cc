@@ -24,6 +24,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -149,6 +150,8 @@ struct ServerState {
   std::atomic<bool> stopping{false};
   SessionRegistry registry;
   std::unique_ptr<AccessLog> access_log;  // with config.access_log
+  // Runs the requests other than GET and HEAD (config.write_threads).
+  std::unique_ptr<net::thread_pool> write_pool;
 };
 
 std::string_view ToStd(beast::string_view text) { return {text.data(), text.size()}; }
@@ -314,10 +317,25 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     if (ec) return Close();  // timeout, reset, or the client left mid-request: nobody to answer
 
-    const Request& request = parser_->get();
-    Response response = CallHandler(request);
+    const http::verb method = parser_->get().method();
+    if (method == http::verb::get || method == http::verb::head) {
+      return Answer(CallHandler(parser_->get()));
+    }
+    // A write waits for its group commit on a write thread; the work guard keeps the I/O
+    // threads running (a graceful stop included) until the answer is posted back.
+    net::post(*state_.write_pool,
+              [self = shared_from_this(), guard = net::make_work_guard(stream_.get_executor())] {
+                Response response = self->CallHandler(self->parser_->get());
+                net::post(self->stream_.get_executor(),
+                          [self, response = std::move(response)]() mutable {
+                            self->Answer(std::move(response));
+                          });
+              });
+  }
+
+  void Answer(Response response) {
     // Read `stopping` after the handler: a Stop() meanwhile must still end this connection.
-    const bool keep_alive = request.keep_alive() && !state_.stopping;
+    const bool keep_alive = parser_->get().keep_alive() && !state_.stopping;
     Send(std::move(response), keep_alive, /*linger=*/false);
   }
 
@@ -417,6 +435,8 @@ struct HttpServer::Impl {
     state.config = std::move(config);
     state.handler = std::move(handler);
     if (state.config.access_log) state.access_log = std::make_unique<AccessLog>();
+    state.write_pool = std::make_unique<net::thread_pool>(
+        static_cast<std::size_t>(std::max(1, state.config.write_threads)));
   }
 
   void Accept() {
@@ -531,6 +551,7 @@ void HttpServer::Stop() {
   if (!impl.started) impl.ioc.run();  // runs the close posted above
   for (std::thread& worker : impl.workers) worker.join();
   impl.workers.clear();
+  impl.state.write_pool->join();  // idle by now: each write held the I/O threads' work guard
   if (impl.state.access_log) impl.state.access_log->Flush();
 }
 

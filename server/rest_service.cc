@@ -719,6 +719,8 @@ RestResponse WithAccess(const RestRequest& request, RestService::Context& contex
 }  // namespace
 
 RestResponse RestService::Handle(const RestRequest& request) {
+  // Journaled AuditEvents become resources before anything may read them (server/audit).
+  if (options_.audit != nullptr && audit::MayReadAuditEvents(request)) options_.audit->Flush();
   Context context{store_, nullptr};
   return WithAccess(request, context, [&] { return Dispatch(request, context); });
 }

@@ -55,6 +55,12 @@ struct IncludeQuery {
   std::string target_type;  // optional: only targets of this type
 };
 
+// One record of the store's journal (see WriteTransaction::AppendJournal).
+struct JournalRecord {
+  std::int64_t seq = 0;  // increasing in append order
+  std::string data;
+};
+
 // A resource to include from, as (type, id).
 struct ResourceKey {
   std::string type;
@@ -73,6 +79,15 @@ class WriteTransaction {
   // version + 1 (1 for a new resource); fails with kConflict otherwise. `index` replaces the
   // resource's search index entries (ignored for deletes, which drop them).
   virtual fhir::Status Put(StoredVersion& v, const fhir::search::IndexEntries& index) = 0;
+  // The journal: a durable first-in, first-out queue of opaque records beside the resources,
+  // written and consumed in write transactions like them. The audit log (server/audit) appends
+  // a batch of AuditEvents as one record on its hot path, and turns records into resources later
+  // in the transaction that removes them, so that each becomes a resource exactly once.
+  virtual fhir::Status AppendJournal(std::string_view data) = 0;
+  // The oldest record, or nullopt when the journal is empty.
+  virtual fhir::Result<std::optional<JournalRecord>> OldestJournal() = 0;
+  virtual fhir::Status RemoveJournal(std::int64_t seq) = 0;
+
   // Makes every Put durable and visible atomically. After Commit the transaction is spent.
   virtual fhir::Status Commit() = 0;
 };

@@ -8,11 +8,14 @@
 #include <set>
 
 #include <rapidjson/document.h>
+#include <rapidjson/memorystream.h>
 #include <rapidjson/reader.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "fhir/json/parser.h"
 #include "fhir/model/registry.h"
+#include "fhir/search/index_extractor.h"
 #include "fhir/search/normalize.h"
 #include "server/capability.h"
 #include "server/rest_util.h"
@@ -99,29 +102,56 @@ const rapidjson::Value* Get(const rapidjson::Value& object, std::string_view key
   return nullptr;
 }
 
-void CollectPatients(const rapidjson::Value& value, std::set<std::string>& out) {
-  if (value.IsArray()) {
-    for (const auto& item : value.GetArray()) CollectPatients(item, out);
-    return;
+// Collects the patients of a JSON text as the reader goes, without building a document (a
+// third of the audit's cost per read was the document): every "reference" string to a Patient,
+// and the id of every object whose resourceType is Patient.
+class PatientScanner
+    : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, PatientScanner> {
+ public:
+  explicit PatientScanner(std::set<std::string>& out) : out_(out) {}
+
+  bool Key(const char* text, rapidjson::SizeType length, bool /*copy*/) {
+    key_.assign(text, length);
+    return true;
   }
-  if (!value.IsObject()) return;
-  const rapidjson::Value* type = Get(value, "resourceType");
-  if (type != nullptr && type->IsString() && std::string_view(type->GetString()) == "Patient") {
-    const rapidjson::Value* id = Get(value, "id");
-    if (id != nullptr && id->IsString()) out.insert(id->GetString());
-  }
-  for (const auto& member : value.GetObject()) {
-    if (member.value.IsString()) {
-      if (std::string_view(member.name.GetString()) == "reference") {
-        std::string id = PatientIdOf(
-            std::string_view(member.value.GetString(), member.value.GetStringLength()));
-        if (!id.empty()) out.insert(std::move(id));
-      }
-    } else {
-      CollectPatients(member.value, out);
+  bool String(const char* text, rapidjson::SizeType length, bool /*copy*/) {
+    const std::string_view value(text, length);
+    if (key_ == "reference") {
+      if (std::string id = PatientIdOf(value); !id.empty()) out_.insert(std::move(id));
+    } else if (!objects_.empty() && key_ == "resourceType") {
+      objects_.back().patient = value == "Patient";
+    } else if (!objects_.empty() && key_ == "id") {
+      objects_.back().id.assign(value);
     }
+    key_.clear();
+    return true;
   }
-}
+  bool StartObject() {
+    objects_.emplace_back();
+    key_.clear();
+    return true;
+  }
+  bool EndObject(rapidjson::SizeType /*members*/) {
+    if (objects_.back().patient && !objects_.back().id.empty()) {
+      out_.insert(std::move(objects_.back().id));
+    }
+    objects_.pop_back();
+    return true;
+  }
+  bool Default() {  // any other value, and arrays
+    key_.clear();
+    return true;
+  }
+
+ private:
+  struct Object {
+    bool patient = false;
+    std::string id;
+  };
+  std::set<std::string>& out_;
+  std::vector<Object> objects_;
+  std::string key_;  // the key whose value comes next, if any
+};
 
 // The diagnostics (else details.text) of an OperationOutcome's first issue.
 std::string OutcomeText(std::string_view json) {
@@ -251,50 +281,23 @@ std::string_view OutcomeCode(int status) {
 
 std::vector<std::string> PatientsIn(std::string_view json) {
   if (json.empty()) return {};
-  rapidjson::Document doc;
-  doc.Parse(json.data(), json.size());
-  if (doc.HasParseError()) return {};
   std::set<std::string> found;
-  CollectPatients(doc, found);
+  PatientScanner scanner(found);
+  rapidjson::MemoryStream bytes(json.data(), json.size());
+  rapidjson::Reader reader;
+  if (reader.Parse(bytes, scanner).IsError()) return {};
   return {found.begin(), found.end()};
 }
 
 namespace {
 
-// Writes an AuditEvent's JSON in the canonical element order (as fhir::json::Write would) and
-// records the search index entries ExtractIndexEntries would make of it (audit_test checks
-// both), so that the writer needs neither the model nor FHIRPath.
+// Writes the parts of an AuditEvent's JSON that repeat, in the canonical element order (as
+// fhir::json::Write would; audit_test checks it).
 class Builder {
  public:
-  Builder(Writer& w, fhir::search::IndexEntries& index) : w_(w), index_(index) {}
+  explicit Builder(Writer& w) : w_(w) {}
 
-  // A Coding, indexed under `param` unless it is empty.
-  void Coding(std::string_view param, std::string_view system, std::string_view code,
-              std::string_view display = {}) {
-    audit::Coding(w_, system, code, display);
-    if (!param.empty()) Token(param, system, code, fhir::search::NormalizeString(display));
-  }
-  void Token(std::string_view param, std::string_view system, std::string_view code,
-             std::string text = {}) {
-    index_.tokens.push_back({std::string(param), std::string(system), std::string(code),
-                             std::move(text), "", ""});
-  }
-  // A reference "Type/id" under `param`, with the identifier of its Reference.
-  void Reference(std::string_view param, std::string_view reference,
-                 std::string_view identifier_system = {}, std::string_view identifier_value = {}) {
-    fhir::search::ReferenceEntry entry{std::string(param), "", "", "", "", "", ""};
-    const std::size_t slash = reference.find('/');
-    const bool type_and_id = slash != std::string_view::npos && slash + 1 < reference.size() &&
-                             reference.find('/', slash + 1) == std::string_view::npos;
-    if (type_and_id && IsType(std::string(reference.substr(0, slash)))) {
-      entry.target_type = reference.substr(0, slash);
-      entry.target_id = reference.substr(slash + 1);
-    }
-    entry.identifier_system = identifier_system;
-    entry.identifier_value = identifier_value;
-    index_.references.push_back(std::move(entry));
-  }
-  // An entity with `what`; Patient references are indexed under `patient` too.
+  // An entity with `what`.
   void Entity(std::string_view reference, std::string_view type_code,
               std::string_view type_display, std::string_view role_code,
               std::string_view role_display, std::string_view description = {}) {
@@ -304,8 +307,6 @@ class Builder {
     w_.Key("reference");
     Str(w_, reference);
     w_.EndObject();
-    Reference("entity", reference);
-    if (reference.starts_with("Patient/")) Reference("patient", reference);
     EntityCodes(type_code, type_display, role_code, role_display);
     if (!description.empty()) {
       w_.Key("description");
@@ -316,27 +317,24 @@ class Builder {
   void EntityCodes(std::string_view type_code, std::string_view type_display,
                    std::string_view role_code, std::string_view role_display) {
     w_.Key("type");
-    Coding("entity-type", kEntityType, type_code, type_display);
+    audit::Coding(w_, kEntityType, type_code, type_display);
     w_.Key("role");
-    Coding("entity-role", kObjectRole, role_code, role_display);
+    audit::Coding(w_, kObjectRole, role_code, role_display);
   }
 
  private:
   Writer& w_;
-  fhir::search::IndexEntries& index_;
 };
 
 }  // namespace
 
-Built BuildAuditEvent(const Event& e, const Source& source,
-                      const std::vector<std::string>& patients, std::string_view id,
-                      std::string_view last_updated) {
-  Built built;
-  fhir::search::IndexEntries& index = built.index;
+std::string AuditEventJson(const Event& e, const Source& source,
+                           const std::vector<std::string>& patients, std::string_view id,
+                           std::string_view last_updated) {
   const Interaction interaction = Classify(e);
   rapidjson::StringBuffer buffer;
   Writer w(buffer);
-  Builder b(w, index);
+  Builder b(w);
   w.StartObject();
   w.Key("resourceType");
   Str(w, "AuditEvent");
@@ -352,26 +350,21 @@ Built BuildAuditEvent(const Event& e, const Source& source,
     w.EndObject();
   }
   w.Key("type");
-  b.Coding("type", kAuditEventType, "rest", "RESTful Operation");
+  Coding(w, kAuditEventType, "rest", "RESTful Operation");
   if (!interaction.subtype.empty()) {
     w.Key("subtype");
     w.StartArray();
-    b.Coding("subtype", kRestfulInteraction, interaction.subtype);
+    Coding(w, kRestfulInteraction, interaction.subtype);
     w.EndArray();
   }
   const std::string_view action(&interaction.action, 1);
   w.Key("action");
   Str(w, action);
-  b.Token("action", "", action);
   const std::string recorded = FormatInstant(e.recorded);
   w.Key("recorded");
   Str(w, recorded);
-  if (std::optional<fhir::search::TimeRange> range = fhir::search::DateRange(recorded)) {
-    index.dates.push_back({"date", range->low, range->high});
-  }
   w.Key("outcome");
   Str(w, OutcomeCode(e.status));
-  b.Token("outcome", "", OutcomeCode(e.status));
   w.Key("outcomeDesc");
   std::string desc = std::to_string(e.status);
   if (e.status >= 400) {
@@ -383,7 +376,6 @@ Built BuildAuditEvent(const Event& e, const Source& source,
     w.StartArray();
     const std::string reason = e.basis.reason.empty() ? "emergency access" : e.basis.reason;
     CodeableConcept(w, kActReason, "ETREAT", reason);
-    b.Token("purpose", kActReason, "ETREAT", fhir::search::NormalizeString(reason));
     w.EndArray();
   }
 
@@ -407,10 +399,6 @@ Built BuildAuditEvent(const Event& e, const Source& source,
     w.Key("value");
     Str(w, p.subject);
     w.EndObject();
-    b.Reference("agent", p.fhir_user, p.issuer, p.subject);
-    if (p.fhir_user.starts_with("Patient/")) {
-      b.Reference("patient", p.fhir_user, p.issuer, p.subject);
-    }
   } else {
     w.Key("display");
     Str(w, e.auth_failed ? "unauthenticated" : "anonymous");
@@ -419,7 +407,6 @@ Built BuildAuditEvent(const Event& e, const Source& source,
   if (e.principal) {
     w.Key("altId");
     Str(w, e.principal->subject);
-    b.Token("altid", "", e.principal->subject);
   }
   w.Key("requestor");
   w.Bool(true);
@@ -429,13 +416,11 @@ Built BuildAuditEvent(const Event& e, const Source& source,
     const std::string policy = source.site + "/" + e.basis.consent;
     Str(w, policy);
     w.EndArray();
-    index.uris.push_back({"policy", policy});
   }
   if (e.principal) {
     w.Key("purposeOfUse");
     w.StartArray();
     CodeableConcept(w, kActReason, e.principal->purpose_of_use);
-    b.Token("purpose", kActReason, e.principal->purpose_of_use);
     w.EndArray();
   }
   w.EndObject();
@@ -445,7 +430,6 @@ Built BuildAuditEvent(const Event& e, const Source& source,
   w.StartObject();
   w.Key("site");
   Str(w, source.site);
-  b.Token("site", "", source.site);
   w.Key("observer");
   w.StartObject();
   w.Key("display");
@@ -486,13 +470,7 @@ Built BuildAuditEvent(const Event& e, const Source& source,
     w.EndArray();
   }
   w.EndObject();
-  built.json.assign(buffer.GetString(), buffer.GetSize());
-  return built;
-}
-
-std::string AuditEventJson(const Event& e, const Source& source,
-                           const std::vector<std::string>& patients) {
-  return BuildAuditEvent(e, source, patients, {}, {}).json;
+  return std::string(buffer.GetString(), buffer.GetSize());
 }
 
 Event EntryEvent(const RestRequest& outer, std::string_view method, std::string_view url,
@@ -543,6 +521,34 @@ std::optional<RestResponse> RejectClientWrite(const RestRequest& request) {
   return r;
 }
 
+bool MayReadAuditEvents(const RestRequest& r) {
+  const auto& s = r.segments;
+  if (s.empty()) return r.method == "GET" || r.method == "HEAD";  // a POST is a Bundle
+  if (s[0] == "_history") return true;
+  for (const std::string& segment : s) {
+    if (segment == "AuditEvent" || segment == "*") return true;
+  }
+  for (const auto& [key, value] : r.params) {
+    if (key.find("AuditEvent") != std::string::npos ||
+        value.find("AuditEvent") != std::string::npos) {
+      return true;
+    }
+    if ((key.starts_with("_include") || key.starts_with("_revinclude")) &&
+        value.find('*') != std::string::npos) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool MayEntryReadAuditEvents(std::string_view method, std::string_view url) {
+  if (method != "GET" && method != "HEAD") return false;  // writes read no AuditEvents
+  while (url.starts_with('/')) url.remove_prefix(1);
+  return url.empty() || url.starts_with('?') || url.starts_with("_history") ||
+         url.find("AuditEvent") != std::string_view::npos ||
+         url.find('*') != std::string_view::npos;
+}
+
 // ------------------------------------------------------------------------------------------
 
 AuditLog::AuditLog(storage::Store& store, LogOptions options)
@@ -564,15 +570,17 @@ void AuditLog::Submit(Event event) {
   progress_.wait(lock, [this] { return queue_.size() < options_.max_queue || stopping_; });
   queue_.push_back(std::move(event));
   ++submitted_;
+  last_submit_ = std::chrono::steady_clock::now();
   if (queue_.size() >= options_.batch) wake_.notify_one();
 }
 
 void AuditLog::Flush() {
   std::unique_lock lock(mutex_);
   const std::uint64_t target = submitted_;
-  flush_requested_ = true;
+  ++flush_waiters_;
   wake_.notify_one();
-  progress_.wait(lock, [&] { return done_ >= target || finished_; });
+  progress_.wait(lock, [&] { return (done_ >= target && journal_empty_) || finished_; });
+  --flush_waiters_;
 }
 
 void AuditLog::Stop() {
@@ -599,25 +607,35 @@ void AuditLog::Run() {
   std::vector<Event> batch;
   while (true) {
     bool last = false;
+    bool materialize = false;
     {
       std::unique_lock lock(mutex_);
-      wake_.wait_for(lock, options_.interval, [this] {
-        return stopping_ || flush_requested_ || queue_.size() >= options_.batch;
+      // The journal's turn: when asked (Flush, Stop), when it is too long, or when idle.
+      const auto journal_due = [this] {
+        if (journal_empty_) return false;
+        if (stopping_ || flush_waiters_ > 0 || backlog_ > options_.max_backlog) return true;
+        return queue_.empty() &&
+               std::chrono::steady_clock::now() - last_submit_ >= options_.idle;
+      };
+      wake_.wait_for(lock, options_.interval, [&] {
+        return stopping_ || flush_waiters_ > 0 || queue_.size() >= options_.batch ||
+               journal_due();
       });
-      // At most `batch` events per store transaction: the queue frees up as each commits.
+      // At most `batch` events per record: the queue frees up as each commits.
       const std::size_t n = std::min(queue_.size(), options_.batch);
       batch.assign(std::make_move_iterator(queue_.begin()),
                    std::make_move_iterator(queue_.begin() + static_cast<std::ptrdiff_t>(n)));
       queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
-      flush_requested_ = flush_requested_ && !queue_.empty();
       last = stopping_;
+      materialize = journal_due();
     }
     progress_.notify_all();  // room in the queue
-    if (!batch.empty()) WriteBatch(batch);
+    if (!batch.empty()) Journal(batch);
     batch.clear();
+    if (materialize) MaterializeOldest();
     if (last) {
       std::lock_guard lock(mutex_);
-      if (queue_.empty()) {
+      if (queue_.empty() && journal_empty_) {
         finished_ = true;
         break;
       }
@@ -626,42 +644,99 @@ void AuditLog::Run() {
   progress_.notify_all();
 }
 
-void AuditLog::WriteBatch(std::vector<Event>& events) {
-  // Built before the write transaction, which then only inserts: REST writes wait for it.
-  std::vector<Prepared> prepared;
-  prepared.reserve(events.size());
-  std::uint64_t bad = 0;
-  for (Event& e : events) {
-    auto made = Prepare(e);
-    if (!made.ok()) {
-      std::cerr << "fhir-server: audit: invalid AuditEvent: " << made.status().ToString() << "\n";
-      ++bad;
-      continue;
-    }
-    prepared.push_back(std::move(made).value());
+void AuditLog::Journal(std::vector<Event>& events) {
+  // Built before the write transaction, which then only appends: REST writes wait for it.
+  std::string record;
+  for (const Event& e : events) {
+    record += JournalLine(e);
+    record += '\n';
   }
-  std::uint64_t ok = 0;
   auto txn = store_.BeginWrite();
   fhir::Status status = txn.ok() ? fhir::Status() : txn.status();
-  for (Prepared& p : prepared) {
-    if (!status.ok()) break;
-    status = txn.value()->Put(p.version, p.index);
-  }
+  if (status.ok()) status = txn.value()->AppendJournal(record);
   if (status.ok()) status = txn.value()->Commit();
-  if (status.ok()) {
-    ok = prepared.size();
-  } else {
-    std::cerr << "fhir-server: audit: cannot store " << prepared.size()
+  if (!status.ok()) {
+    std::cerr << "fhir-server: audit: cannot journal " << events.size()
               << " AuditEvents: " << status.ToString() << "\n";
-    bad += prepared.size();
   }
   std::lock_guard lock(mutex_);
-  written_ += ok;
-  failed_ += bad;
+  if (status.ok()) {
+    backlog_ += events.size();
+    journal_empty_ = false;
+  } else {
+    failed_ += events.size();
+  }
   done_ += events.size();
 }
 
-fhir::Result<AuditLog::Prepared> AuditLog::Prepare(const Event& e) {
+void AuditLog::MaterializeOldest() {
+  std::uint64_t stored = 0;
+  std::uint64_t bad = 0;
+  bool empty = false;
+  fhir::Status status;
+  {
+    auto txn = store_.BeginWrite();
+    status = txn.ok() ? fhir::Status() : txn.status();
+    std::optional<storage::JournalRecord> record;
+    if (status.ok()) {
+      auto oldest = txn.value()->OldestJournal();
+      if (oldest.ok()) {
+        record = std::move(oldest).value();
+      } else {
+        status = oldest.status();
+      }
+    }
+    empty = status.ok() && !record;
+    if (status.ok() && record) {
+      std::string_view rest = record->data;
+      while (status.ok() && !rest.empty()) {
+        const std::size_t end = rest.find('\n');
+        const std::string_view line = rest.substr(0, end);
+        rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
+        const std::size_t tab1 = line.find('\t');
+        const std::size_t tab2 = line.find('\t', tab1 + 1);
+        if (tab1 == std::string_view::npos || tab2 == std::string_view::npos) {
+          ++bad;
+          continue;
+        }
+        storage::StoredVersion v;
+        v.type = "AuditEvent";
+        v.id = std::string(line.substr(0, tab1));
+        v.version = 1;
+        v.last_updated = std::string(line.substr(tab1 + 1, tab2 - tab1 - 1));
+        v.json = std::string(line.substr(tab2 + 1));
+        // Indexed like any resource.
+        auto resource = fhir::json::ParseResource(v.json);
+        if (!resource.ok()) {
+          std::cerr << "fhir-server: audit: invalid AuditEvent: "
+                    << resource.status().ToString() << "\n";
+          ++bad;
+          continue;
+        }
+        status = txn.value()->Put(v, fhir::search::ExtractIndexEntries(**resource));
+        if (status.ok()) ++stored;
+      }
+      if (status.ok()) status = txn.value()->RemoveJournal(record->seq);
+      if (status.ok()) status = txn.value()->Commit();
+    }
+  }
+  if (!status.ok()) {
+    // The record stays, and is tried again after the next append (a full disk may pass).
+    std::cerr << "fhir-server: audit: cannot store journaled AuditEvents: " << status.ToString()
+              << "\n";
+    stored = 0;
+    bad = 0;
+  }
+  std::lock_guard lock(mutex_);
+  written_ += stored;
+  failed_ += bad;
+  backlog_ -= std::min(backlog_, stored + bad);
+  // Also after a failure, so that Flush() and Stop() do not wait for what cannot be done now.
+  if (empty || !status.ok()) journal_empty_ = true;
+  progress_.notify_all();
+}
+
+std::string AuditLog::JournalLine(const Event& e) {
   std::vector<std::string> patients;
   const Interaction interaction = Classify(e);
   const auto& s = e.segments;
@@ -686,16 +761,17 @@ fhir::Result<AuditLog::Prepared> AuditLog::Prepare(const Event& e) {
   }
   std::sort(patients.begin(), patients.end());
   patients.erase(std::unique(patients.begin(), patients.end()), patients.end());
-  Prepared p;
-  p.version.type = "AuditEvent";
-  p.version.id = NewResourceId();
-  p.version.version = 1;
-  p.version.last_updated = FormatInstant(std::chrono::system_clock::now());
-  Built built =
-      BuildAuditEvent(e, options_.source, patients, p.version.id, p.version.last_updated);
-  p.version.json = std::move(built.json);
-  p.index = std::move(built.index);
-  return p;
+  const std::string id = NewResourceId();
+  const std::string last_updated = FormatInstant(std::chrono::system_clock::now());
+  const std::string json = AuditEventJson(e, options_.source, patients, id, last_updated);
+  std::string line;
+  line.reserve(id.size() + last_updated.size() + json.size() + 2);
+  line += id;
+  line += '\t';
+  line += last_updated;
+  line += '\t';
+  line += json;
+  return line;
 }
 
 }  // namespace server::audit

@@ -909,6 +909,113 @@ TEST_CASE("SqliteStore: concurrent read-modify-write cycles serialize without lo
   CHECK(matches == Ids{"p"});
 }
 
+// Group commit: transactions that queue up while one runs share one SQLite transaction, each in
+// a savepoint. A member that rolls back or fails takes only its own rows; every Commit returns
+// after its group's COMMIT. 16 threads, each with a mix of committed, rolled back and failed
+// transactions, then a reopen: exactly the committed ones are there, with their index rows.
+TEST_CASE("SqliteStore: concurrent transactions commit in groups; a member's rollback is its own") {
+  TempPath path;
+  constexpr int kThreads = 16;
+  constexpr int kRounds = 30;
+  std::atomic<int> failures{0};
+  {
+    auto store = Open(path.str(), /*readers=*/2);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < kRounds; ++i) {
+          const std::string id = "g" + std::to_string(t) + "-" + std::to_string(i);
+          auto transaction = store->BeginWrite();
+          if (!transaction.ok()) {
+            ++failures;
+            return;
+          }
+          StoredVersion v = Version("Patient", id, 1, 1);
+          if (!(*transaction)->Put(v, Ix({Identifier("sysG", id)})).ok()) {
+            ++failures;
+            return;
+          }
+          if (i % 3 == 1) continue;  // dropped without Commit: rolled back
+          if (i % 3 == 2) {
+            // A conflicting second Put fails and leaves the first one in place.
+            StoredVersion stale = Version("Patient", id, 1, 2);
+            if ((*transaction)->Put(stale, Ix({})).type() != IssueType::kConflict) ++failures;
+          }
+          if (!(*transaction)->Commit().ok()) ++failures;
+          // Committed means visible to every reader now.
+          auto read = store->ReadCurrent("Patient", id);
+          if (!read.ok() || read->version != 1) ++failures;
+        }
+      });
+    }
+    for (std::thread& thread : threads) thread.join();
+  }
+  CHECK(failures.load() == 0);
+  auto store = Open(path.str());
+  int present = 0;
+  for (int t = 0; t < kThreads; ++t) {
+    for (int i = 0; i < kRounds; ++i) {
+      const std::string id = "g" + std::to_string(t) + "-" + std::to_string(i);
+      auto read = store->ReadCurrent("Patient", id);
+      const bool committed = i % 3 != 1;
+      CAPTURE(id);
+      if (committed) {
+        REQUIRE(read.ok());
+        CHECK(read->version == 1);
+        CHECK(Find(*store, Q("Patient").Tokens({Identifier("sysG", id)})) == Ids{id});
+        ++present;
+      } else {
+        CHECK(read.status().type() == IssueType::kNotFound);
+        CHECK(Find(*store, Q("Patient").Tokens({Identifier("sysG", id)})).empty());
+      }
+    }
+  }
+  CHECK(present == kThreads * 20);
+  HistoryPage all = History(*store, H().Type("Patient").Count(1000));
+  CHECK(all.total == kThreads * 20);
+}
+
+TEST_CASE("SqliteStore: the journal keeps records in order, across a rollback and a reopen") {
+  TempPath path;
+  {
+    auto store = Open(path.str());
+    {
+      auto txn = store->BeginWrite();
+      REQUIRE(txn.ok());
+      auto none = (*txn)->OldestJournal();
+      REQUIRE(none.ok());
+      CHECK_FALSE(none->has_value());
+      REQUIRE((*txn)->AppendJournal("first\nline").ok());
+      REQUIRE((*txn)->AppendJournal(std::string("second\0binary", 13)).ok());
+      REQUIRE((*txn)->Commit().ok());
+    }
+    {
+      auto txn = store->BeginWrite();
+      REQUIRE(txn.ok());
+      REQUIRE((*txn)->AppendJournal("rolled back").ok());
+      auto oldest = (*txn)->OldestJournal();
+      REQUIRE(oldest.ok());
+      REQUIRE(oldest->has_value());
+      CHECK((*oldest)->data == "first\nline");
+      REQUIRE((*txn)->RemoveJournal((*oldest)->seq).ok());
+      // dropped without Commit: the removal and the append are undone
+    }
+  }
+  auto store = Open(path.str());
+  std::vector<std::string> seen;
+  while (true) {
+    auto txn = store->BeginWrite();
+    REQUIRE(txn.ok());
+    auto oldest = (*txn)->OldestJournal();
+    REQUIRE(oldest.ok());
+    if (!oldest->has_value()) break;
+    seen.push_back((*oldest)->data);
+    REQUIRE((*txn)->RemoveJournal((*oldest)->seq).ok());
+    REQUIRE((*txn)->Commit().ok());
+  }
+  CHECK(seen == std::vector<std::string>{"first\nline", std::string("second\0binary", 13)});
+}
+
 TEST_CASE("OpenSqliteStore reports unusable paths and options as a Status") {
   TempPath path;
   SqliteOptions options;

@@ -4,10 +4,13 @@
 # fhir-server, starts one server of each kind on free loopback ports with fresh databases in a
 # temporary directory, and runs interleaved wrk rounds of GET [base]/Patient/ID against each.
 #
-# An audited round counts until its AuditEvents are committed: after wrk ends, the script
-# waits for the AuditEvent count to reach the reads answered, and divides the reads by wrk's
-# time plus that wait ("sustained"), so a queue that only grows cannot look fast. The next
-# round starts after that, so the writer's backlog never runs into an unaudited round.
+# The audit log works in two steps (server/audit/audit.h): each batch of AuditEvents is first
+# appended to the store's journal (durable from then on), and becomes AuditEvent resources with
+# their search index when the server is idle or an AuditEvent is asked for. An audited round
+# therefore counts twice after wrk ends: until every read's AuditEvent is durable (the journal
+# and the AuditEvent rows, read with sqlite3 from the database file), and until all are
+# searchable resources (an AuditEvent search, which waits for the journal to empty). The next
+# round starts after that, so the audited server's deferred work never overlaps a round.
 #
 # Usage: tools/bench/audit_bench.sh [--build DIR] [--duration S] [--connections N] [--rounds N]
 set -euo pipefail
@@ -32,7 +35,7 @@ done
 build=$(cd "$build" && pwd)
 server=$build/server/fhir-server
 [ -x "$server" ] || { echo "audit_bench: $server is missing (build the release first)" >&2; exit 2; }
-for tool in wrk curl awk; do
+for tool in wrk curl awk sqlite3; do
   command -v "$tool" >/dev/null || { echo "audit_bench: $tool is not installed" >&2; exit 2; }
 done
 
@@ -55,9 +58,17 @@ create_patient() {
     tr -d '\r' | sed -n 's#^[Ll]ocation: .*/Patient/\([^/]*\)/_history/.*#\1#p'
 }
 
-# The number of AuditEvents on base $1 (the count request itself is audited after it).
+# The number of AuditEvents on base $1, all made resources first (the count request itself is
+# audited after it).
 audit_count() {
   curl -sf "$1/AuditEvent?_summary=count" | sed -n 's/.*"total":\([0-9]*\).*/\1/p'
+}
+
+# The AuditEvents stored durably in database file $1: resources plus journal lines (one per
+# event), read without a request (which would be audited and would empty the journal).
+durable_count() {
+  sqlite3 -readonly "$1" "SELECT (SELECT count(*) FROM current WHERE type = 'AuditEvent') +
+    (SELECT coalesce(sum(length(data) - length(replace(data, x'0a', ''))), 0) FROM journal)"
 }
 
 # wrk against URL $1; sets n (requests), secs (wrk's duration), p50 and p99 (ms).
@@ -80,34 +91,38 @@ off_id=$(create_patient "$off_base")
 curl -sf "$on_base/Patient/$on_id" >/dev/null
 log "audit on at $on_base, off at $off_base; GET Patient/ID, $connections connections"
 
-best_off=0 best_on=0 best_sustained=0
+best_off=0 best_on=0 best_durable=0 best_indexed=0
 for round in $(seq "$rounds"); do
   run_wrk "$off_base/Patient/$off_id"
   rps=$(awk -v n="$n" -v s="$secs" 'BEGIN { printf "%.0f", n / s }')
   log "  round $round audit off: $rps req/s (p50 $p50 ms, p99 $p99 ms)"
   if [ "$rps" -gt "$best_off" ]; then best_off=$rps off_p50=$p50 off_p99=$p99; fi
 
-  before=$(audit_count "$on_base")
-  before=$((before + 1))  # the count request's own AuditEvent
+  before=$(durable_count "$tmp/on.db")
   run_wrk "$on_base/Patient/$on_id"
   rps=$(awk -v n="$n" -v s="$secs" 'BEGIN { printf "%.0f", n / s }')
-  # Wait until the round's AuditEvents are committed (each poll adds one of its own).
+  # Wait until the round's AuditEvents are durable.
   wait_start=$(date +%s.%N)
   polls=0
-  while true; do
-    count=$(audit_count "$on_base")
+  while [ $(($(durable_count "$tmp/on.db") - before)) -lt "$n" ]; do
     polls=$((polls + 1))
-    [ $((count - before - polls + 1)) -ge "$n" ] && break
     if [ "$polls" -gt 600 ]; then log "the AuditEvents of round $round never arrived"; exit 1; fi
-    sleep 0.05
+    sleep 0.02
   done
-  drain=$(awk -v a="$wait_start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }')
-  sustained=$(awk -v n="$n" -v s="$secs" -v d="$drain" 'BEGIN { printf "%.0f", n / (s + d) }')
-  log "  round $round audit on:  $rps req/s (p50 $p50 ms, p99 $p99 ms), $n AuditEvents" \
-      "committed $drain s after wrk ended: $sustained req/s sustained"
-  if [ "$sustained" -gt "$best_sustained" ]; then
-    best_sustained=$sustained best_on=$rps on_p50=$p50 on_p99=$p99 on_drain=$drain
+  now=$(date +%s.%N)
+  durable_wait=$(awk -v a="$wait_start" -v b="$now" 'BEGIN { printf "%.3f", b - a }')
+  # Then until they are all searchable resources.
+  audit_count "$on_base" >/dev/null
+  indexed_wait=$(awk -v a="$wait_start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }')
+  durable=$(awk -v n="$n" -v s="$secs" -v d="$durable_wait" 'BEGIN { printf "%.0f", n / (s + d) }')
+  indexed=$(awk -v n="$n" -v s="$secs" -v d="$indexed_wait" 'BEGIN { printf "%.0f", n / (s + d) }')
+  log "  round $round audit on:  $rps req/s (p50 $p50 ms, p99 $p99 ms); $n AuditEvents durable" \
+      "$durable_wait s after wrk ended ($durable req/s), resources after $indexed_wait s" \
+      "($indexed req/s)"
+  if [ "$durable" -gt "$best_durable" ]; then
+    best_durable=$durable best_on=$rps on_p50=$p50 on_p99=$p99 on_durable=$durable_wait
   fi
+  if [ "$indexed" -gt "$best_indexed" ]; then best_indexed=$indexed on_indexed=$indexed_wait; fi
 done
 total=$(audit_count "$on_base")
 
@@ -115,9 +130,11 @@ echo "Audit benchmark, $started, $(nproc) cores, load average $(cut -d' ' -f1-3 
 echo "GET Patient/ID: wrk -t2 -c$connections, best of $rounds interleaved ${duration}-s rounds;" \
      "$total AuditEvents written in all"
 echo
-echo "| audit | req/s | ratio | target | p50 / p99 ms | AuditEvents committed after wrk |"
+echo "| audit | req/s | ratio | target | p50 / p99 ms | wait after wrk |"
 echo "| --- | ---: | ---: | --- | ---: | ---: |"
 echo "| off | $best_off | 1.00x | | $off_p50 / $off_p99 | |"
-echo "| on (while wrk ran) | $best_on | $(ratio "$best_on" "$best_off") | | $on_p50 / $on_p99 | |"
-echo "| on (sustained: until committed) | $best_sustained |" \
-     "**$(ratio "$best_sustained" "$best_off")** | 0.7x | | $on_drain s |"
+echo "| on, while wrk ran | $best_on | $(ratio "$best_on" "$best_off") | | $on_p50 / $on_p99 | |"
+echo "| on, until every AuditEvent is durable | $best_durable |" \
+     "**$(ratio "$best_durable" "$best_off")** | 0.7x | | $on_durable s |"
+echo "| on, until all are searchable resources | $best_indexed |" \
+     "$(ratio "$best_indexed" "$best_off") | | | $on_indexed s |"
