@@ -119,6 +119,13 @@ struct SearchQuery {
   // Access control: when set, only resources matching one of these filters (OR; none: no
   // resource) are found. Applied inside the query, so totals and pages are right.
   std::optional<std::vector<CompartmentFilter>> access;
+  // _contained=true|both (search.html#contained): a resource (of any type, unless `type` or
+  // `types` say otherwise; the other conditions apply to it) matches when it contains a
+  // resource of `contained->type` that meets `contained->criteria` (stored as index rows of
+  // "#" + that type on the container, fhir/search/index_entries.h); with `contained_self`, a
+  // resource of that type meeting them itself matches too. Only criteria: no _has, sort, ...
+  std::shared_ptr<SearchQuery> contained;
+  bool contained_self = false;
   std::vector<SortKey> sort;
   // Keyset paging in the default order (type, id), only without `sort`: resources strictly
   // after / before (type, id). `before` returns the page nearest to it first (descending).

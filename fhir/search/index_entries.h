@@ -91,6 +91,8 @@ struct CompositeEntry {
   std::vector<CompositePart> parts;
 };
 
+struct ContainedEntries;
+
 struct IndexEntries {
   std::vector<StringEntry> strings;
   std::vector<TokenEntry> tokens;
@@ -100,11 +102,30 @@ struct IndexEntries {
   std::vector<ReferenceEntry> references;
   std::vector<UriEntry> uris;
   std::vector<CompositeEntry> composites;
+  // The resources contained in this one (_contained searches).
+  std::vector<ContainedEntries> contained;
 
-  bool empty() const {
-    return strings.empty() && tokens.empty() && dates.empty() && numbers.empty() &&
-           quantities.empty() && references.empty() && uris.empty() && composites.empty();
-  }
+  bool empty() const;
 };
+
+// The code under which a contained resource's own id is indexed (a token), since it has no
+// row of its own; it also marks that the container holds a resource of that type.
+inline constexpr const char* kContainedIdParam = "_contained.id";
+
+// The entries of a contained resource, stored with its container under the parameters of
+// type `type` = "#" + its resource type ("#Medication"), so that a search of the container's
+// own type never meets them and `_contained` searches find the container. Resource-level
+// parameters (_tag, _profile, _security, _source) are left out; its id is a token under
+// kContainedIdParam.
+struct ContainedEntries {
+  std::string type;
+  IndexEntries entries;
+};
+
+inline bool IndexEntries::empty() const {
+  return strings.empty() && tokens.empty() && dates.empty() && numbers.empty() &&
+         quantities.empty() && references.empty() && uris.empty() && composites.empty() &&
+         contained.empty();
+}
 
 }  // namespace fhir::search

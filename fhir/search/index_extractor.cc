@@ -16,6 +16,7 @@
 #include "fhir/model/primitive.h"
 #include "fhir/model/reflection.h"
 #include "fhir/model/registry.h"
+#include "fhir/r4/domain_resource.h"
 #include "fhir/r4/resource.h"
 #include "fhir/search/normalize.h"
 #include "fhir/search/search_registry.h"
@@ -500,6 +501,25 @@ IndexEntries ExtractIndexEntries(const Resource& resource) {
       continue;
     }
     for (const fhirpath::Value& value : *values) extractor.Add(*param.def, value);
+  }
+  // Contained resources (never nested: dom-2), indexed under "#" + their type.
+  if (type.base != nullptr && type.base->name == "DomainResource") {
+    for (const Box<Resource>& box : static_cast<const DomainResource&>(resource).contained) {
+      if (box.get() == nullptr) continue;
+      IndexEntries entries = ExtractIndexEntries(*box);
+      entries.contained.clear();
+      auto resource_level = [](const auto& e) { return e.param.starts_with("_"); };
+      std::erase_if(entries.strings, resource_level);
+      std::erase_if(entries.tokens, resource_level);
+      std::erase_if(entries.dates, resource_level);
+      std::erase_if(entries.numbers, resource_level);
+      std::erase_if(entries.quantities, resource_level);
+      std::erase_if(entries.references, resource_level);
+      std::erase_if(entries.uris, resource_level);
+      std::erase_if(entries.composites, resource_level);
+      if (!box->id.empty()) entries.tokens.push_back({kContainedIdParam, "", box->id, "", "", ""});
+      out.contained.push_back({"#" + std::string(box->type_info().name), std::move(entries)});
+    }
   }
   return out;
 }

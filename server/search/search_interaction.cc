@@ -235,6 +235,7 @@ void NestedTypes(const storage::SearchQuery& query, std::set<std::string>& types
       NestedTypes(*has.query, types);
     }
   }
+  if (query.contained) NestedTypes(*query.contained, types);
 }
 
 // Sets the access filters on `query` and on copies of its nested chain and _has queries (the
@@ -254,6 +255,10 @@ void ApplyAccess(storage::SearchQuery& query, const std::vector<storage::Compart
       has.query = std::make_shared<storage::SearchQuery>(*has.query);
       ApplyAccess(*has.query, filters);
     }
+  }
+  if (query.contained) {
+    query.contained = std::make_shared<storage::SearchQuery>(*query.contained);
+    ApplyAccess(*query.contained, filters);
   }
 }
 
@@ -367,7 +372,14 @@ RestResponse RunSearch(const SearchTarget& target, std::string_view type, const 
   if (!parsed.ok()) return ErrorResponse(parsed.status());
   ParsedSearch& search = *parsed;
   storage::SearchQuery& query = search.query;
-  if (compartment != nullptr) query.compartment = *compartment;
+  if (compartment != nullptr) {
+    if (query.contained) {
+      return ErrorResponse(fhir::Status(IssueType::kNotSupported,
+                                        "_contained is not supported in a compartment search",
+                                        "_contained"));
+    }
+    query.compartment = *compartment;
+  }
   auto filters = AccessFilters(target.access, query,
                                query.type.empty() || !search.includes.empty() ||
                                    !search.revincludes.empty());

@@ -597,6 +597,7 @@ Result<ParsedSearch> ParseSearch(std::string_view type, const Params& params, bo
   ParsedSearch out;
   out.query.type = type;
   Parser parser(lookup);
+  std::string contained = "false";
   for (const auto& [key, value] : params) {
     if (key == "_format" || key == "_pretty") continue;
     if (key == "_count") {
@@ -689,11 +690,22 @@ Result<ParsedSearch> ParseSearch(std::string_view type, const Params& params, bo
       continue;
     }
     if (key == "_contained") {
-      if (value != "false") {
-        Status s = Unsupported(key, "only _contained=false (the default) is supported");
+      if (value != "true" && value != "false" && value != "both") {
+        return Bad(key, "true, false or both");
+      }
+      contained = value;
+      out.used.emplace_back(key, value);
+      continue;
+    }
+    if (key == "_containedType") {
+      if (value != "container" && value != "contained") return Bad(key, "container or contained");
+      if (value == "contained") {
+        Status s = Unsupported(key, "only the containers are returned (_containedType=container)");
         if (strict) return s;
         out.ignored.push_back(s.diagnostics());
+        continue;
       }
+      out.used.emplace_back(key, value);
       continue;
     }
     if (key == "_type") {
@@ -725,6 +737,24 @@ Result<ParsedSearch> ParseSearch(std::string_view type, const Params& params, bo
     return Bad(out.after ? "_after" : "_before", "cursor paging does not combine with _sort");
   }
   if (out.after && out.before) return Bad("_before", "use either _after or _before");
+  if (contained != "false") {
+    // The criteria apply to contained resources of `type`; the containers (any type) match.
+    if (type.empty()) return Bad("_contained", "needs a resource type to search contained");
+    if (!out.query.has.empty()) return Bad("_contained", "does not combine with _has");
+    if (!out.query.sort.empty()) return Bad("_contained", "does not combine with _sort");
+    for (const Criterion& criterion : out.query.criteria) {
+      if (criterion.param == "_lastUpdated") {
+        return Bad("_lastUpdated", "contained resources have no lastUpdated of their own");
+      }
+    }
+    auto inner = std::make_shared<storage::SearchQuery>();
+    inner->type = type;
+    inner->criteria = std::move(out.query.criteria);
+    out.query.criteria.clear();
+    out.query.type.clear();
+    out.query.contained = std::move(inner);
+    out.query.contained_self = contained == "both";
+  }
   return out;
 }
 

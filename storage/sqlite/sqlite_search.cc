@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "fhir/search/index_entries.h"
 #include "fhir/search/normalize.h"
 
 namespace storage::sqlite {
@@ -245,6 +246,56 @@ class Compiler {
       FHIR_RETURN_IF_ERROR(Conditions(*has.query, c2, sql, binds));
       sql += ")";
     }
+    if (query.contained) {
+      sql += " AND ";
+      FHIR_RETURN_IF_ERROR(ContainedSql(*query.contained, query.contained_self, c, sql, binds));
+    }
+    return Status::Ok();
+  }
+
+  // _contained: `c` holds a resource of inner.type meeting inner's criteria, i.e. has index
+  // rows of "#" + inner.type for each (its id is the token kContainedIdParam), or (`self`) is
+  // such a resource. The criteria may be met by different contained resources of that type.
+  Status ContainedSql(const SearchQuery& inner, bool self, const std::string& c, std::string& sql,
+                      Binds& binds) {
+    if (inner.type.empty() || !inner.has.empty() || inner.contained) {
+      return Status(IssueType::kNotSupported, "_contained with _has or without a type");
+    }
+    SearchQuery rows;  // only its type is read: the parameters of the contained type
+    rows.type = "#" + inner.type;
+    sql += "(";
+    if (self) {
+      sql += "(";
+      FHIR_RETURN_IF_ERROR(Conditions(inner, c, sql, binds));
+      sql += ") OR (";
+    }
+    Criterion holds;  // a resource of the type is contained
+    holds.table = IndexTable::kToken;
+    holds.param = fhir::search::kContainedIdParam;
+    holds.missing = false;
+    FHIR_RETURN_IF_ERROR(CriterionSql(rows, holds, c, /*drive=*/false, sql, binds));
+    // Without `self`, the first criterion that needs an index row gives the candidates.
+    const Criterion* driver = nullptr;
+    for (const Criterion& criterion : inner.criteria) {
+      if (!self && driver == nullptr && NeedsIndexRow(criterion)) driver = &criterion;
+    }
+    for (const Criterion& criterion : inner.criteria) {
+      sql += " AND ";
+      if (criterion.param == "_lastUpdated") {
+        return Status(IssueType::kNotSupported, "_lastUpdated of a contained resource");
+      }
+      if (criterion.param != "_id") {
+        FHIR_RETURN_IF_ERROR(CriterionSql(rows, criterion, c, &criterion == driver, sql, binds));
+        continue;
+      }
+      Criterion id = criterion;  // the contained id is a token
+      id.table = IndexTable::kToken;
+      id.param = fhir::search::kContainedIdParam;
+      for (Match& m : id.any) m.kind = Match::Kind::kToken;
+      FHIR_RETURN_IF_ERROR(CriterionSql(rows, id, c, /*drive=*/false, sql, binds));
+    }
+    if (self) sql += ")";
+    sql += ")";
     return Status::Ok();
   }
 

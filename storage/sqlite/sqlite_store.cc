@@ -926,6 +926,8 @@ class SqliteWriteTransaction final : public WriteTransaction {
           InsertIndexRow("INSERT INTO idx_uri VALUES(?, ?, ?)", type, rid, e.param, e.value));
     }
     for (const auto& e : index.composites) FHIR_RETURN_IF_ERROR(InsertComposite(type, rid, e));
+    // Contained resources: on the container's rid, under the parameters of "#" + their type.
+    for (const auto& c : index.contained) FHIR_RETURN_IF_ERROR(WriteIndex(c.type, rid, c.entries));
     return Status::Ok();
   }
 

@@ -716,3 +716,50 @@ TEST_CASE("search: MolecularSequence's three-component coordinates (%resource in
                  "lt22125500")
             .empty());
 }
+
+TEST_CASE("search: _contained=true|both finds the containers; false (the default) does not") {
+  SearchFixture f;
+  auto request = [&](const std::string& id, const std::string& medication_id,
+                     const std::string& code) {
+    f.Put("MedicationRequest", id,
+          R"({"resourceType":"MedicationRequest","id":")" + id + R"(","status":"active",)"
+          R"("intent":"order","contained":[{"resourceType":"Medication","id":")" +
+              medication_id + R"(","code":{"coding":[{"system":"http://www.nlm.nih.gov/research/)"
+              R"(umls/rxnorm","code":")" + code + R"("}]},"status":"active"}],)"
+              R"("medicationReference":{"reference":"#)" + medication_id + R"("},)"
+              R"("subject":{"reference":"Patient/p1"}})");
+  };
+  request("mr1", "med1", "1234");
+  request("mr2", "med2", "5678");
+  f.Put("Medication", "m3",
+        R"({"resourceType":"Medication","id":"m3","code":{"coding":[{"system":)"
+        R"("http://www.nlm.nih.gov/research/umls/rxnorm","code":"1234"}]}})");
+  CHECK(f.Search("Medication?code=1234") == IdSet{"m3"});
+  CHECK(f.Search("Medication?_contained=false&code=1234") == IdSet{"m3"});
+  CHECK(f.Search("Medication?_contained=true&code=1234") == IdSet{"mr1"});
+  CHECK(f.Search("Medication?_contained=true&code=http://www.nlm.nih.gov/research/umls/rxnorm|"
+                 "5678,1234") == IdSet{"mr1", "mr2"});
+  CHECK(f.Search("Medication?_contained=both&code=1234") == IdSet{"mr1", "m3"});
+  CHECK(f.Search("Medication?_contained=true&_id=med2") == IdSet{"mr2"});
+  CHECK(f.Search("Medication?_contained=true&status=active&code=1234") == IdSet{"mr1"});
+  CHECK(f.Search("Medication?_contained=true&code:not=1234") == IdSet{"mr2"});
+  CHECK(f.Search("Medication?_contained=true") == IdSet{"mr1", "mr2"});
+  CHECK(f.Search("Medication?_contained=true&code=9999").empty());
+  // The container's own parameters do not reach into what it contains (MedicationRequest's
+  // `code` is medicationCodeableConcept).
+  CHECK(f.Search("MedicationRequest?code=1234").empty());
+  RestResponse r = f.Call("GET", "Medication?_contained=true&code=1234");
+  CHECK(At(r.body, "total") == "1");
+  CHECK(At(r.body, "entry[0].resource.resourceType") == "MedicationRequest");
+  CHECK(At(r.body, "entry[0].resource.contained[0].id") == "med1");
+  CHECK(At(r.body, "link[0].url") == "http://test/fhir/Medication?_contained=true&code=1234");
+  // Errors and what is not supported.
+  CHECK(f.Call("GET", "Medication?_contained=maybe").status == 400);
+  CHECK(f.Call("GET", "Medication?_contained=true&_sort=code").status == 400);
+  CHECK(f.Call("GET", "Medication?_contained=true&_lastUpdated=gt2020").status == 400);
+  CHECK(f.Call("GET", "?_contained=true&_id=med1").status == 400);
+  RestResponse contained_type =
+      f.Call("GET", "Medication?_contained=true&_containedType=contained&code=1234", {}, Strict);
+  CHECK(contained_type.status == 400);
+  CHECK(At(contained_type.body, "issue[0].expression[0]") == "_containedType");
+}
