@@ -746,5 +746,156 @@ TEST_CASE("audit: the batch writer writes what is queued on shutdown") {
   CHECK(At(server.Find("subtype=read"), "total") == "3");
 }
 
+// The number of AuditEvent resources in `store` (not the journal).
+std::int64_t StoredAuditEvents(storage::Store& store) {
+  storage::SearchQuery query;
+  query.type = "AuditEvent";
+  auto page = store.Search(query, true);
+  REQUIRE(page.ok());
+  return page->total;
+}
+
+audit::Event ReadEvent(const std::string& id) {
+  audit::Event e;
+  e.recorded = std::chrono::system_clock::now();
+  e.method = "GET";
+  e.segments = {"Patient", id};
+  e.status = 404;
+  return e;
+}
+
+TEST_CASE("audit: a search of AuditEvents sees every interaction answered before it") {
+  AuditServer server;
+  const std::string ada =
+      AuditServer::CreatedId(server.Call(http::verb::post, "/fhir/Patient", Patient("Ada")));
+  REQUIRE(server.Call(http::verb::get, "/fhir/Patient/" + ada).result_int() == 200);
+  // No Flush: the request itself makes the journaled AuditEvents resources first.
+  Response events = server.Call(http::verb::get, "/fhir/AuditEvent?patient=" + ada);
+  REQUIRE(events.result_int() == 200);
+  CHECK(At(events.body(), "total") == "2");
+  Response read = server.Call(http::verb::get, "/fhir/AuditEvent?subtype=read&patient=" + ada);
+  REQUIRE(read.result_int() == 200);
+  CHECK(At(read.body(), "total") == "1");
+  CHECK(At(read.body(), "entry[0].resource.entity[0].what.reference") == "Patient/" + ada);
+  // A read by id of one of them, and a system search naming the type, see them too: by then
+  // also the two searches above (they answered AuditEvents about Ada) and that read.
+  const std::string id = At(read.body(), "entry[0].resource.id");
+  CHECK(server.Call(http::verb::get, "/fhir/AuditEvent/" + id).result_int() == 200);
+  Response system = server.Call(http::verb::get, "/fhir?_type=AuditEvent&patient=" + ada);
+  REQUIRE(system.result_int() == 200);
+  CHECK(At(system.body(), "total") == "5");
+}
+
+TEST_CASE("audit: AuditEvents are journaled at once and become resources when idle") {
+  AuditServer server;
+  storage::Store& store = server.store();
+  SUBCASE("not before the server is idle") {
+    audit::LogOptions options;
+    options.source.site = "http://test/fhir";
+    options.interval = std::chrono::milliseconds(5);
+    options.idle = std::chrono::hours(1);
+    audit::AuditLog log(store, options);
+    for (int i = 0; i < 3; ++i) log.Submit(ReadEvent("journal-" + std::to_string(i)));
+    // Journaled within `interval`: one record holds the three.
+    std::optional<storage::JournalRecord> record;
+    for (int wait = 0; wait < 500 && !record; ++wait) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      auto txn = store.BeginWrite();
+      REQUIRE(txn.ok());
+      auto oldest = (*txn)->OldestJournal();
+      REQUIRE(oldest.ok());
+      record = *oldest;
+    }
+    REQUIRE(record.has_value());
+    CHECK(std::count(record->data.begin(), record->data.end(), '\n') == 3);
+    CHECK(record->data.find("journal-2") != std::string::npos);
+    CHECK(StoredAuditEvents(store) == 0);
+    CHECK(log.written() == 0);
+    log.Flush();
+    CHECK(log.written() == 3);
+    CHECK(StoredAuditEvents(store) == 3);
+    CHECK(At(server.Find("patient=journal-1"), "total") == "1");
+  }
+  SUBCASE("once no event arrived for `idle`") {
+    audit::LogOptions options;
+    options.source.site = "http://test/fhir";
+    options.interval = std::chrono::milliseconds(5);
+    options.idle = std::chrono::milliseconds(20);
+    audit::AuditLog log(store, options);
+    for (int i = 0; i < 3; ++i) log.Submit(ReadEvent("idle-" + std::to_string(i)));
+    for (int wait = 0; wait < 500 && log.written() < 3; ++wait) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    CHECK(log.written() == 3);
+    CHECK(StoredAuditEvents(store) == 3);
+  }
+}
+
+TEST_CASE("audit: a journal left by an earlier run (a kill -9) becomes AuditEvents") {
+  AuditServer server;
+  storage::Store& store = server.store();
+  {
+    std::string record;
+    for (const char* id : {"left-1", "left-2"}) {
+      const std::string json = audit::AuditEventJson(ReadEvent("p-" + std::string(id)),
+                                                     audit::Source{"http://test/fhir"},
+                                                     {"p-" + std::string(id)}, id,
+                                                     "2024-06-01T12:00:01.000Z");
+      record += std::string(id) + "\t2024-06-01T12:00:01.000Z\t" + json + "\n";
+    }
+    auto txn = store.BeginWrite();
+    REQUIRE(txn.ok());
+    REQUIRE((*txn)->AppendJournal(record).ok());
+    REQUIRE((*txn)->Commit().ok());
+  }
+  audit::LogOptions options;
+  options.source.site = "http://test/fhir";
+  options.idle = std::chrono::hours(1);
+  audit::AuditLog log(store, options);
+  log.Flush();
+  CHECK(log.written() == 2);
+  auto left = store.ReadCurrent("AuditEvent", "left-2");
+  REQUIRE(left.ok());
+  CHECK(left->version == 1);
+  CHECK(left->last_updated == "2024-06-01T12:00:01.000Z");
+  CHECK(At(left->json, "entity[0].what.reference") == "Patient/p-left-2");
+  CHECK(At(server.Find("patient=p-left-1"), "total") == "1");
+}
+
+TEST_CASE("audit: which requests may read AuditEvents") {
+  const auto request = [](std::string method, std::vector<std::string> segments,
+                          std::vector<std::pair<std::string, std::string>> params = {}) {
+    RestRequest r;
+    r.method = std::move(method);
+    r.segments = std::move(segments);
+    r.params = std::move(params);
+    return r;
+  };
+  CHECK(audit::MayReadAuditEvents(request("GET", {"AuditEvent"})));
+  CHECK(audit::MayReadAuditEvents(request("GET", {"AuditEvent", "a1"})));
+  CHECK(audit::MayReadAuditEvents(request("POST", {"AuditEvent", "_search"})));
+  CHECK(audit::MayReadAuditEvents(request("GET", {})));  // system search
+  CHECK(audit::MayReadAuditEvents(request("GET", {"_history"})));
+  CHECK(audit::MayReadAuditEvents(request("GET", {"Patient", "p1", "*"})));
+  CHECK(audit::MayReadAuditEvents(request("GET", {"Patient", "p1", "AuditEvent"})));
+  CHECK(audit::MayReadAuditEvents(
+      request("GET", {"Patient"}, {{"_revinclude", "AuditEvent:patient"}})));
+  CHECK(audit::MayReadAuditEvents(request("GET", {"Patient"}, {{"_revinclude", "*"}})));
+  CHECK(audit::MayReadAuditEvents(
+      request("GET", {"Patient"}, {{"_has:AuditEvent:patient:subtype", "read"}})));
+  CHECK_FALSE(audit::MayReadAuditEvents(request("GET", {"Patient", "p1"})));
+  CHECK_FALSE(audit::MayReadAuditEvents(
+      request("GET", {"Observation"}, {{"subject", "Patient/p1"}, {"_include", "Observation:subject"}})));
+  CHECK_FALSE(audit::MayReadAuditEvents(request("POST", {})));  // a Bundle: by its entries
+  CHECK_FALSE(audit::MayReadAuditEvents(request("PUT", {"Patient", "p1"})));
+  CHECK(audit::MayEntryReadAuditEvents("GET", "AuditEvent?patient=p1"));
+  CHECK(audit::MayEntryReadAuditEvents("GET", "?_type=Patient"));
+  CHECK(audit::MayEntryReadAuditEvents("GET", "/_history"));
+  CHECK(audit::MayEntryReadAuditEvents("GET", "Patient/p1/*"));
+  CHECK_FALSE(audit::MayEntryReadAuditEvents("GET", "Patient/p1"));
+  CHECK_FALSE(audit::MayEntryReadAuditEvents("POST", "AuditEvent"));
+  CHECK_FALSE(audit::MayEntryReadAuditEvents("PUT", "Patient?identifier=x"));
+}
+
 }  // namespace
 }  // namespace server
