@@ -997,6 +997,34 @@ void CheckSearchTokenIn(Check& c) {
   c.ExpectOperationOutcome(r, what);
 }
 
+// --- _contained (search.html#contained) ---------------------------------------------------
+
+// A Medication contained in a MedicationRequest: found (as its container) only with
+// _contained=true or both; a standalone Medication with the same code only without, or both.
+void CheckSearchContained(Check& c) {
+  TestData d(c);
+  const std::string code = "cf-" + d.tag();
+  const std::string coding = R"("code":{"coding":[{"system":"http://example.org/fhir-conformance",)"
+                             R"("code":)" + JsonQuote(code) + "}]}";
+  std::string patient = d.Create("Patient", PatientMembers("Contained", "C"));
+  std::string request = d.Create(
+      "MedicationRequest", R"("status":"active","intent":"order","contained":[{)"
+                           R"("resourceType":"Medication","id":"med",)" + coding +
+                               R"(}],"medicationReference":{"reference":"#med"},)" +
+                               RefMember("subject", patient));
+  std::string medication = d.Create("Medication", coding);
+  // The tag is on the container and the standalone Medication, not on the contained one:
+  // search by code alone.
+  auto query = [&](std::string_view contained) {
+    std::string q = "Medication?" + Param("code", code);
+    if (!contained.empty()) q += "&_contained=" + std::string(contained);
+    return q;
+  };
+  ExpectMatches(c, query(""), {medication}, "contained resources are not searched by default");
+  ExpectMatches(c, query("true"), {request}, "the container of the matching contained Medication");
+  ExpectMatches(c, query("both"), {request, medication}, "the container and the Medication");
+}
+
 // http.html#ccreate with a criterion other than identifier: 201, then 200, then 412 when two
 // resources match.
 void CheckSearchConditionalCreate(Check& c) {
@@ -1084,6 +1112,8 @@ constexpr CheckEntry kSearchChecks[] = {
      CheckSearchComposite},
     {"search-token-in", "token :in / :not-in against a ValueSet stored on the server",
      CheckSearchTokenIn},
+    {"search-contained", "_contained=true|both: the containers of matching contained resources",
+     CheckSearchContained},
     {"search-conditional-create", "If-None-Exist on family and birthdate: 201, 200, 412",
      CheckSearchConditionalCreate},
 };
