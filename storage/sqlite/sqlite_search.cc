@@ -73,7 +73,7 @@ class Compiler {
       out.count_sql = std::string("SELECT count(DISTINCT ") + t + ".rid) FROM " +
                       TableName(alone->table) + " " + t + " WHERE ";
       FHIR_RETURN_IF_ERROR(
-          IndexRowsSql(query, *alone, t, /*scan=*/true, out.count_sql, out.count_binds));
+          IndexRowsSql(query, *alone, t, /*equal=*/true, out.count_sql, out.count_binds));
     } else {
       out.count_sql = "SELECT count(*) FROM current c WHERE " + where;
       out.count_binds = out.binds;
@@ -355,14 +355,15 @@ class Compiler {
     sql += "))";
   }
 
-  // The parameter ids of `code` on the query's type (or on any type). `scan`: the rows are
-  // read by value, not probed by rid; then one id is `=`, so that the rows of one token or
-  // reference come out of the index in rid order (no sort for a DISTINCT count). A probe keeps
-  // `IN`: with `=`, SQLite would rather range over the value index than look the rid up.
+  // The parameter ids of `code` on the query's type (or on any type). `equal`: the one id by
+  // `=`, so that the rows of one token or reference come out of its value index, which holds
+  // the rid, in rid order (a DISTINCT count needs no sort; a probe is one seek of (pid, code,
+  // rid)). Otherwise `IN`: a probe on a value index without the rid must look the rid up, but
+  // with `=` SQLite would rather range over the value index.
   void ParamFilter(const SearchQuery& query, const std::string& t, const std::string& code,
-                   bool scan, std::string& sql, Binds& binds) {
+                   bool equal, std::string& sql, Binds& binds) {
     if (!query.type.empty()) {
-      sql += t + ".pid " + (scan ? "=" : "IN") +
+      sql += t + ".pid " + (equal ? "=" : "IN") +
              " (SELECT pid FROM params WHERE type = ? AND code = ?)";
       binds.emplace_back(query.type);
     } else {
@@ -381,7 +382,7 @@ class Compiler {
     if (criterion.missing) {
       sql += std::string(*criterion.missing ? "NOT " : "") + "EXISTS (SELECT 1 FROM " + table +
              " " + t + " WHERE " + t + ".rid = " + c + ".rid AND ";
-      ParamFilter(query, t, criterion.param, /*scan=*/false, sql, binds);
+      ParamFilter(query, t, criterion.param, /*equal=*/false, sql, binds);
       sql += ")";
       return Status::Ok();
     }
@@ -391,17 +392,33 @@ class Compiler {
       sql += std::string(criterion.negate ? "NOT " : "") + "EXISTS (SELECT 1 FROM " + table + " " +
              t + " WHERE " + t + ".rid = " + c + ".rid AND ";
     }
-    FHIR_RETURN_IF_ERROR(IndexRowsSql(query, criterion, t, drive, sql, binds));
+    FHIR_RETURN_IF_ERROR(
+        IndexRowsSql(query, criterion, t, drive || SeeksByRid(criterion), sql, binds));
     sql += ")";
     return Status::Ok();
   }
 
+  // Whether every match of `criterion` names a code or a target id, which with the pid and the
+  // rid is a key prefix of the token index (pid, code, rid, system) or the reference index
+  // (target_id, target_type, pid, rid): a probe of such a criterion is one index seek.
+  static bool SeeksByRid(const Criterion& criterion) {
+    for (const Match& m : criterion.any) {
+      const bool seeks =
+          criterion.table == IndexTable::kToken
+              ? (m.kind == Match::Kind::kToken && !m.value.empty()) ||
+                    m.kind == Match::Kind::kTokenOfType
+              : criterion.table == IndexTable::kReference && m.kind == Match::Kind::kReference;
+      if (!seeks) return false;
+    }
+    return true;
+  }
+
   // The condition that index row `t` belongs to `criterion`'s parameter and matches one of its
-  // values (`scan`: see ParamFilter).
+  // values (`equal`: see ParamFilter).
   Status IndexRowsSql(const SearchQuery& query, const Criterion& criterion, const std::string& t,
-                      bool scan, std::string& sql, Binds& binds) {
+                      bool equal, std::string& sql, Binds& binds) {
     if (criterion.any.empty()) return Status(IssueType::kValue, "a criterion without values");
-    ParamFilter(query, t, criterion.param, scan, sql, binds);
+    ParamFilter(query, t, criterion.param, equal, sql, binds);
     sql += " AND (";
     for (std::size_t i = 0; i < criterion.any.size(); ++i) {
       if (i > 0) sql += " OR ";
