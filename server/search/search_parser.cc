@@ -369,6 +369,9 @@ class Parser {
       Criterion scratch;
       Match part;
       FHIR_RETURN_IF_ERROR(ParseValue(component_param, *table, "", values[i], key, scratch, part));
+      if (part.kind == Match::Kind::kReference && !part.extra2.empty()) {
+        return Bad(key, "a reference component cannot name a version");
+      }
       m.parts.push_back(std::move(part));
     }
     return Status::Ok();

@@ -502,10 +502,14 @@ TEST_CASE("search: malformed composite values are a 400 naming the parameter") {
                             "Observation?code-value-quantity=8480-6$",
                             "Observation?code-value-quantity=8480-6$100$3",
                             "Observation?code-value-quantity=8480-6$abc",
-                            "Observation?code-value-date=11778-8$yesterday"}) {
+                            "Observation?code-value-date=11778-8$yesterday",
+                            "DocumentReference?relationship=DocumentReference/doc1/_history/1$"
+                            "replaces"}) {
     RestResponse r = f.Call("GET", query);
     CHECK_MESSAGE(r.status == 400, query);
-    std::string name = std::string(query).substr(12, std::string(query).find('=') - 12);
+    const std::string text = query;
+    const std::size_t start = text.find('?') + 1;
+    std::string name = text.substr(start, text.find('=') - start);
     CHECK(At(r.body, "issue[0].expression[0]") == name);
   }
   // An escaped `$` is part of the code, so there is one component only.
