@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace fhir::search {
@@ -112,11 +113,24 @@ struct IndexEntries {
 // row of its own; it also marks that the container holds a resource of that type.
 inline constexpr const char* kContainedIdParam = "_contained.id";
 
+// Contained resources of one type beyond this many share the last one's slot (their criteria
+// may then be met by different ones of them).
+inline constexpr int kContainedSlots = 8;
+
+// The parameter type of the `slot`th (1-based) contained resource of `type` in a container:
+// "#Medication", "#Medication#2", ... "#Medication#8".
+inline std::string ContainedType(std::string_view type, int slot) {
+  std::string out = "#" + std::string(type);
+  if (slot > 1) out += "#" + std::to_string(slot > kContainedSlots ? kContainedSlots : slot);
+  return out;
+}
+
 // The entries of a contained resource, stored with its container under the parameters of
-// type `type` = "#" + its resource type ("#Medication"), so that a search of the container's
-// own type never meets them and `_contained` searches find the container. Resource-level
+// type `type` = ContainedType(its resource type, its slot), so that a search of the
+// container's own type never meets them, `_contained` searches find the container, and the
+// criteria of such a search must hold for one contained resource (one slot). Resource-level
 // parameters (_tag, _profile, _security, _source) are left out; its id is a token under
-// kContainedIdParam.
+// kContainedIdParam (also when empty: the token marks that the slot is taken).
 struct ContainedEntries {
   std::string type;
   IndexEntries entries;

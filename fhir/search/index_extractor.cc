@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cstdint>
 #include <limits>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -502,8 +503,9 @@ IndexEntries ExtractIndexEntries(const Resource& resource) {
     }
     for (const fhirpath::Value& value : *values) extractor.Add(*param.def, value);
   }
-  // Contained resources (never nested: dom-2), indexed under "#" + their type.
+  // Contained resources (never nested: dom-2), indexed under ContainedType(type, slot).
   if (type.base != nullptr && type.base->name == "DomainResource") {
+    std::map<std::string_view, int> slots;
     for (const Box<Resource>& box : static_cast<const DomainResource&>(resource).contained) {
       if (box.get() == nullptr) continue;
       IndexEntries entries = ExtractIndexEntries(*box);
@@ -517,8 +519,10 @@ IndexEntries ExtractIndexEntries(const Resource& resource) {
       std::erase_if(entries.references, resource_level);
       std::erase_if(entries.uris, resource_level);
       std::erase_if(entries.composites, resource_level);
-      if (!box->id.empty()) entries.tokens.push_back({kContainedIdParam, "", box->id, "", "", ""});
-      out.contained.push_back({"#" + std::string(box->type_info().name), std::move(entries)});
+      entries.tokens.push_back({kContainedIdParam, "", box->id, "", "", ""});
+      const std::string_view contained_type = box->type_info().name;
+      out.contained.push_back(
+          {ContainedType(contained_type, ++slots[contained_type]), std::move(entries)});
     }
   }
   return out;

@@ -253,23 +253,36 @@ class Compiler {
     return Status::Ok();
   }
 
-  // _contained: `c` holds a resource of inner.type meeting inner's criteria, i.e. has index
-  // rows of "#" + inner.type for each (its id is the token kContainedIdParam), or (`self`) is
-  // such a resource. The criteria may be met by different contained resources of that type.
+  // _contained: `c` holds a resource of inner.type meeting inner's criteria, i.e. for one slot
+  // of that type (fhir/search/index_entries.h ContainedType) has the slot's id token and index
+  // rows for every criterion, or (`self`) is such a resource itself.
   Status ContainedSql(const SearchQuery& inner, bool self, const std::string& c, std::string& sql,
                       Binds& binds) {
     if (inner.type.empty() || !inner.has.empty() || inner.contained) {
       return Status(IssueType::kNotSupported, "_contained with _has or without a type");
     }
-    SearchQuery rows;  // only its type is read: the parameters of the contained type
-    rows.type = "#" + inner.type;
     sql += "(";
     if (self) {
       sql += "(";
       FHIR_RETURN_IF_ERROR(Conditions(inner, c, sql, binds));
-      sql += ") OR (";
+      sql += ") OR ";
     }
-    Criterion holds;  // a resource of the type is contained
+    for (int slot = 1; slot <= fhir::search::kContainedSlots; ++slot) {
+      if (slot > 1) sql += " OR ";
+      sql += "(";
+      FHIR_RETURN_IF_ERROR(ContainedSlotSql(inner, slot, self, c, sql, binds));
+      sql += ")";
+    }
+    sql += ")";
+    return Status::Ok();
+  }
+
+  // One slot of ContainedSql.
+  Status ContainedSlotSql(const SearchQuery& inner, int slot, bool self, const std::string& c,
+                          std::string& sql, Binds& binds) {
+    SearchQuery rows;  // only its type is read: the parameters of the slot
+    rows.type = fhir::search::ContainedType(inner.type, slot);
+    Criterion holds;  // the slot is taken
     holds.table = IndexTable::kToken;
     holds.param = fhir::search::kContainedIdParam;
     holds.missing = false;
@@ -294,8 +307,6 @@ class Compiler {
       for (Match& m : id.any) m.kind = Match::Kind::kToken;
       FHIR_RETURN_IF_ERROR(CriterionSql(rows, id, c, /*drive=*/false, sql, binds));
     }
-    if (self) sql += ")";
-    sql += ")";
     return Status::Ok();
   }
 

@@ -749,6 +749,19 @@ TEST_CASE("search: _contained=true|both finds the containers; false (the default
   CHECK(f.Search("Medication?_contained=true&code:not=1234") == IdSet{"mr2"});
   CHECK(f.Search("Medication?_contained=true") == IdSet{"mr1", "mr2"});
   CHECK(f.Search("Medication?_contained=true&code=9999").empty());
+  // The criteria must hold for one contained resource.
+  f.Put("MedicationRequest", "mr3",
+        R"({"resourceType":"MedicationRequest","id":"mr3","status":"active","intent":"order",)"
+        R"("contained":[{"resourceType":"Medication","id":"medA","status":"active","code":)"
+        R"({"coding":[{"code":"1111"}]}},{"resourceType":"Medication","id":"medB",)"
+        R"("status":"inactive","code":{"coding":[{"code":"2222"}]}}],)"
+        R"("medicationReference":{"reference":"#medA"},"subject":{"reference":"Patient/p1"}})");
+  CHECK(f.Search("Medication?_contained=true&code=1111&status=inactive").empty());
+  CHECK(f.Search("Medication?_contained=true&code=2222&status=inactive") == IdSet{"mr3"});
+  CHECK(f.Search("Medication?_contained=true&_id=medB&code=2222") == IdSet{"mr3"});
+  CHECK(f.Search("Medication?_contained=true&_id=medA&code=2222").empty());
+  CHECK(f.Search("Medication?_contained=true&code=1111&code:not=2222") == IdSet{"mr3"});
+  CHECK(f.Search("Medication?_contained=true&status=inactive") == IdSet{"mr3"});
   // The container's own parameters do not reach into what it contains (MedicationRequest's
   // `code` is medicationCodeableConcept).
   CHECK(f.Search("MedicationRequest?code=1234").empty());
