@@ -721,6 +721,12 @@ RestResponse WithAccess(const RestRequest& request, RestService::Context& contex
 RestResponse RestService::Handle(const RestRequest& request) {
   // Journaled AuditEvents become resources before anything may read them (server/audit).
   if (options_.audit != nullptr && audit::MayReadAuditEvents(request)) options_.audit->Flush();
+  // A write commits together with others that are on their way (group commit, storage/store.h).
+  std::shared_ptr<void> expected_write;
+  if (request.method == "POST" || request.method == "PUT" || request.method == "PATCH" ||
+      request.method == "DELETE") {
+    expected_write = store_.ExpectWrite();
+  }
   Context context{store_, nullptr};
   return WithAccess(request, context, [&] { return Dispatch(request, context); });
 }

@@ -99,6 +99,11 @@ class Store {
   virtual ~Store() = default;
 
   virtual fhir::Result<std::unique_ptr<WriteTransaction>> BeginWrite() = 0;
+  // A hint for group commit: the calling thread is preparing a write transaction (a REST
+  // write parses and validates its body first) and will call BeginWrite soon. Until it does, or
+  // the returned handle goes, a transaction about to commit alone may wait briefly for it to
+  // commit together. Stores without group commit ignore it.
+  virtual std::shared_ptr<void> ExpectWrite() { return nullptr; }
 
   // The current version (possibly a delete marker), or kNotFound.
   virtual fhir::Result<StoredVersion> ReadCurrent(std::string_view type, std::string_view id) = 0;
