@@ -27,6 +27,11 @@ struct CompiledSearch {
   // drops a resource's rows on every update and delete and writes none for a delete marker).
   std::string count_sql;
   std::vector<BindValue> count_binds;
+  // For a single criterion as above: the statement counting its index rows up to a limit, a
+  // `?` after `estimate_binds` (an estimate of the matches, for WalkIsCheaper, when the total
+  // is not wanted). Empty otherwise.
+  std::string estimate_sql;
+  std::vector<BindValue> estimate_binds;
   // Whether `CompileSearch(query, true)` gives a page that walks the type's resources in
   // (type, id) order, probing every criterion, instead of collecting the most selective
   // criterion's matches and sorting them (see WalkIsCheaper).
@@ -44,5 +49,8 @@ fhir::Result<CompiledSearch> CompileSearch(const SearchQuery& query, bool walk =
 // spread evenly over the random ids), driving visits and sorts every match, which costs a few
 // times more per match.
 bool WalkIsCheaper(std::int64_t matches, std::int64_t resources, std::int64_t rows);
+
+// The fewest matches with which walking is cheaper: counting further tells nothing more.
+std::int64_t MatchesToWalk(std::int64_t resources, std::int64_t rows);
 
 }  // namespace storage::sqlite

@@ -206,6 +206,9 @@ TEST_CASE("SqliteStore: a single criterion's total counts its index rows, curren
 }
 
 TEST_CASE("SqliteStore: a page walked in id order equals the page driven by the criterion") {
+  CHECK(MatchesToWalk(1200000, 1000) == 17321);  // sqrt(1000 * 1200000 / 4) + 1
+  CHECK(WalkIsCheaper(17321, 1200000, 1000));
+  CHECK_FALSE(WalkIsCheaper(17320, 1200000, 1000));
   CHECK(WalkIsCheaper(50000, 1200000, 1000));  // code=8302-2, page 10 of 100
   CHECK(WalkIsCheaper(183456, 1200000, 1));    // _summary=count's page of one
   CHECK_FALSE(WalkIsCheaper(3, 1200000, 21));  // Condition?subject
@@ -236,6 +239,8 @@ TEST_CASE("SqliteStore: a page walked in id order equals the page driven by the 
   CHECK(Contains(Compile(query).where, "c.rid IN (SELECT"));
   CHECK_FALSE(Contains(Compile(query, /*walk=*/true).where, "c.rid IN (SELECT"));
   CHECK(Compile(query).can_walk);
+  CHECK(Contains(Compile(query).estimate_sql, "LIMIT ?"));
+  CHECK(Compile(WithLastUpdated(query)).estimate_sql.empty());
   SearchQuery sorted = query;
   sorted.sort.push_back(SortKey{IndexTable::kToken, "code", false});
   CHECK_FALSE(Compile(sorted).can_walk);
@@ -249,11 +254,14 @@ TEST_CASE("SqliteStore: a page walked in id order equals the page driven by the 
       for (int i = offset; i < offset + limit && i < static_cast<int>(expected.size()); ++i) {
         want.push_back(expected[static_cast<std::size_t>(i)]);
       }
-      // With the total the store walks (19 matches of 40 resources), without it it drives.
+      // The store walks when the total (19 matches of 40 resources) or the estimate says so;
+      // with a second criterion and no total it drives.
       SearchPage walked = Search(*store, q, true);
       CHECK(walked.total == 19);
       CHECK(Ids(walked) == want);
       CHECK(Ids(Search(*store, q, false)) == want);
+      CHECK(Ids(Search(*store, WithLastUpdated(q), false)) == want);
+      CHECK(Ids(Search(*store, WithLastUpdated(q), true)) == want);
     }
   }
   // Keyset pages after and before a resource.
@@ -263,12 +271,14 @@ TEST_CASE("SqliteStore: a page walked in id order equals the page driven by the 
   Strings want_after = {"Observation/o08", "Observation/o14", "Observation/o16", "Observation/o18"};
   CHECK(Ids(Search(*store, after, true)) == want_after);
   CHECK(Ids(Search(*store, after, false)) == want_after);
+  CHECK(Ids(Search(*store, WithLastUpdated(after), false)) == want_after);
   SearchQuery before = query;
   before.limit = 3;
   before.before = std::make_pair(std::string("Observation"), std::string("o14"));
   Strings want_before = {"Observation/o08", "Observation/o07", "Observation/o06"};
   CHECK(Ids(Search(*store, before, true)) == want_before);
   CHECK(Ids(Search(*store, before, false)) == want_before);
+  CHECK(Ids(Search(*store, WithLastUpdated(before), false)) == want_before);
 }
 
 TEST_CASE("SqliteStore: a date eq of a day drives the search and keeps its matches") {
