@@ -11,6 +11,7 @@
 #include "fhir/json/parser.h"
 #include "fhir/r4/practitioner_role.h"
 #include "fhir/fhirpath/fhirpath.h"
+#include "fhir/search/normalize.h"
 #include "fhir/search/search_registry.h"
 #include "fhir/search/search_parameter.h"
 #include "server/search/search_parser.h"
@@ -58,6 +59,19 @@ std::string ReferenceTarget(const fhir::Reference& reference, std::string_view t
   std::string_view head = ref.substr(0, slash);
   if (!(head == type || head.ends_with("/" + std::string(type)))) return {};
   return std::string(ref.substr(slash + 1));
+}
+
+// Whether `now_ms` lies within `period` (a missing bound is open; an unreadable one excludes).
+bool InPeriod(const fhir::Period& period, std::int64_t now_ms) {
+  if (period.start.value) {
+    auto range = fhir::search::DateRange(*period.start.value);
+    if (!range || now_ms < range->low) return false;
+  }
+  if (period.end.value) {
+    auto range = fhir::search::DateRange(*period.end.value);
+    if (!range || now_ms > range->high) return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -148,6 +162,8 @@ fhir::Status AccessControl::LoadActor() {
       auto role = fhir::json::Parse<fhir::PractitionerRole>(v.json);
       if (!role.ok()) continue;
       if (role->active.value && !*role->active.value) continue;
+      // A role that ended (or has not begun) makes no member of the Organization.
+      if (role->period && !InPeriod(*role->period, now_ms_)) continue;
       if (!role->organization) continue;
       std::string org = ReferenceTarget(*role->organization, "Organization");
       if (!org.empty()) actor.organizations.push_back("Organization/" + org);

@@ -8,6 +8,8 @@
 //   Patient/pat-bruno-2c9 (family Brunelli)  Immunization/imm-bruno-b22, Observation/obs-bruno-d44
 //   Observation/obs-nobody-e55 (in no resident's record)
 //   Practitioner/doc-orla-5d2 works for Organization/org-clinic-3a7 (PractitionerRole/role-orla-6e1)
+//   Practitioner/doc-otto-3b8 worked there until 2021 (PractitionerRole/role-otto-1c4)
+//   Condition/cond-moved-f77: version 1 in Bruno's record, version 2 in Alice's
 //
 // and the Consent state set up by Alice (Consent/cns-alice-0d8, naming Practitioner/doc-dana-41e
 // and Organization/org-clinic-3a7 as actors). Each row asserts the exact status, that no
@@ -51,6 +53,7 @@ enum class Who {
   kConsented,      // Dr. Dana, named in Alice's Consent
   kNotConsented,   // Dr. Omar, named nowhere
   kOrganisation,   // Dr. Orla, of Organization/org-clinic-3a7 named in the Consent
+  kFormerMember,   // Dr. Otto, whose PractitionerRole at org-clinic-3a7 ended in 2021
   kEmergency,      // Dr. Erin, purpose of use ETREAT
   kSystem,         // a vaccination registry, system/*.cruds
   kNoToken,
@@ -59,7 +62,8 @@ enum class Who {
   kAlgNone,
 };
 constexpr Who kAllWho[] = {Who::kResident,     Who::kOtherResident, Who::kConsented,
-                           Who::kNotConsented, Who::kOrganisation,  Who::kEmergency,
+                           Who::kNotConsented, Who::kOrganisation,  Who::kFormerMember,
+                           Who::kEmergency,
                            Who::kSystem,       Who::kNoToken,       Who::kExpiredToken,
                            Who::kForgedSignature, Who::kAlgNone};
 
@@ -96,6 +100,7 @@ std::string_view Name(Who who) {
     case Who::kConsented: return "practitioner with Consent (Dana)";
     case Who::kNotConsented: return "practitioner without Consent (Omar)";
     case Who::kOrganisation: return "practitioner of a consented organisation (Orla)";
+    case Who::kFormerMember: return "practitioner whose role at that organisation ended (Otto)";
     case Who::kEmergency: return "emergency ETREAT (Erin)";
     case Who::kSystem: return "system scope";
     case Who::kNoToken: return "no token";
@@ -164,6 +169,8 @@ void Seed(AuthServer& server) {
              R"({"resourceType":"Organization","id":"org-clinic-3a7","name":"Clinic"})");
   server.Put("PractitionerRole/role-orla-6e1",
              R"({"resourceType":"PractitionerRole","id":"role-orla-6e1","practitioner":{"reference":"Practitioner/doc-orla-5d2"},"organization":{"reference":"Organization/org-clinic-3a7"}})");
+  server.Put("PractitionerRole/role-otto-1c4",
+             R"({"resourceType":"PractitionerRole","id":"role-otto-1c4","period":{"start":"2015-03-01","end":"2021-06-30"},"practitioner":{"reference":"Practitioner/doc-otto-3b8"},"organization":{"reference":"Organization/org-clinic-3a7"}})");
   server.Put(std::string("Immunization/") + kImmAlice, ImmunizationJson(kImmAlice, kAlice, "flu"));
   server.Put(std::string("Immunization/") + kImmBruno, ImmunizationJson(kImmBruno, kBruno, "flu"));
   server.Put(std::string("Observation/") + kObsAlice, ObservationJson(kObsAlice, kAlice));
@@ -204,25 +211,30 @@ const std::string& AliceToken() {
   return t;
 }
 
-// Alice sets up `state` herself, as the README's worked example does.
-void SetUp(AuthServer& server, State state) {
-  if (state == State::kNone) return;
+// Alice sets up `state` herself, as the README's worked example does. False (and a failed
+// check) when she cannot: the row is not run, the others are.
+bool SetUp(AuthServer& server, State state) {
+  if (state == State::kNone) return true;
   const std::string path = std::string("/fhir/Consent/") + kConsent;
   Response made = server.Call(http::verb::put, path, AliceToken(),
                               AuthServer::ConsentJson(kConsent, kAlice, "active", Provision(state)));
   INFO(made.body());
-  REQUIRE(made.result_int() == 201);
+  CHECK(made.result_int() == 201);
+  if (made.result_int() != 201) return false;
   if (state == State::kRevoked) {
     Response revoked =
         server.Call(http::verb::put, path, AliceToken(),
                     AuthServer::ConsentJson(kConsent, kAlice, "inactive", Provision(state)));
     INFO(revoked.body());
-    REQUIRE(revoked.result_int() == 200);
+    CHECK(revoked.result_int() == 200);
+    return revoked.result_int() == 200;
   } else if (state == State::kDeleted) {
     Response deleted = server.Call(http::verb::delete_, path, AliceToken());
     INFO(deleted.body());
-    REQUIRE(deleted.result_int() == 204);
+    CHECK(deleted.result_int() == 204);
+    return deleted.result_int() == 204;
   }
+  return true;
 }
 
 std::string Authorization(Who who) {
@@ -232,6 +244,7 @@ std::string Authorization(Who who) {
     case Who::kConsented: return testing::Token("user/*.cruds", "Practitioner/doc-dana-41e");
     case Who::kNotConsented: return testing::Token("user/*.cruds", "Practitioner/doc-omar-8b5");
     case Who::kOrganisation: return testing::Token("user/*.cruds", "Practitioner/doc-orla-5d2");
+    case Who::kFormerMember: return testing::Token("user/*.cruds", "Practitioner/doc-otto-3b8");
     case Who::kEmergency:
       return testing::Token("user/*.cruds", "Practitioner/doc-erin-9c4", "ETREAT");
     case Who::kSystem: return testing::SystemToken();
@@ -464,6 +477,15 @@ const Path& CompartmentImm() {
 const Path& SystemSearch() {
   static const Path p{Kind::kSearch, "system search ?_type=Immunization,Observation",
                       http::verb::get, "/fhir?_type=Immunization,Observation"};
+  return p;
+}
+const Path& PostSearch() {
+  static const Path p{Kind::kSearch,
+                      "POST Immunization/_search (status=completed)",
+                      http::verb::post,
+                      "/fhir/Immunization/_search",
+                      "status=completed",
+                      {{"Content-Type", "application/x-www-form-urlencoded"}}};
   return p;
 }
 const Path& SearchById() {
@@ -719,6 +741,12 @@ std::vector<Row> Matrix() {
        kByConsent},
       {W::kOrganisation, S::kNone, &ReadImm(), 403, {}, {kAlice, kObsAlice}},
       {W::kOrganisation, S::kExpired, &SearchImm(), 200, {}, kAllIds, 0, true},
+      // ... but not one whose role there has ended
+      {W::kFormerMember, S::kActive, &ReadImm(), 403, {}, {kAlice, kObsAlice, kConsent}},
+      {W::kFormerMember, S::kActive, &SearchImm(), 200, {}, kAllIds, 0, true},
+      {W::kFormerMember, S::kActive, &RevincludeImm(), 200, {}, kAllIds, 0, true},
+      {W::kFormerMember, S::kClassLimited, &HasImm(), 200, {}, kAllIds, 0, true},
+      {W::kFormerMember, S::kActive, &PatchImm(), 403, {}, {kAlice, kObsAlice, kConsent}},
 
       // --- Emergency: reads without Consent, marked; Alice's deny provision for ETREAT wins.
       {W::kEmergency, S::kNone, &ReadImm(), 200, {kImmAlice}, kBrunoIds, kNoTotal, false,
@@ -771,10 +799,11 @@ std::vector<Row> Matrix() {
       {W::kOrganisation, S::kActive, &SystemHistory(), 200,
        {P(kAlice), I(kImmAlice), O(kObsAlice), O(kObsNobody), CondMoved(),
         std::string("Consent/") + kConsent, "Organization/org-clinic-3a7",
-        "PractitionerRole/role-orla-6e1"},
+        "PractitionerRole/role-orla-6e1", "PractitionerRole/role-otto-1c4"},
        kBrunoIds, kNoTotal, true, kByConsent},
       {W::kNotConsented, S::kActive, &SystemHistory(), 200,
-       {O(kObsNobody), "Organization/org-clinic-3a7", "PractitionerRole/role-orla-6e1"},
+       {O(kObsNobody), "Organization/org-clinic-3a7", "PractitionerRole/role-orla-6e1",
+        "PractitionerRole/role-otto-1c4"},
        Join({kAliceIds, kBrunoIds, {kCondMoved}}), kNoTotal, true},
       {W::kNotConsented, S::kActive, &CompartmentImm(), 200, {},
        Join({{kImmAlice, kObsAlice, kConsent}, kBrunoIds}), 0, true},
@@ -787,6 +816,10 @@ std::vector<Row> Matrix() {
        Join({kBrunoIds, {kObsNobody}}), 2, true},
       {W::kEmergency, S::kDeny, &SystemSearch(), 200,
        {I(kImmBruno), O(kObsBruno), O(kObsNobody)}, kAliceIds, 3, true, kEmergencyBasis},
+      {W::kNotConsented, S::kActive, &PostSearch(), 200, {}, kAllIds, 0, true},
+      {W::kOrganisation, S::kActive, &PostSearch(), 200, {I(kImmAlice)}, kBrunoIds, 1, true,
+       kByConsent},
+      {W::kEmergency, S::kNone, &ConditionalUpdate(), 403, {}, {kObsAlice}},
       {W::kNotConsented, S::kActive, &SearchById(), 200, {},
        Join({{kAlice, kObsAlice, kConsent}, kBrunoIds}), 0, true},
       {W::kConsented, S::kRevoked, &SearchById(), 200, {},
@@ -902,7 +935,7 @@ void Run(const Row& row, std::size_t index) {
   INFO(scenario);
   AuthServer server;
   Seed(server);
-  SetUp(server, row.state);
+  if (!SetUp(server, row.state)) return;
   const Path& path = *row.path;
   Response r = server.Call(path.method, path.target, Authorization(row.who), path.body,
                            path.headers);
