@@ -531,15 +531,19 @@ Result<SearchPage> SearchOn(Connection& connection, const SearchQuery& query, bo
       FHIR_ASSIGN_OR_RETURN(compiled, CompileSearch(query, /*walk=*/true));
     }
   }
+  // The page's `current` rows first, then their versions: the versions of the rows skipped by
+  // the offset or left out by the limit are never read (the outer ORDER BY keeps the order).
   std::string sql = std::string("SELECT ") + kVersionColumns +
-                    " FROM current c JOIN versions v ON v.seq = c.seq WHERE " + compiled.where +
-                    compiled.cursor + " ORDER BY " + compiled.order_by + " LIMIT ? OFFSET ?";
+                    " FROM (SELECT c.* FROM current c WHERE " + compiled.where + compiled.cursor +
+                    " ORDER BY " + compiled.order_by + " LIMIT ? OFFSET ?) c" +
+                    " JOIN versions v ON v.seq = c.seq ORDER BY " + compiled.order_by;
   FHIR_ASSIGN_OR_RETURN(Statement select, connection.Prepare(sql));
   BindAll(select, compiled.binds);
   BindAll(select, compiled.cursor_binds);
   BindAll(select, compiled.order_binds);
   select.Bind(std::int64_t{query.limit > 0 ? query.limit : -1});
   select.Bind(std::int64_t{query.offset > 0 ? query.offset : 0});
+  BindAll(select, compiled.order_binds);
   while (true) {
     FHIR_ASSIGN_OR_RETURN(bool row, select.Step());
     if (!row) break;
