@@ -10,7 +10,8 @@
 #   large    --large residents (50000 x 20 = 1,000,000 resources), loaded for at most
 #            --budget seconds: ingest rate, then at one connection the selective searches
 #            (identifier, family+birthdate, code+patient), a _summary=count and an _include
-#            of 100 subjects; database size per resource
+#            of 100 subjects (with the default total and with _total=none); database size per
+#            resource
 #   synthea  ingest of the Synthea population (--synthea DIR) with all search indexes on,
 #            against the same posts to fhir-ref-server
 #
@@ -20,7 +21,11 @@
 #   --data DIR      keep the generated bundles in DIR (reused when they are there already)
 #   --keep-db FILE  move the large database to FILE at the end (for profiling afterwards)
 #   --large-db FILE measure on FILE, a database into which all --large residents were loaded
-#                   before (e.g. by --keep-db), instead of loading (no ingest row)
+#                   before (e.g. by --keep-db), instead of loading (no ingest row). The server
+#                   writes to it: AuditEvents of the requests (unless FHIR_AUDIT=off), index
+#                   changes at open, and a full reindex when its index version is older
+# The server takes its other settings from the environment (e.g. FHIR_AUDIT=off to measure
+# searches without the audit trail's writes); the tables' first line names the audit setting.
 # A search row whose wrk run completes fewer than 10 requests (a search slower than
 # --duration / 10) is measured instead by curl, one request at a time over the first 5 paths:
 # its "p99" is then the slowest of those 5.
@@ -56,7 +61,7 @@ while [ $# -gt 0 ]; do
     --only) only=$2 ;;
     --keep-db) keep_db=$2 ;;
     --large-db) large_db=$2 ;;
-    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
     *) echo "search_bench: unknown argument $1" >&2; exit 2 ;;
   esac
   shift 2
@@ -256,6 +261,9 @@ print(sum(x["search"]["mode"]=="match" for x in e), sum(x["search"]["mode"]=="in
   [ "$got" = "100 100" ] || { log "_include: got $got matches/includes, expected 100 100"; exit 1; }
   single "\`Observation?code=loinc\\|8302-2&_count=100&_include=Observation:subject\` (pages 1-10)" \
     "$tmp/include.paths" "< 50 ms" "100 + 100"
+  # The same pages without Bundle.total (_total=none): the count is left out.
+  sed 's/$/\&_total=none/' "$tmp/include.paths" >"$tmp/include_none.paths"
+  single "the same with \`_total=none\`" "$tmp/include_none.paths" "< 50 ms" "100 + 100"
   stop_pid "$server_pid"
   db_bytes=0
   for f in "$large_file" "$large_file-wal"; do
@@ -305,7 +313,8 @@ if [ -z "$only" ] || [ "$only" = synthea ]; then
     "$(ratio "$ref_secs" "$secs")")")
 fi
 
-echo "Search benchmark, $started, $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "Search benchmark, $started, $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)," \
+     "audit ${FHIR_AUDIT:-on}"
 if [ ${#small_rows[@]} -gt 0 ]; then
   echo
   echo "$small residents ($((small * 20)) resources); wrk -t2 -c$connections, best of $rounds" \
