@@ -7,7 +7,8 @@
 //   Patient/pat-alice-7f3 (family Alvarez)   Immunization/imm-alice-a11, Observation/obs-alice-c33
 //   Patient/pat-bruno-2c9 (family Brunelli)  Immunization/imm-bruno-b22, Observation/obs-bruno-d44
 //   Observation/obs-nobody-e55 (in no resident's record)
-//   Practitioner/doc-orla-5d2 works for Organization/org-clinic-3a7 (PractitionerRole/role-orla-6e1)
+//   Practitioner/doc-orla-5d2 works for Organization/org-clinic-3a7
+//     (PractitionerRole/role-orla-6e1)
 //   Practitioner/doc-otto-3b8 worked there until 2021 (PractitionerRole/role-otto-1c4)
 //   Condition/cond-moved-f77: version 1 in Bruno's record, version 2 in Alice's
 //
@@ -216,8 +217,9 @@ const std::string& AliceToken() {
 bool SetUp(AuthServer& server, State state) {
   if (state == State::kNone) return true;
   const std::string path = std::string("/fhir/Consent/") + kConsent;
-  Response made = server.Call(http::verb::put, path, AliceToken(),
-                              AuthServer::ConsentJson(kConsent, kAlice, "active", Provision(state)));
+  Response made =
+      server.Call(http::verb::put, path, AliceToken(),
+                  AuthServer::ConsentJson(kConsent, kAlice, "active", Provision(state)));
   INFO(made.body());
   CHECK(made.result_int() == 201);
   if (made.result_int() != 201) return false;

@@ -154,7 +154,9 @@ class AuthServer {
     handler_.reset();
     rest_.reset();
     store_.reset();
-    for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path_.string() + suffix);
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      std::filesystem::remove(path_.string() + suffix);
+    }
   }
   AuthServer(const AuthServer&) = delete;
   AuthServer& operator=(const AuthServer&) = delete;
@@ -164,7 +166,9 @@ class AuthServer {
                 const std::string& authorization, std::string body = {},
                 const std::vector<std::pair<std::string, std::string>>& headers = {}) {
     Request request(method, boost::beast::string_view(target.data(), target.size()), 11);
-    if (!authorization.empty()) request.set(boost::beast::http::field::authorization, authorization);
+    if (!authorization.empty()) {
+      request.set(boost::beast::http::field::authorization, authorization);
+    }
     for (const auto& [name, value] : headers) request.set(name, value);
     if (!body.empty()) {
       if (request[boost::beast::http::field::content_type].empty()) {
