@@ -171,10 +171,11 @@ class Compiler {
   }
 
   // The criterion whose index rows alone give the total: the only condition of a query on one
-  // type (no compartment, access filter or _has).
+  // type (no compartment, access filter, _has or _contained).
   static const Criterion* CountedAlone(const SearchQuery& query) {
     if (query.type.empty() || query.criteria.size() != 1 || !query.has.empty() ||
-        query.compartment || query.access || !NeedsIndexRow(query.criteria[0])) {
+        query.compartment || query.access || query.contained ||
+        !NeedsIndexRow(query.criteria[0])) {
       return nullptr;
     }
     return &query.criteria[0];

@@ -196,6 +196,23 @@ TEST_CASE("SqliteStore: a single criterion's total counts its index rows, curren
   CHECK(Search(*store, TokenQuery("Patient", "category", "", "laboratory"), true).total == 0);
   CHECK(Search(*store, TokenQuery("Observation", "nothing", "", "laboratory"), true).total == 0);
 
+  // Any other condition (compartment, access filter, _contained) needs the resource row.
+  SearchQuery in_compartment = any_system;
+  CompartmentFilter compartment;
+  compartment.owner_type = "Patient";
+  compartment.owner_ids = {"p1"};
+  compartment.params = {"subject"};
+  in_compartment.compartment = compartment;
+  CHECK(Contains(Compile(in_compartment).count_sql, "FROM current c"));
+  CHECK(Search(*store, in_compartment, true).total == 0);
+  SearchQuery restricted = any_system;
+  restricted.access = std::vector<CompartmentFilter>{compartment};
+  CHECK(Contains(Compile(restricted).count_sql, "FROM current c"));
+  SearchQuery containing = any_system;
+  containing.contained = std::make_shared<SearchQuery>(
+      TokenQuery("Observation", "category", "", "laboratory"));
+  CHECK(Contains(Compile(containing).count_sql, "FROM current c"));
+
   // :not and :missing need the resources without rows: never counted from the index.
   SearchQuery negated = any_system;
   negated.criteria[0].negate = true;
