@@ -1055,6 +1055,15 @@ class SqliteWriteTransaction final : public WriteTransaction {
   friend class SqliteStore;
 };
 
+// One ExpectWrite() announcement; `pending` until its thread reaches BeginWrite or the handle
+// goes (guarded by the store's write_mu_).
+struct Expected {
+  SqliteStore* store = nullptr;
+  bool pending = true;
+};
+// The calling thread's announcement, if any.
+thread_local Expected* t_expected = nullptr;
+
 class SqliteStore final : public Store {
  public:
   explicit SqliteStore(std::unique_ptr<Connection> writer) : writer_(std::move(writer)) {}
@@ -1066,18 +1075,23 @@ class SqliteStore final : public Store {
   }
 
   std::shared_ptr<void> ExpectWrite() override {
+    // Once per thread: a batch's entries announce again inside the Bundle's announcement.
+    if (t_expected != nullptr) return nullptr;
     {
       std::lock_guard<std::mutex> lock(write_mu_);
       ++on_the_way_;
     }
-    t_expected_by = this;
-    return std::shared_ptr<void>(this, [](void* self) {
-      static_cast<SqliteStore*>(self)->ArrivedOrGone();
+    auto expected = std::make_shared<Expected>();
+    expected->store = this;
+    t_expected = expected.get();
+    return std::shared_ptr<void>(expected.get(), [expected](void*) mutable {
+      if (t_expected == expected.get()) t_expected = nullptr;
+      expected->store->Arrived(*expected);
     });
   }
 
   Result<std::unique_ptr<WriteTransaction>> BeginWrite() override {
-    ArrivedOrGone();
+    if (t_expected != nullptr && t_expected->store == this) Arrived(*t_expected);
     // A flag and a condition variable rather than a mutex held by the transaction: the
     // transaction may end on another thread than the one that began it (a coroutine resumed
     // elsewhere), which std::mutex does not allow.
@@ -1268,11 +1282,11 @@ class SqliteStore final : public Store {
   // Declared first, destroyed last: the last connection to close checkpoints the WAL into the
   // database file and removes it.
   std::unique_ptr<Connection> writer_;
-  // The calling thread's ExpectWrite() ends (it reached BeginWrite, or gave up).
-  void ArrivedOrGone() {
-    if (t_expected_by != this) return;
-    t_expected_by = nullptr;
+  // An ExpectWrite() ends: its thread reached BeginWrite, or the handle went first.
+  void Arrived(Expected& expected) {
     std::lock_guard<std::mutex> lock(write_mu_);
+    if (!expected.pending) return;
+    expected.pending = false;
     if (--on_the_way_ == 0) arrival_cv_.notify_one();
   }
 
@@ -1291,8 +1305,6 @@ class SqliteStore final : public Store {
   std::condition_variable group_cv_;  // a group ended
   std::condition_variable arrival_cv_;  // a writer reached BeginWrite, or none is on the way
   int on_the_way_ = 0;  // guarded by write_mu_: threads between ExpectWrite and BeginWrite
-  // The store this thread announced a write to (ExpectWrite) and has not reached yet.
-  static thread_local SqliteStore* t_expected_by;
   bool writing_ = false;  // guarded by write_mu_: a WriteTransaction holds the writer
   int waiting_ = 0;       // guarded by write_mu_: threads waiting in BeginWrite
   // The group the writer's open SQLite transaction belongs to; null between groups. Changed only
@@ -1312,8 +1324,6 @@ class SqliteStore final : public Store {
   // Declared last, destroyed first: stops before the connections close.
   std::unique_ptr<Checkpointer> checkpointer_;
 };
-
-thread_local SqliteStore* SqliteStore::t_expected_by = nullptr;
 
 std::unordered_map<std::string, std::int64_t>& SqliteWriteTransaction::ParamCache() {
   return store_.param_cache_;
