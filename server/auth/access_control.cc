@@ -11,6 +11,7 @@
 #include "fhir/json/parser.h"
 #include "fhir/r4/practitioner_role.h"
 #include "fhir/fhirpath/fhirpath.h"
+#include "fhir/model/registry.h"
 #include "fhir/search/normalize.h"
 #include "fhir/search/search_registry.h"
 #include "fhir/search/search_parameter.h"
@@ -20,6 +21,9 @@ namespace server::auth {
 namespace {
 
 constexpr std::string_view kPatient = "Patient";
+// An AuditEvent in no resident's record is no public resource: it tells who did what (a
+// search's query names the resident and what was looked for). Practitioners do not see those.
+constexpr std::string_view kAuditEvent = "AuditEvent";
 
 // (type, code) of every parameter that puts a resource of `type` in a Patient compartment.
 void AddTypeParams(std::string_view type,
@@ -229,7 +233,14 @@ fhir::Result<AccessControl::Verdict> AccessControl::Decide(const fhir::Resource&
     }
     return verdict;
   }
-  if (owners.empty()) return verdict;  // in no resident's record
+  if (owners.empty()) {  // in no resident's record
+    if (type == kAuditEvent) {
+      verdict.allowed = false;
+      verdict.diagnostics =
+          self + " is in no resident's record: only a system/ scope may access it";
+    }
+    return verdict;
+  }
   FHIR_RETURN_IF_ERROR(LoadActor());
   ConsentQuery query;
   query.actor = *actor_;
@@ -383,13 +394,29 @@ fhir::Result<std::optional<std::vector<storage::CompartmentFilter>>> AccessContr
     if (query.emergency_allowed) emergency_used_ = true;
     if (f.negate || !f.owner_ids.empty()) filters.push_back(std::move(f));
   }
+  // Everything in no resident's record but AuditEvents: one filter for all types when the
+  // search cannot return AuditEvents, else one per type (a filter names one type or all).
   storage::CompartmentFilter ownerless;
   ownerless.owner_type = kPatient;
   ownerless.any_owner = true;
   ownerless.negate = true;
   ownerless.include_owners = true;
-  ownerless.type_params = AllTypeParams();
-  filters.push_back(std::move(ownerless));
+  if (!requested.empty() && requested.count(std::string(kAuditEvent)) == 0) {
+    ownerless.type_params = AllTypeParams();
+    filters.push_back(std::move(ownerless));
+  } else {
+    std::set<std::string> ownerless_types = requested;
+    if (ownerless_types.empty()) {
+      for (std::string_view name : fhir::ResourceTypeNames()) ownerless_types.emplace(name);
+    }
+    for (const std::string& type : ownerless_types) {
+      if (type == kAuditEvent) continue;
+      storage::CompartmentFilter f = ownerless;
+      f.only_type = type;
+      AddTypeParams(type, f.type_params);
+      filters.push_back(std::move(f));
+    }
+  }
   return std::optional(std::move(filters));
 }
 

@@ -136,6 +136,8 @@ constexpr char kObsBruno[] = "obs-bruno-d44";
 constexpr char kObsNobody[] = "obs-nobody-e55";
 constexpr char kConsent[] = "cns-alice-0d8";
 constexpr char kCondMoved[] = "cond-moved-f77";
+constexpr char kAuditSearch[] = "audit-dana-search-9e2";  // in no resident's record
+constexpr char kAuditRead[] = "audit-alice-read-5a3";     // in Alice's
 
 std::string ImmunizationJson(const std::string& id, const std::string& patient,
                              const std::string& vaccine) {
@@ -180,6 +182,28 @@ void Seed(AuthServer& server) {
   // Recorded in Bruno's record by mistake (version 1), then moved to Alice's (version 2).
   server.Put(std::string("Condition/") + kCondMoved, ConditionJson(kBruno));
   server.Put(std::string("Condition/") + kCondMoved, ConditionJson(kAlice));
+  // AuditEvents as the server writes them: Dana's search whose answer held no patient (so in
+  // no resident's record, its query naming Alice and what was looked for), and Dana's read.
+  const std::string audit_head =
+      R"("type":{"system":"http://terminology.hl7.org/CodeSystem/audit-event-type","code":"rest"},)";
+  const std::string audit_agent =
+      R"("recorded":"2026-01-01T00:00:00.000Z","outcome":"0",)"
+      R"("agent":[{"who":{"reference":"Practitioner/doc-dana-41e"},"requestor":true}],)"
+      R"("source":{"observer":{"display":"fhir-server"}},)";
+  server.StoreDirectly(
+      R"({"resourceType":"AuditEvent","id":"audit-dana-search-9e2",)" + audit_head +
+      R"("subtype":[{"system":"http://hl7.org/fhir/restful-interaction","code":"search-type"}],)"
+      R"("action":"E",)" + audit_agent +
+      R"("entity":[{"role":{"system":"http://terminology.hl7.org/CodeSystem/object-role","code":"24"},)"
+      R"("description":"Condition?patient=Patient/pat-alice-7f3&code:text=hiv"}]})");
+  server.StoreDirectly(
+      R"({"resourceType":"AuditEvent","id":"audit-alice-read-5a3",)" + audit_head +
+      R"("subtype":[{"system":"http://hl7.org/fhir/restful-interaction","code":"read"}],)"
+      R"("action":"R",)" + audit_agent +
+      R"("entity":[{"what":{"reference":"Patient/pat-alice-7f3"},)"
+      R"("role":{"system":"http://terminology.hl7.org/CodeSystem/object-role","code":"1"}},)"
+      R"({"what":{"reference":"Immunization/imm-alice-a11"},)"
+      R"("role":{"system":"http://terminology.hl7.org/CodeSystem/object-role","code":"4"}}]})");
 }
 
 // ---- The principals ----
@@ -481,6 +505,31 @@ const Path& SystemSearch() {
                       http::verb::get, "/fhir?_type=Immunization,Observation"};
   return p;
 }
+const Path& SearchAuditByDana() {
+  static const Path p{Kind::kSearch, "search AuditEvent?agent=Practitioner/doc-dana-41e",
+                      http::verb::get, "/fhir/AuditEvent?agent=Practitioner/doc-dana-41e"};
+  return p;
+}
+const Path& SearchAuditOfAlice() {
+  static const Path p{Kind::kSearch, "search AuditEvent?patient=Patient/pat-alice-7f3",
+                      http::verb::get, "/fhir/AuditEvent?patient=Patient/pat-alice-7f3"};
+  return p;
+}
+const Path& ReadAuditSearch() {
+  static const Path p{Kind::kRead, "read AuditEvent/audit-dana-search-9e2", http::verb::get,
+                      "/fhir/AuditEvent/audit-dana-search-9e2"};
+  return p;
+}
+const Path& SystemSearchAuditId() {
+  static const Path p{Kind::kSearch, "system search ?_id=audit-dana-search-9e2", http::verb::get,
+                      "/fhir?_id=audit-dana-search-9e2"};
+  return p;
+}
+const Path& RevincludeAudit() {
+  static const Path p{Kind::kRevinclude, "search Patient?_revinclude=AuditEvent:patient",
+                      http::verb::get, "/fhir/Patient?_revinclude=AuditEvent:patient"};
+  return p;
+}
 const Path& PostSearch() {
   static const Path p{Kind::kSearch,
                       "POST Immunization/_search (status=completed)",
@@ -591,6 +640,7 @@ std::string I(const char* id) { return std::string("Immunization/") + id; }
 std::string O(const char* id) { return std::string("Observation/") + id; }
 std::string P(const char* id) { return std::string("Patient/") + id; }
 std::string CondMoved() { return std::string("Condition/") + kCondMoved; }
+std::string AE(const char* id) { return std::string("AuditEvent/") + id; }
 
 std::vector<Row> Matrix() {
   using W = Who;
@@ -801,8 +851,8 @@ std::vector<Row> Matrix() {
       {W::kOrganisation, S::kActive, &SystemHistory(), 200,
        {P(kAlice), I(kImmAlice), O(kObsAlice), O(kObsNobody), CondMoved(),
         std::string("Consent/") + kConsent, "Organization/org-clinic-3a7",
-        "PractitionerRole/role-orla-6e1", "PractitionerRole/role-otto-1c4"},
-       kBrunoIds, kNoTotal, true, kByConsent},
+        "PractitionerRole/role-orla-6e1", "PractitionerRole/role-otto-1c4", AE(kAuditRead)},
+       Join({kBrunoIds, {kAuditSearch, "hiv"}}), kNoTotal, true, kByConsent},
       {W::kNotConsented, S::kActive, &SystemHistory(), 200,
        {O(kObsNobody), "Organization/org-clinic-3a7", "PractitionerRole/role-orla-6e1",
         "PractitionerRole/role-otto-1c4"},
@@ -852,6 +902,29 @@ std::vector<Row> Matrix() {
       {W::kEmergency, S::kNone, &TransactionRead(), 200, {kImmAlice}, kBrunoIds, kNoTotal, false,
        "", {"200"}},
       {W::kNotConsented, S::kActive, &TransactionRead(), 403, {}, {kAlice, kObsAlice, kConsent}},
+
+      // --- AuditEvents: a practitioner sees those in a resident's record the Consent opens,
+      // never those in no resident's record (who did what; a query naming the resident).
+      {W::kNotConsented, S::kActive, &SearchAuditByDana(), 200, {},
+       {kAlice, kAuditSearch, kAuditRead, "hiv"}, 0, true},
+      {W::kNotConsented, S::kActive, &ReadAuditSearch(), 403, {}, {kAlice, "hiv"}},
+      {W::kNotConsented, S::kActive, &SystemSearchAuditId(), 200, {}, {kAlice, kAuditRead, "hiv"},
+       0, true},
+      {W::kNotConsented, S::kActive, &RevincludeAudit(), 200, {}, Join({kAllIds, {kAuditRead}}),
+       0, true},
+      {W::kConsented, S::kActive, &SearchAuditByDana(), 200, {AE(kAuditRead)},
+       {kAuditSearch, "hiv"}, 1, true, kByConsent},
+      {W::kConsented, S::kActive, &ReadAuditSearch(), 403, {}, {kAlice, "hiv"}},
+      {W::kConsented, S::kActive, &RevincludeAudit(), 200, {P(kAlice), AE(kAuditRead)},
+       Join({kBrunoIds, {kAuditSearch}}), 1, true, kByConsent},
+      {W::kConsented, S::kClassLimited, &SearchAuditByDana(), 200, {},
+       {kAuditSearch, kAuditRead, "hiv"}, 0, true},
+      {W::kResident, S::kNone, &SearchAuditOfAlice(), 200, {AE(kAuditRead)},
+       Join({kBrunoIds, {kAuditSearch, "hiv"}}), 1, false},
+      {W::kOtherResident, S::kNone, &SearchAuditByDana(), 200, {},
+       {kAlice, kAuditSearch, kAuditRead, "hiv"}, 0, true},
+      {W::kSystem, S::kNone, &SearchAuditByDana(), 200, {AE(kAuditSearch), AE(kAuditRead)}, {},
+       2, false},
 
       // --- Not authenticated: 401 whatever the path, nothing shown, nothing written.
       {W::kNoToken, S::kActive, &ReadImm(), 401, {}, kAllIds},
@@ -964,7 +1037,10 @@ void Run(const Row& row, std::size_t index) {
     CHECK(At(body, "issue[0].code") == (row.status == 401 ? "login" : "forbidden"));
     if (row.status == 403 && !IsWrite(path) && row.who != Who::kResident &&
         row.who != Who::kOtherResident) {
-      CHECK(At(body, "issue[0].diagnostics").starts_with("Consent is required"));
+      const std::string diagnostics = At(body, "issue[0].diagnostics");
+      CHECK((diagnostics.starts_with("Consent is required") ||
+             diagnostics.ends_with("is in no resident's record: only a system/ scope may access "
+                                   "it")));
     }
   } else if (IsBundle(path)) {
     testing::BundleView view = View(body);

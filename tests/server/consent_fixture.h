@@ -22,6 +22,8 @@
 #include <doctest/doctest.h>
 #include <rapidjson/document.h>
 
+#include "fhir/json/parser.h"
+#include "fhir/search/index_extractor.h"
 #include "server/auth/authenticator.h"
 #include "server/auth/jwt.h"
 #include "server/auth/mint.h"
@@ -187,6 +189,23 @@ class AuthServer {
     Response r = Call(boost::beast::http::verb::put, "/fhir/" + path, SystemToken(), json);
     INFO(r.body());
     REQUIRE((r.result_int() == 201 || r.result_int() == 200));
+  }
+
+  // Stores a new resource (version 1) with its search index straight into the store, bypassing
+  // the REST layer: for what no client may write, such as AuditEvents.
+  void StoreDirectly(const std::string& json) {
+    auto resource = fhir::json::ParseResource(json);
+    REQUIRE(resource.ok());
+    storage::StoredVersion v;
+    v.type = std::string((*resource)->type_info().name);
+    v.id = (*resource)->id;
+    v.version = 1;
+    v.last_updated = "2026-01-01T00:00:00.000Z";
+    v.json = json;
+    auto txn = store_->BeginWrite();
+    REQUIRE(txn.ok());
+    REQUIRE(txn.value()->Put(v, fhir::search::ExtractIndexEntries(**resource)).ok());
+    REQUIRE(txn.value()->Commit().ok());
   }
 
   // A Consent of `patient` made by the resident (POST), returning its id.
