@@ -68,10 +68,19 @@ constexpr Who kAllWho[] = {Who::kResident,     Who::kOtherResident, Who::kConsen
                            Who::kSystem,       Who::kNoToken,       Who::kExpiredToken,
                            Who::kForgedSignature, Who::kAlgNone};
 
-enum class State { kNone, kActive, kExpired, kRevoked, kDeleted, kDeny, kClassLimited };
+enum class State {
+  kNone,
+  kActive,
+  kExpired,
+  kRevoked,
+  kDeleted,
+  kDeny,
+  kClassLimited,
+  kOthersData,  // Alice's Consent names Bruno's Immunization as its data
+};
 constexpr State kAllStates[] = {State::kNone,    State::kActive, State::kExpired,
                                 State::kRevoked, State::kDeleted, State::kDeny,
-                                State::kClassLimited};
+                                State::kClassLimited, State::kOthersData};
 
 enum class Kind {
   kRead,
@@ -121,6 +130,7 @@ std::string_view Name(State state) {
     case State::kDeleted: return "Consent revoked (deleted)";
     case State::kDeny: return "Consent with deny provisions (Observation, ETREAT)";
     case State::kClassLimited: return "Consent limited to class Immunization";
+    case State::kOthersData: return "Consent whose data is another resident's resource";
   }
   return "?";
 }
@@ -226,6 +236,9 @@ std::string Provision(State state) {
     case State::kClassLimited:
       return R"({"type":"permit",)" + actors +
              R"(,"class":[{"system":"http://hl7.org/fhir/resource-types","code":"Immunization"}]})";
+    case State::kOthersData:
+      return R"({"type":"permit",)" + actors +
+             R"(,"data":[{"meaning":"instance","reference":{"reference":"Immunization/imm-bruno-b22"}}]})";
     default:
       return R"({"type":"permit",)" + actors + "}";
   }
@@ -763,7 +776,12 @@ std::vector<Row> Matrix() {
        false, "", {"201", "200"}},
       {W::kConsented, S::kClassLimited, &PatchObs(), 403, {}, kBrunoIds},
 
-      // --- A practitioner Alice consented to nobody like: nothing, no hint of whose it is.
+      // ... whose Consent names Bruno's data: a resident grants nothing of another's record
+      {W::kConsented, S::kOthersData, &ReadImmBruno(), 403, {}, {kBruno, kObsBruno}},
+      {W::kConsented, S::kOthersData, &ReadImm(), 403, {}, kBrunoIds},
+      {W::kConsented, S::kOthersData, &SearchImm(), 200, {}, kAllIds, 0, true},
+
+      // --- A practitioner no Consent names: nothing, and no hint of whose record it is.
       {W::kNotConsented, S::kActive, &ReadImm(), 403, {}, {kAlice, kObsAlice, kConsent}},
       {W::kNotConsented, S::kActive, &VreadImm(), 403, {}, {kAlice, kObsAlice, kConsent}},
       {W::kNotConsented, S::kActive, &HistoryImm(), 403, {}, {kAlice, kObsAlice, kConsent}},
