@@ -1,8 +1,9 @@
 // The access matrix of issue 5: who (principal) reaches a resident's data by which path (read,
 // vread, history, search, _include, _revinclude, chaining, _has, _total, conditional
-// create/update, transaction, PATCH) under which Consent state of that resident (none, active,
-// expired period, revoked, deny provision, class-limited). One row per scenario, each run on a
-// fresh server (tests/server/consent_fixture.h) with the same data:
+// create/update, transaction, PATCH; also batch, compartment and system searches and
+// histories) under which Consent state of that resident (none, active, expired period, revoked
+// by status or by delete, deny provisions, class-limited, naming another's data). One row per
+// scenario, each run on a fresh server (tests/server/consent_fixture.h) with the same data:
 //
 //   Patient/pat-alice-7f3 (family Alvarez)   Immunization/imm-alice-a11, Observation/obs-alice-c33
 //   Patient/pat-bruno-2c9 (family Brunelli)  Immunization/imm-bruno-b22, Observation/obs-bruno-d44
@@ -11,6 +12,8 @@
 //     (PractitionerRole/role-orla-6e1)
 //   Practitioner/doc-otto-3b8 worked there until 2021 (PractitionerRole/role-otto-1c4)
 //   Condition/cond-moved-f77: version 1 in Bruno's record, version 2 in Alice's
+//   AuditEvent/audit-alice-read-5a3 (in Alice's record), AuditEvent/audit-dana-search-9e2 (in
+//     no resident's record, its query naming Alice)
 //
 // and the Consent state set up by Alice (Consent/cns-alice-0d8, naming Practitioner/doc-dana-41e
 // and Organization/org-clinic-3a7 as actors). Each row asserts the exact status, that no
