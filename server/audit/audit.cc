@@ -763,6 +763,27 @@ std::string AuditLog::JournalLine(const Event& e) {
       }
     }
   }
+  // A search is about the patients its query names, also when it found nothing: a resident
+  // sees who looked for their record ("patient=Patient/1", "subject:Patient=1", "patient=1",
+  // and Patient's own "_id=1").
+  if (interaction.subtype == "search-type" || interaction.subtype == "search-system") {
+    for (const auto& [key, value] : e.params) {
+      const std::string_view name(key);
+      const bool bare_ids = name == "patient" || name.ends_with(":Patient") ||
+                            (name == "_id" && !s.empty() && s[0] == "Patient");
+      std::string_view rest(value);
+      while (!rest.empty()) {
+        const std::size_t comma = rest.find(',');
+        const std::string_view one = rest.substr(0, comma);
+        rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+        if (std::string id = PatientIdOf(one); !id.empty()) {
+          patients.push_back(std::move(id));
+        } else if (bare_ids && !one.empty() && one.find_first_of("/|?#") == std::string::npos) {
+          patients.emplace_back(one);
+        }
+      }
+    }
+  }
   std::sort(patients.begin(), patients.end());
   patients.erase(std::unique(patients.begin(), patients.end()), patients.end());
   const std::string id = NewResourceId();

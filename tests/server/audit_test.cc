@@ -862,6 +862,29 @@ TEST_CASE("audit: a journal left by an earlier run (a kill -9) becomes AuditEven
   CHECK(At(server.Find("patient=p-left-1"), "total") == "1");
 }
 
+TEST_CASE("audit: a search is about the patients its query names, also when it found nothing") {
+  AuditServer server;
+  REQUIRE(server.Call(http::verb::get, "/fhir/Observation?subject=Patient/nobody-1")
+              .result_int() == 200);
+  REQUIRE(server.Call(http::verb::get, "/fhir/Condition?patient=nobody-2,nobody-3")
+              .result_int() == 200);
+  REQUIRE(server.Call(http::verb::get, "/fhir/Patient?_id=nobody-4").result_int() == 200);
+  REQUIRE(server.Call(http::verb::get, "/fhir/Encounter?subject:Patient=nobody-5&_count=1")
+              .result_int() == 200);
+  // Not a patient: a practitioner, an identifier, another type's _id.
+  REQUIRE(server.Call(http::verb::get, "/fhir/Observation?performer=Practitioner/nobody-6")
+              .result_int() == 200);
+  REQUIRE(server.Call(http::verb::get, "/fhir/Condition?_id=nobody-7").result_int() == 200);
+  for (const char* id : {"nobody-1", "nobody-2", "nobody-3", "nobody-4", "nobody-5"}) {
+    CAPTURE(id);
+    const std::string found = server.Find(std::string("patient=") + id);
+    REQUIRE(At(found, "total") == "1");
+    CHECK(At(found, "entry[0].resource.subtype[0].code") == "search-type");
+  }
+  CHECK(At(server.Find("patient=nobody-6"), "total") == "0");
+  CHECK(At(server.Find("patient=nobody-7"), "total") == "0");
+}
+
 TEST_CASE("audit: which requests may read AuditEvents") {
   const auto request = [](std::string method, std::vector<std::string> segments,
                           std::vector<std::pair<std::string, std::string>> params = {}) {
