@@ -191,8 +191,10 @@ fhir::Result<std::vector<StoredVersion>> Includes(const SearchTarget& target,
       }
       if (from.empty()) return fhir::Status::Ok();
       std::vector<storage::IncludeQuery> queries;
-      if (include.query.source_type == "*") {
-        // `*`: every reference parameter of every type involved (forward only is practical).
+      if (include.query.source_type == "*" && include.query.reverse) {
+        queries.push_back(include.query);  // `*`: every type's every reference to them
+      } else if (include.query.source_type == "*") {
+        // `*`: every reference parameter of the types of `from`.
         std::set<std::string> types;
         for (const auto& key : from) types.insert(key.type);
         for (const std::string& type : types) {

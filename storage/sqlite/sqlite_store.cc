@@ -608,14 +608,18 @@ Result<std::vector<StoredVersion>> IncludeOn(Connection& connection,
       values.push_back(include.param);
     }
   } else {
-    // Resources of source_type whose `param` references one of `from`.
+    // Resources of source_type (any type for "*") whose `param` references one of `from`.
     sql +=
         " FROM idx_reference r JOIN current c ON c.rid = r.rid"
         " JOIN versions v ON v.seq = c.seq"
         " WHERE r.target_id IN (SELECT value FROM json_each(?))"
         " AND r.target_type || '/' || r.target_id IN (SELECT value FROM json_each(?))"
-        " AND +c.type = ? AND c.deleted = 0";
-    values = {id_list, key_list, include.source_type};
+        " AND c.deleted = 0";
+    values = {id_list, key_list};
+    if (include.source_type != "*") {
+      sql += " AND +c.type = ?";
+      values.push_back(include.source_type);
+    }
     if (include.param != "*") {
       sql += " AND r.pid IN (SELECT pid FROM params WHERE type = ? AND code = ?)";
       values.push_back(include.source_type);

@@ -245,6 +245,20 @@ TEST_CASE("search: _include, _revinclude (:iterate), _elements, _summary") {
   CHECK(At(r.body, "entry[1].resource.id") == "o1");
   CHECK(At(r.body, "entry[2].resource.id") == "o3");
 
+  // `*`: whatever references the matches, of any type, by any parameter.
+  r = f.Call("GET", "Patient?_id=p1&_revinclude=*");
+  REQUIRE(r.status == 200);
+  CHECK(At(r.body, "total") == "1");
+  CHECK(At(r.body, "entry[0].resource.id") == "p1");
+  std::set<std::string> revincluded;
+  for (int i = 1; !At(r.body, "entry[" + std::to_string(i) + "]").empty(); ++i) {
+    const std::string e = "entry[" + std::to_string(i) + "]";
+    CHECK(At(r.body, e + ".search.mode") == "include");
+    revincluded.insert(At(r.body, e + ".resource.resourceType") + "/" +
+                       At(r.body, e + ".resource.id"));
+  }
+  CHECK(revincluded == std::set<std::string>{"Observation/o1", "Observation/o3"});
+
   r = f.Call("GET",
              "Condition?_id=c1&_include=Condition:subject&_include:iterate=Patient:general-practitioner");
   CHECK(At(r.body, "entry[1].resource.id") == "p3");
