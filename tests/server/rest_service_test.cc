@@ -271,6 +271,39 @@ TEST_CASE("transaction: urn:uuid references, all or nothing") {
         "Patient/" + patient_id);
 }
 
+// Transactions, batches and failing ones posted from many threads at once (group commit,
+// savepoints, the audit journal's flushes) all finish, each with its own outcome.
+TEST_CASE("transactions and batches posted concurrently all complete") {
+  Fixture f;
+  constexpr int kThreads = 6;
+  constexpr int kRounds = 5;
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kRounds; ++i) {
+        const std::string id = "c" + std::to_string(t) + "-" + std::to_string(i);
+        const std::string kind = (t + i) % 2 == 0 ? "transaction" : "batch";
+        std::string bundle = R"({"resourceType":"Bundle","type":")" + kind + R"(","entry":[)";
+        bundle += R"({"resource":{"resourceType":"Patient","id":")" + id +
+                  R"("},"request":{"method":"PUT","url":"Patient/)" + id + R"("}})";
+        if (i == 2) {  // a bad entry: the transaction fails whole, the batch answers it alone
+          bundle += R"(,{"resource":{"resourceType":"Patient","id":"x"},)"
+                    R"("request":{"method":"PUT","url":"Patient/y"}})";
+        }
+        bundle += "]}";
+        const RestResponse r = f.Call("POST", "", bundle);
+        const bool failed_whole = i == 2 && kind == "transaction";
+        if (r.status != (failed_whole ? 400 : 200)) ++wrong;
+        const int read = f.Call("GET", "Patient/" + id).status;
+        if (read != (failed_whole ? 404 : 200)) ++wrong;
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  CHECK(wrong.load() == 0);
+}
+
 TEST_CASE("batch answers each entry") {
   Fixture f;
   const char* batch = R"({"resourceType":"Bundle","type":"batch","entry":[
