@@ -662,14 +662,16 @@ constexpr int kCheckpointPages = 1000;
 class Checkpointer {
  public:
   // Takes over `writer`'s WAL hook, which replaces SQLite's automatic checkpoint on it.
-  static Result<std::unique_ptr<Checkpointer>> Start(const std::string& path, sqlite3* writer) {
+  static Result<std::unique_ptr<Checkpointer>> Start(const std::string& path, sqlite3* writer,
+                                                     int restart_pages) {
     FHIR_ASSIGN_OR_RETURN(std::unique_ptr<Connection> connection,
                           Connection::Open(path, SQLITE_OPEN_READWRITE));
     // A connection that has not read the database yet does not know it is in WAL mode, and
     // sqlite3_wal_checkpoint_v2 on it is a silent no-op (SQLITE_OK, log -1): the WAL would grow
     // without bound. One read opens the WAL index.
     FHIR_RETURN_IF_ERROR(connection->Exec("SELECT count(*) FROM sqlite_master"));
-    std::unique_ptr<Checkpointer> checkpointer(new Checkpointer(std::move(connection), writer));
+    std::unique_ptr<Checkpointer> checkpointer(
+        new Checkpointer(std::move(connection), writer, restart_pages));
     sqlite3_wal_hook(writer, &Checkpointer::OnCommit, checkpointer.get());
     checkpointer->thread_ = std::thread([c = checkpointer.get()] { c->Run(); });
     return checkpointer;
@@ -688,13 +690,25 @@ class Checkpointer {
   }
 
  private:
-  Checkpointer(std::unique_ptr<Connection> connection, sqlite3* writer)
-      : connection_(std::move(connection)), writer_(writer) {}
+  Checkpointer(std::unique_ptr<Connection> connection, sqlite3* writer, int restart_pages)
+      : connection_(std::move(connection)), writer_(writer), restart_pages_(restart_pages) {}
 
   // SQLite's WAL hook: runs on the writer after each commit, `pages` = frames in the WAL.
-  static int OnCommit(void* self, sqlite3* /*db*/, const char* /*schema*/, int pages) {
+  static int OnCommit(void* self, sqlite3* db, const char* /*schema*/, int pages) {
+    auto* checkpointer = static_cast<Checkpointer*>(self);
+    if (pages >= checkpointer->restart_pages_) {
+      // On the writer, after its commit: no write runs now. Without waiting for readers (a
+      // busy timeout of 0 for the call): one in the way makes it stop early with SQLITE_BUSY,
+      // and the next commit tries again.
+      sqlite3_busy_timeout(db, 0);
+      int rc = sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_RESTART, nullptr, nullptr);
+      sqlite3_busy_timeout(db, kBusyTimeoutMs);
+      if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+        std::fprintf(stderr, "fhir-server: WAL restart failed: %s\n", sqlite3_errstr(rc));
+      }
+      return SQLITE_OK;
+    }
     if (pages >= kCheckpointPages) {
-      auto* checkpointer = static_cast<Checkpointer*>(self);
       {
         std::lock_guard<std::mutex> lock(checkpointer->mu_);
         checkpointer->due_ = true;
@@ -722,6 +736,7 @@ class Checkpointer {
 
   std::unique_ptr<Connection> connection_;
   sqlite3* writer_;
+  const int restart_pages_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool due_ = false;   // guarded by mu_
@@ -1439,6 +1454,9 @@ fhir::Result<std::unique_ptr<storage::Store>> OpenSqliteStore(const SqliteOption
   if (options.path.empty() || options.path == ":memory:") {
     return Status(IssueType::kValue, "SqliteOptions.path must name a database file");
   }
+  if (options.wal_restart_pages < 100) {
+    return Status(IssueType::kValue, "SqliteOptions.wal_restart_pages must be at least 100");
+  }
   if (options.readers < 1) {
     return Status(IssueType::kValue, "SqliteOptions.readers must be at least 1");
   }
@@ -1456,6 +1474,10 @@ fhir::Result<std::unique_ptr<storage::Store>> OpenSqliteStore(const SqliteOption
   // touches thousands of index pages, and with the small cache SQLite spilled dirty pages to the
   // WAL mid-transaction and read them back.
   FHIR_RETURN_IF_ERROR(writer->Exec("PRAGMA cache_size = -65536"));
+  // After a WAL restart the file is cut back to the restart size (SqliteOptions).
+  const std::string size_limit = "PRAGMA journal_size_limit = " +
+                                 std::to_string(std::int64_t{options.wal_restart_pages} * 4096);
+  FHIR_RETURN_IF_ERROR(writer->Exec(size_limit.c_str()));
   FHIR_RETURN_IF_ERROR(EnsureSchema(*writer));
   FHIR_RETURN_IF_ERROR(writer->Exec(kCoveringIndexSql));
   FHIR_RETURN_IF_ERROR(writer->Exec(kCompositeIndexSql));
@@ -1463,7 +1485,8 @@ fhir::Result<std::unique_ptr<storage::Store>> OpenSqliteStore(const SqliteOption
 
   sqlite3* writer_db = writer->db();
   auto store = std::make_unique<SqliteStore>(std::move(writer));
-  FHIR_ASSIGN_OR_RETURN(store->checkpointer_, Checkpointer::Start(options.path, writer_db));
+  FHIR_ASSIGN_OR_RETURN(store->checkpointer_, Checkpointer::Start(options.path, writer_db,
+                                                                   options.wal_restart_pages));
   for (int i = 0; i < options.readers; ++i) {
     // Read-only connections: a bug in a read path cannot write.
     FHIR_ASSIGN_OR_RETURN(std::unique_ptr<Connection> reader,
