@@ -16,7 +16,6 @@
 #include "fhir/json/parser.h"
 #include "fhir/model/registry.h"
 #include "fhir/search/index_extractor.h"
-#include "fhir/search/normalize.h"
 #include "server/capability.h"
 #include "server/rest_util.h"
 

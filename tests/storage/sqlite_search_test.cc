@@ -19,33 +19,12 @@
 #include "storage/sqlite/sqlite_search.h"
 #include "storage/sqlite/sqlite_store.h"
 #include "storage/store.h"
+#include "tests/storage/temp_path.h"
 
 namespace storage::sqlite {
 namespace {
 
-class TempDb {
- public:
-  TempDb() {
-    static std::atomic<int> counter{0};
-    std::random_device random;
-    path_ = (std::filesystem::temp_directory_path() /
-             ("fhir-sqlite-search-test-" + std::to_string(random()) + "-" +
-              std::to_string(counter++) + ".db"))
-                .string();
-  }
-  TempDb(const TempDb&) = delete;
-  TempDb& operator=(const TempDb&) = delete;
-  ~TempDb() {
-    for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
-      std::error_code ignored;
-      std::filesystem::remove(path_ + suffix, ignored);
-    }
-  }
-  const std::string& str() const { return path_; }
-
- private:
-  std::string path_;
-};
+using TempDb = testing::TempPath;
 
 std::unique_ptr<Store> Open(const std::string& path) {
   SqliteOptions options;

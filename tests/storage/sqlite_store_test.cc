@@ -25,37 +25,14 @@
 #include "fhir/base/status.h"
 #include "fhir/search/normalize.h"
 #include "storage/store.h"
+#include "tests/storage/temp_path.h"
 
 namespace storage::sqlite {
 namespace {
 
 using fhir::IssueType;
 
-// A unique database path under the temp directory; the database and its -wal/-shm files are
-// removed when the TempPath goes (declare it before the store, so the store closes first).
-class TempPath {
- public:
-  TempPath() {
-    static std::atomic<int> counter{0};
-    std::random_device random;
-    path_ = (std::filesystem::temp_directory_path() /
-             ("fhir-sqlite-store-test-" + std::to_string(random()) + "-" +
-              std::to_string(counter++) + ".db"))
-                .string();
-  }
-  TempPath(const TempPath&) = delete;
-  TempPath& operator=(const TempPath&) = delete;
-  ~TempPath() {
-    for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
-      std::error_code ignored;
-      std::filesystem::remove(path_ + suffix, ignored);
-    }
-  }
-  const std::string& str() const { return path_; }
-
- private:
-  std::string path_;
-};
+using testing::TempPath;
 
 std::unique_ptr<Store> Open(const std::string& path, int readers = 4,
                             SqliteOptions::Sync sync = SqliteOptions::Sync::kNormal) {
