@@ -90,6 +90,13 @@ class WriteTransaction {
 
   // Makes every Put durable and visible atomically. After Commit the transaction is spent.
   virtual fhir::Status Commit() = 0;
+
+  // Declares, before the first write, that this transaction commits once its writes succeed
+  // (it has no reason to roll back after writing, e.g. one REST interaction). A store that
+  // commits several transactions together then need not keep a rollback point for it alone:
+  // should it fail or roll back after writing after all, every transaction committing with it
+  // fails too (their Commit returns the error; nothing of theirs is stored).
+  virtual void ShareRollback() {}
 };
 
 // The transactional store of DESIGN.md. Thread-safe: readers run concurrently; one write

@@ -652,7 +652,10 @@ void AuditLog::Journal(std::vector<Event>& events) {
   }
   auto txn = store_.BeginWrite();
   fhir::Status status = txn.ok() ? fhir::Status() : txn.status();
-  if (status.ok()) status = txn.value()->AppendJournal(record);
+  if (status.ok()) {
+    txn.value()->ShareRollback();  // one append, then the commit
+    status = txn.value()->AppendJournal(record);
+  }
   if (status.ok()) status = txn.value()->Commit();
   if (!status.ok()) {
     std::cerr << "fhir-server: audit: cannot journal " << events.size()

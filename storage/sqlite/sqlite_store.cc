@@ -749,11 +749,16 @@ class Checkpointer {
 class SqliteStore;
 
 // Group commit. Write transactions that queue up while one runs share one SQLite transaction:
-// each runs inside a savepoint of it (so a failing one rolls back only itself), and the last one
+// each writes inside a savepoint of it (so a failing one rolls back only itself), and the last one
 // of the group, the one that finds nobody waiting (or the group full), COMMITs for all. Every
 // member's Commit() returns only after that COMMIT, with its outcome: what a client was told is
 // stored is as durable as with a COMMIT of its own, but the WAL is written once per group, not
 // once per request (45% of a single create's time was that write).
+// A savepoint has its price: every page a member changes is first copied to the savepoint's
+// journal, and the members of a group change mostly the same pages (the ends of the same
+// indexes), so a create copied about 50 pages. A transaction that will not roll back after a
+// successful write (WriteTransaction::ShareRollback: a single REST interaction, an audit batch)
+// writes without one; should it roll back after writing after all, the whole group does.
 struct CommitGroup {
   int members = 0;  // transactions released into the group (guarded by the store's write_mu_)
   int puts = 0;     // Puts in it so far (changed by the write gate's holder only)
@@ -784,9 +789,9 @@ class SqliteWriteTransaction final : public WriteTransaction {
     if (!done_) Finish();
   }
 
-  // Joins the open commit group (BEGIN IMMEDIATE when there is none) and starts this
-  // transaction's savepoint. On failure the caller drops the transaction, whose destructor lets
-  // the next writer in.
+  // Joins the open commit group (BEGIN IMMEDIATE when there is none); the transaction's
+  // savepoint, if it needs one, starts with its first write. On failure the caller drops the
+  // transaction, whose destructor lets the next writer in.
   Status Begin();
 
   Result<StoredVersion> ReadCurrent(std::string_view type, std::string_view id) override {
@@ -801,6 +806,7 @@ class SqliteWriteTransaction final : public WriteTransaction {
 
   Status Put(StoredVersion& v, const fhir::search::IndexEntries& index) override {
     FHIR_RETURN_IF_ERROR(CheckActive());
+    FHIR_RETURN_IF_ERROR(BeforeWrite());
     if (v.type.empty() || v.id.empty()) {
       return Status(IssueType::kValue, "a stored version needs a type and an id");
     }
@@ -827,6 +833,7 @@ class SqliteWriteTransaction final : public WriteTransaction {
 
   Status AppendJournal(std::string_view data) override {
     FHIR_RETURN_IF_ERROR(CheckActive());
+    FHIR_RETURN_IF_ERROR(BeforeWrite());
     FHIR_ASSIGN_OR_RETURN(Statement insert,
                           connection_.Prepare("INSERT INTO journal(data) VALUES(?)"));
     insert.BindBlob(data);
@@ -847,6 +854,7 @@ class SqliteWriteTransaction final : public WriteTransaction {
 
   Status RemoveJournal(std::int64_t seq) override {
     FHIR_RETURN_IF_ERROR(CheckActive());
+    FHIR_RETURN_IF_ERROR(BeforeWrite());
     FHIR_ASSIGN_OR_RETURN(Statement remove,
                           connection_.Prepare("DELETE FROM journal WHERE seq = ?"));
     remove.Bind(seq);
@@ -854,6 +862,8 @@ class SqliteWriteTransaction final : public WriteTransaction {
     if (!status.ok()) broken_ = true;
     return status;
   }
+
+  void ShareRollback() override { share_rollback_ = true; }
 
   // Releases this transaction's savepoint into its commit group and waits until the group is
   // committed (see CommitGroup): returns the group's outcome.
@@ -879,6 +889,17 @@ class SqliteWriteTransaction final : public WriteTransaction {
   }
 
  private:
+  // Every write starts here: the first one of a transaction that joined a group with members
+  // opens the transaction's savepoint (see CommitGroup), unless it shares the group's rollback.
+  Status BeforeWrite() {
+    if (!wrote_ && !savepoint_ && joined_members_ && !share_rollback_) {
+      FHIR_RETURN_IF_ERROR(connection_.Run("SAVEPOINT txn"));
+      savepoint_ = true;
+    }
+    wrote_ = true;
+    return Status::Ok();
+  }
+
   Status CheckActive() {
     if (done_) return Status(IssueType::kException, "the write transaction has already ended");
     if (broken_) {
@@ -1069,9 +1090,13 @@ class SqliteWriteTransaction final : public WriteTransaction {
   SqliteStore& store_;
   Connection& connection_;
   std::shared_ptr<CommitGroup> group_;  // the commit group joined by Begin()
-  // This transaction runs in a savepoint: the group had members already. The first of a group
-  // needs none; its rollback is the whole SQLite transaction's.
-  bool savepoint_ = false;
+  // The group had members when this transaction joined it: its writes need a savepoint of their
+  // own to be undone alone. The first of a group needs none; its rollback is the whole SQLite
+  // transaction's.
+  bool joined_members_ = false;
+  bool savepoint_ = false;       // this transaction's writes run in savepoint "txn"
+  bool share_rollback_ = false;  // ShareRollback(): no savepoint; its rollback fails the group
+  bool wrote_ = false;           // a write (Put, journal) has started
   bool done_ = false;
   bool broken_ = false;  // a failed Put could not be undone: only a rollback is safe
   // The store's (type, code) -> pid cache, used only by the writer; the keys this transaction
@@ -1359,11 +1384,9 @@ std::unordered_map<std::string, std::int64_t>& SqliteWriteTransaction::ParamCach
 
 Status SqliteWriteTransaction::Begin() {
   FHIR_ASSIGN_OR_RETURN(group_, store_.JoinGroup());
-  {
-    std::lock_guard<std::mutex> lock(store_.write_mu_);
-    savepoint_ = group_->members > 0;
-  }
-  return savepoint_ ? connection_.Run("SAVEPOINT txn") : Status::Ok();
+  std::lock_guard<std::mutex> lock(store_.write_mu_);
+  joined_members_ = group_->members > 0;
+  return Status::Ok();
 }
 
 void SqliteWriteTransaction::Finish() {
@@ -1377,8 +1400,11 @@ void SqliteWriteTransaction::Finish() {
     if (undone.ok()) undone = connection_.Run("RELEASE txn");
     // Without its savepoint this transaction's rows cannot be told apart: the group goes.
     if (!undone.ok()) store_.FailGroup(undone);
-  } else if (group_ != nullptr) {
-    store_.FailGroup(Status(IssueType::kException, "rolled back"));  // a group of none
+  } else if (group_ != nullptr && wrote_) {
+    // The first of its group, or one that shared the group's rollback (ShareRollback): the
+    // whole SQLite transaction goes, with every member released into it so far.
+    store_.FailGroup(Status(IssueType::kException,
+                            "rolled back: a transaction committing with it failed after writing"));
   }
   (void)EndWrite(/*released=*/false);
 }
@@ -1460,6 +1486,11 @@ fhir::Result<std::unique_ptr<storage::Store>> OpenSqliteStore(const SqliteOption
   if (options.readers < 1) {
     return Status(IssueType::kValue, "SqliteOptions.readers must be at least 1");
   }
+  // SQLite counts every allocation under a global mutex unless told not to; the counts are
+  // never read here, and the mutex cost 5% of a create's CPU. Effective only before SQLite's
+  // first use in the process (later the call fails harmlessly).
+  static const int kNoMemoryStatistics = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+  (void)kNoMemoryStatistics;
   FHIR_ASSIGN_OR_RETURN(std::unique_ptr<Connection> writer,
                         Connection::Open(options.path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE));
   FHIR_RETURN_IF_ERROR(UseWal(*writer));

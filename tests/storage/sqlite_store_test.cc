@@ -953,6 +953,72 @@ TEST_CASE("SqliteStore: concurrent transactions commit in groups; a member's rol
   CHECK(all.total == kThreads * 20);
 }
 
+// A transaction that declared ShareRollback writes without a savepoint of its own: when it rolls
+// back after writing, the group it joined rolls back with it (the first member's Commit fails and
+// nothing of either is stored); when it rolls back without having written, the group is untouched.
+// The second transaction joins the first one's group when it waits in BeginWrite while the first
+// commits; a 50-ms head start makes that all but certain, and the attempt is repeated until it
+// happened (each attempt must end in one of the two consistent outcomes).
+TEST_CASE("SqliteStore: a member that shares the group's rollback takes the group with it") {
+  TempPath path;
+  auto store = Open(path.str());
+  for (const bool second_writes : {true, false}) {
+    CAPTURE(second_writes);
+    bool shown = false;  // the case this pass is about was seen
+    for (int attempt = 0; attempt < 20 && !shown; ++attempt) {
+      CAPTURE(attempt);
+      const std::string first_id = "first-" + std::to_string(second_writes) + "-" +
+                                   std::to_string(attempt);
+      const std::string second_id = "second-" + std::to_string(second_writes) + "-" +
+                                    std::to_string(attempt);
+      auto first = store->BeginWrite();
+      REQUIRE(first.ok());
+      StoredVersion a = Version("Patient", first_id, 1, 1);
+      REQUIRE((*first)->Put(a, Ix({Identifier("sysS", first_id)})).ok());
+      std::atomic<bool> second_began{false};
+      std::thread second([&] {
+        auto transaction = store->BeginWrite();
+        if (!transaction.ok()) return;
+        second_began = true;
+        (*transaction)->ShareRollback();
+        if (second_writes) {
+          StoredVersion b = Version("Patient", second_id, 1, 1);
+          if (!(*transaction)->Put(b, Ix({Identifier("sysS", second_id)})).ok()) return;
+        }
+        // Dropped without Commit: rolled back.
+      });
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      fhir::Status committed = (*first)->Commit();
+      second.join();
+      CHECK(second_began.load());
+      CHECK(store->ReadCurrent("Patient", second_id).status().type() == IssueType::kNotFound);
+      if (second_writes && !committed.ok()) {
+        // One group: the second's rollback took the first's Put with it.
+        shown = true;
+        CHECK(committed.type() == IssueType::kException);
+        CHECK(store->ReadCurrent("Patient", first_id).status().type() == IssueType::kNotFound);
+        CHECK(Find(*store, Q("Patient").Tokens({Identifier("sysS", first_id)})).empty());
+      } else {
+        // Either no group formed, or the second wrote nothing: the first is stored.
+        REQUIRE(committed.ok());
+        shown = !second_writes;
+        auto read = store->ReadCurrent("Patient", first_id);
+        REQUIRE(read.ok());
+        CHECK(read->version == 1);
+        CHECK(Find(*store, Q("Patient").Tokens({Identifier("sysS", first_id)})) == Ids{first_id});
+      }
+    }
+    CHECK(shown);
+  }
+  // The store goes on: a write after a failed group commits.
+  auto after = store->BeginWrite();
+  REQUIRE(after.ok());
+  StoredVersion c = Version("Patient", "after", 1, 1);
+  REQUIRE((*after)->Put(c, Ix({})).ok());
+  REQUIRE((*after)->Commit().ok());
+  CHECK(store->ReadCurrent("Patient", "after").ok());
+}
+
 TEST_CASE("SqliteStore: the journal keeps records in order, across a rollback and a reopen") {
   TempPath path;
   {
