@@ -650,9 +650,6 @@ Result<std::string> IndexVersionOn(Connection& connection) {
 
 // --- Checkpoints -------------------------------------------------------------------------------
 
-// WAL pages after which a commit wakes the checkpointer (SQLite's own default threshold).
-constexpr int kCheckpointPages = 1000;
-
 // Checkpoints the WAL into the database file on its own thread and connection. SQLite's
 // automatic checkpoint runs inside the COMMIT that crosses the threshold, with the write gate
 // held, and with synchronous=NORMAL a checkpoint syncs the WAL and the database file: two
@@ -663,7 +660,7 @@ class Checkpointer {
  public:
   // Takes over `writer`'s WAL hook, which replaces SQLite's automatic checkpoint on it.
   static Result<std::unique_ptr<Checkpointer>> Start(const std::string& path, sqlite3* writer,
-                                                     int restart_pages) {
+                                                     int checkpoint_pages, int restart_pages) {
     FHIR_ASSIGN_OR_RETURN(std::unique_ptr<Connection> connection,
                           Connection::Open(path, SQLITE_OPEN_READWRITE));
     // A connection that has not read the database yet does not know it is in WAL mode, and
@@ -671,7 +668,7 @@ class Checkpointer {
     // without bound. One read opens the WAL index.
     FHIR_RETURN_IF_ERROR(connection->Exec("SELECT count(*) FROM sqlite_master"));
     std::unique_ptr<Checkpointer> checkpointer(
-        new Checkpointer(std::move(connection), writer, restart_pages));
+        new Checkpointer(std::move(connection), writer, checkpoint_pages, restart_pages));
     sqlite3_wal_hook(writer, &Checkpointer::OnCommit, checkpointer.get());
     checkpointer->thread_ = std::thread([c = checkpointer.get()] { c->Run(); });
     return checkpointer;
@@ -690,8 +687,12 @@ class Checkpointer {
   }
 
  private:
-  Checkpointer(std::unique_ptr<Connection> connection, sqlite3* writer, int restart_pages)
-      : connection_(std::move(connection)), writer_(writer), restart_pages_(restart_pages) {}
+  Checkpointer(std::unique_ptr<Connection> connection, sqlite3* writer, int checkpoint_pages,
+               int restart_pages)
+      : connection_(std::move(connection)),
+        writer_(writer),
+        checkpoint_pages_(checkpoint_pages),
+        restart_pages_(restart_pages) {}
 
   // SQLite's WAL hook: runs on the writer after each commit, `pages` = frames in the WAL.
   static int OnCommit(void* self, sqlite3* db, const char* /*schema*/, int pages) {
@@ -708,7 +709,7 @@ class Checkpointer {
       }
       return SQLITE_OK;
     }
-    if (pages >= kCheckpointPages) {
+    if (pages >= checkpointer->checkpoint_pages_) {
       {
         std::lock_guard<std::mutex> lock(checkpointer->mu_);
         checkpointer->due_ = true;
@@ -736,6 +737,7 @@ class Checkpointer {
 
   std::unique_ptr<Connection> connection_;
   sqlite3* writer_;
+  const int checkpoint_pages_;
   const int restart_pages_;
   std::mutex mu_;
   std::condition_variable cv_;
@@ -1483,6 +1485,9 @@ fhir::Result<std::unique_ptr<storage::Store>> OpenSqliteStore(const SqliteOption
   if (options.wal_restart_pages < 100) {
     return Status(IssueType::kValue, "SqliteOptions.wal_restart_pages must be at least 100");
   }
+  if (options.checkpoint_pages < 1) {
+    return Status(IssueType::kValue, "SqliteOptions.checkpoint_pages must be at least 1");
+  }
   if (options.readers < 1) {
     return Status(IssueType::kValue, "SqliteOptions.readers must be at least 1");
   }
@@ -1516,8 +1521,9 @@ fhir::Result<std::unique_ptr<storage::Store>> OpenSqliteStore(const SqliteOption
 
   sqlite3* writer_db = writer->db();
   auto store = std::make_unique<SqliteStore>(std::move(writer));
-  FHIR_ASSIGN_OR_RETURN(store->checkpointer_, Checkpointer::Start(options.path, writer_db,
-                                                                   options.wal_restart_pages));
+  FHIR_ASSIGN_OR_RETURN(store->checkpointer_,
+                        Checkpointer::Start(options.path, writer_db, options.checkpoint_pages,
+                                            options.wal_restart_pages));
   for (int i = 0; i < options.readers; ++i) {
     // Read-only connections: a bug in a read path cannot write.
     FHIR_ASSIGN_OR_RETURN(std::unique_ptr<Connection> reader,

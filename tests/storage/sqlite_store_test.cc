@@ -1127,7 +1127,12 @@ TEST_CASE("OpenSqliteStore refuses a database of a newer schema version") {
 
 TEST_CASE("SqliteStore: the WAL is checkpointed into the database file while the server runs") {
   TempPath path;
-  auto store = Open(path.str());
+  SqliteOptions options;
+  options.path = path.str();
+  options.checkpoint_pages = 1000;
+  auto opened = OpenSqliteStore(options);
+  REQUIRE(opened.ok());
+  std::unique_ptr<Store> store = std::move(opened).value();
   // About 2,000 WAL pages (4 KiB each) of resources: past the 1,000-page checkpoint threshold.
   const std::string padding(8000, 'x');
   for (int i = 0; i < 1000; ++i) {
@@ -1175,6 +1180,9 @@ TEST_CASE("SqliteStore: a steady stream of commits keeps the WAL bounded") {
     CHECK(v->json.size() > 8000);
   }
   options.wal_restart_pages = 99;
+  CHECK(OpenSqliteStore(options).status().type() == IssueType::kValue);
+  options.wal_restart_pages = 300;
+  options.checkpoint_pages = 0;
   CHECK(OpenSqliteStore(options).status().type() == IssueType::kValue);
 }
 
