@@ -221,7 +221,7 @@ class TransactionRunner {
             continue;
           }
         }
-        std::string id = NewResourceId();
+        std::string id = NewResourceId(type);
         entry.resource->id = id;
         e.method = "PUT";
         e.url = type + "/" + id;

@@ -194,7 +194,7 @@ class Interactions {
     // anyone (no Consent needed to create).
     if (auto refused = RefuseResident(**parsed, auth::Interaction::kCreate)) return *refused;
     // Version 1 of a new id does not depend on what is stored: ready before the transaction.
-    (*parsed)->id = NewResourceId();
+    (*parsed)->id = NewResourceId(type.name);
     PreparedVersion prepared = Prepare(**parsed, 1);
     return WithTransaction([&](storage::WriteTransaction& txn) -> RestResponse {
       if (!request_.if_none_exist.empty()) {
@@ -253,7 +253,7 @@ class Interactions {
       if (!matches.ok()) return ErrorResponse(matches.status());
       if (matches->size() > 1) return MultipleMatches(type, matches->size());
       if (matches->empty()) {
-        if (resource->id.empty()) resource->id = NewResourceId();
+        if (resource->id.empty()) resource->id = NewResourceId(type.name);
         auto current = txn.ReadCurrent(type.name, resource->id);
         std::optional<StoredVersion> cur;
         if (current.ok()) cur = std::move(current).value();

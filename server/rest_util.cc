@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cstdio>
+#include <chrono>
 #include <ctime>
 #include <random>
 
@@ -47,13 +48,24 @@ void Write(rapidjson::Writer<rapidjson::StringBuffer>& w, std::string_view s) {
 
 }  // namespace
 
-std::string NewResourceId() {
+std::string NewResourceId(std::string_view type) {
   thread_local std::mt19937_64 rng{std::random_device{}()};
-  std::uint64_t hi = rng(), lo = rng();
+  std::uint64_t hi = rng();
+  const std::uint64_t lo = rng();
+  unsigned version = 4;
+  if (type != "Patient") {
+    // The 48-bit Unix time in milliseconds in place of the first 48 random bits.
+    const auto ms = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::system_clock::now().time_since_epoch())
+            .count());
+    hi = (ms << 16) | (hi & 0xffff);
+    version = 7;
+  }
   char out[40];
-  std::snprintf(out, sizeof out, "%08x-%04x-4%03x-%04x-%012llx",
+  std::snprintf(out, sizeof out, "%08x-%04x-%x%03x-%04x-%012llx",
                 static_cast<unsigned>(hi >> 32), static_cast<unsigned>((hi >> 16) & 0xffff),
-                static_cast<unsigned>(hi & 0x0fff),
+                version, static_cast<unsigned>(hi & 0x0fff),
                 static_cast<unsigned>(0x8000 | ((lo >> 48) & 0x3fff)),
                 static_cast<unsigned long long>(lo & 0xffffffffffffULL));
   return out;

@@ -788,7 +788,7 @@ std::string AuditLog::JournalLine(const Event& e) {
   }
   std::sort(patients.begin(), patients.end());
   patients.erase(std::unique(patients.begin(), patients.end()), patients.end());
-  const std::string id = NewResourceId();
+  const std::string id = NewResourceId("AuditEvent");
   const std::string last_updated = FormatInstant(std::chrono::system_clock::now());
   const std::string json = AuditEventJson(e, options_.source, patients, id, last_updated);
   std::string line;

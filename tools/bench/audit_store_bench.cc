@@ -67,7 +67,7 @@ int main(int argc, char** argv) {
     std::vector<std::string> patients = server::audit::PatientsIn(e.body);
     storage::StoredVersion& v = versions[i];
     v.type = "AuditEvent";
-    v.id = server::NewResourceId();
+    v.id = server::NewResourceId("AuditEvent");
     v.version = 1;
     v.last_updated = server::FormatInstant(std::chrono::system_clock::now());
     v.json = server::audit::AuditEventJson(e, source, patients, v.id, v.last_updated);
