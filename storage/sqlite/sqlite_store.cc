@@ -19,6 +19,7 @@
 #include <sqlite3.h>
 
 #include "fhir/base/status.h"
+#include "storage/current_cache.h"
 #include "storage/sqlite/sqlite_search.h"
 #include "storage/store.h"
 
@@ -764,6 +765,7 @@ class SqliteStore;
 struct CommitGroup {
   int members = 0;  // transactions released into the group (guarded by the store's write_mu_)
   int puts = 0;     // Puts in it so far (changed by the write gate's holder only)
+  std::vector<std::string> keys;  // CurrentCache keys of the Puts (changed by the gate's holder)
   bool done = false;
   Status status;  // the COMMIT's outcome, for every member
 };
@@ -829,6 +831,7 @@ class SqliteWriteTransaction final : public WriteTransaction {
       return sequence.status();
     }
     ++group_->puts;
+    group_->keys.push_back(CurrentCache::Key(v.type, v.id));
     v.sequence = *sequence;
     return Status::Ok();
   }
@@ -1120,7 +1123,8 @@ thread_local Expected* t_expected = nullptr;
 
 class SqliteStore final : public Store {
  public:
-  explicit SqliteStore(std::unique_ptr<Connection> writer) : writer_(std::move(writer)) {}
+  SqliteStore(std::unique_ptr<Connection> writer, std::size_t cache_bytes)
+      : writer_(std::move(writer)), cache_bytes_(cache_bytes), cache_(cache_bytes) {}
 
   void AddReader(std::unique_ptr<Connection> reader) {
     std::lock_guard<std::mutex> lock(readers_mu_);
@@ -1164,8 +1168,18 @@ class SqliteStore final : public Store {
   }
 
   Result<StoredVersion> ReadCurrent(std::string_view type, std::string_view id) override {
-    Lease reader(*this);
-    return ReadCurrentOn(reader.connection(), type, id);
+    if (cache_bytes_ == 0) {
+      Lease reader(*this);
+      return ReadCurrentOn(reader.connection(), type, id);
+    }
+    if (std::optional<StoredVersion> cached = cache_.Find(type, id)) return *std::move(cached);
+    const std::uint64_t generation = cache_.Generation();  // before the read's snapshot
+    Result<StoredVersion> read = [&] {
+      Lease reader(*this);
+      return ReadCurrentOn(reader.connection(), type, id);
+    }();
+    if (read.ok()) cache_.Offer(*read, generation);
+    return read;
   }
 
   Result<StoredVersion> ReadVersion(std::string_view type, std::string_view id,
@@ -1296,6 +1310,8 @@ class SqliteStore final : public Store {
     if (group_ != nullptr && (waiting_ == 0 || full)) {
       Status status = group_->members > 0 ? writer_->Run("COMMIT") : writer_->Run("ROLLBACK");
       if (writer_->InTransaction()) (void)writer_->Run("ROLLBACK");  // a COMMIT that failed
+      // Before any member hears of the commit (and its client reads again).
+      if (status.ok() && group_->members > 0) cache_.Committed(group_->keys);
       FinishGroupLocked(status);
     }
     writing_ = false;
@@ -1365,6 +1381,9 @@ class SqliteStore final : public Store {
   // The group the writer's open SQLite transaction belongs to; null between groups. Changed only
   // by the gate's holder, under write_mu_.
   std::shared_ptr<CommitGroup> group_;
+
+  const std::size_t cache_bytes_;
+  CurrentCache cache_;  // current versions read by id
 
   // (type + '\n' + code) -> params.pid; only the writer (holding writing_) touches it.
   std::unordered_map<std::string, std::int64_t> param_cache_;
@@ -1520,7 +1539,7 @@ fhir::Result<std::unique_ptr<storage::Store>> OpenSqliteStore(const SqliteOption
   FHIR_RETURN_IF_ERROR(writer->Exec(kJournalSql));
 
   sqlite3* writer_db = writer->db();
-  auto store = std::make_unique<SqliteStore>(std::move(writer));
+  auto store = std::make_unique<SqliteStore>(std::move(writer), options.cache_bytes);
   FHIR_ASSIGN_OR_RETURN(store->checkpointer_,
                         Checkpointer::Start(options.path, writer_db, options.checkpoint_pages,
                                             options.wal_restart_pages));

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <string>
 
@@ -41,6 +42,10 @@ struct SqliteOptions {
   // copied once, so a larger value writes less (1,000, SQLite's default, cost 4% of create
   // throughput against 8,000). Must be >= 1.
   int checkpoint_pages = 8'000;
+
+  // Bytes of JSON of current versions kept in memory for reads by id (storage/current_cache.h);
+  // 0 turns the cache off. The store must be the only writer of its file (as the server is).
+  std::size_t cache_bytes = 64 << 20;
 };
 
 // Opens (creating the file and schema if missing) the SQLite store at `options.path`.

@@ -1019,6 +1019,61 @@ TEST_CASE("SqliteStore: a member that shares the group's rollback takes the grou
   CHECK(store->ReadCurrent("Patient", "after").ok());
 }
 
+// Reads by id go through the store's cache of current versions: a writer reads its own
+// committed version back at once, and readers running beside it never see a version go back.
+TEST_CASE("SqliteStore: reads by id through the cache see every commit at once") {
+  TempPath path;
+  auto store = Open(path.str());
+  constexpr int kVersions = 300;
+  std::atomic<bool> done{false};
+  std::atomic<int> failures{0};
+  {
+    auto first = store->BeginWrite();
+    REQUIRE(first.ok());
+    StoredVersion v = Version("Patient", "c", 1, 1);
+    REQUIRE((*first)->Put(v, Ix({})).ok());
+    REQUIRE((*first)->Commit().ok());
+  }
+  std::vector<std::thread> readers;
+  for (int r = 0; r < 3; ++r) {
+    readers.emplace_back([&] {
+      std::int64_t last = 0;
+      while (!done) {
+        auto read = store->ReadCurrent("Patient", "c");
+        if (!read.ok() || read->version < last ||
+            read->json != Json("Patient", "c", read->version)) {
+          ++failures;
+          return;
+        }
+        last = read->version;
+      }
+    });
+  }
+  for (std::int64_t version = 2; version <= kVersions; ++version) {
+    auto transaction = store->BeginWrite();
+    REQUIRE(transaction.ok());
+    StoredVersion v = Version("Patient", "c", version, 1);
+    REQUIRE((*transaction)->Put(v, Ix({})).ok());
+    REQUIRE((*transaction)->Commit().ok());
+    auto read = store->ReadCurrent("Patient", "c");
+    REQUIRE(read.ok());
+    CHECK(read->version == version);
+  }
+  done = true;
+  for (std::thread& reader : readers) reader.join();
+  CHECK(failures.load() == 0);
+  // A rolled-back write leaves the cached version as it was.
+  {
+    auto transaction = store->BeginWrite();
+    REQUIRE(transaction.ok());
+    StoredVersion v = Version("Patient", "c", kVersions + 1, 1);
+    REQUIRE((*transaction)->Put(v, Ix({})).ok());
+  }
+  auto read = store->ReadCurrent("Patient", "c");
+  REQUIRE(read.ok());
+  CHECK(read->version == kVersions);
+}
+
 TEST_CASE("SqliteStore: the journal keeps records in order, across a rollback and a reopen") {
   TempPath path;
   {
