@@ -16,6 +16,7 @@
 #include "fhir/json/parser.h"
 #include "fhir/model/registry.h"
 #include "fhir/search/index_extractor.h"
+#include "server/audit/journal_line.h"
 #include "server/capability.h"
 #include "server/rest_util.h"
 
@@ -695,18 +696,12 @@ void AuditLog::MaterializeOldest() {
         const std::size_t end = rest.find('\n');
         const std::string_view line = rest.substr(0, end);
         rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
-        const std::size_t tab1 = line.find('\t');
-        const std::size_t tab2 = line.find('\t', tab1 + 1);
-        if (tab1 == std::string_view::npos || tab2 == std::string_view::npos) {
+        std::optional<storage::StoredVersion> made = JournaledVersion(line);
+        if (!made) {
           ++bad;
           continue;
         }
-        storage::StoredVersion v;
-        v.type = "AuditEvent";
-        v.id = std::string(line.substr(0, tab1));
-        v.version = 1;
-        v.last_updated = std::string(line.substr(tab1 + 1, tab2 - tab1 - 1));
-        v.json = std::string(line.substr(tab2 + 1));
+        storage::StoredVersion& v = *made;
         // Indexed like any resource.
         auto resource = fhir::json::ParseResource(v.json);
         if (!resource.ok()) {
@@ -736,6 +731,29 @@ void AuditLog::MaterializeOldest() {
   // Also after a failure, so that Flush() and Stop() do not wait for what cannot be done now.
   if (empty || !status.ok()) journal_empty_ = true;
   progress_.notify_all();
+}
+
+std::optional<storage::StoredVersion> AuditLog::JournaledVersion(std::string_view line) const {
+  storage::StoredVersion v;
+  v.type = "AuditEvent";
+  v.version = 1;
+  if (line.starts_with('[')) {
+    std::optional<JournaledEvent> journaled = DecodeJournalLine(line);
+    if (!journaled) return std::nullopt;
+    v.json = AuditEventJson(journaled->event, options_.source, journaled->patients, journaled->id,
+                            journaled->last_updated);
+    v.id = std::move(journaled->id);
+    v.last_updated = std::move(journaled->last_updated);
+    return v;
+  }
+  // Journals written before the compact lines: "id<TAB>lastUpdated<TAB>AuditEvent JSON".
+  const std::size_t tab1 = line.find('\t');
+  const std::size_t tab2 = tab1 == std::string_view::npos ? tab1 : line.find('\t', tab1 + 1);
+  if (tab2 == std::string_view::npos) return std::nullopt;
+  v.id = std::string(line.substr(0, tab1));
+  v.last_updated = std::string(line.substr(tab1 + 1, tab2 - tab1 - 1));
+  v.json = std::string(line.substr(tab2 + 1));
+  return v;
 }
 
 std::string AuditLog::JournalLine(const Event& e) {
@@ -788,17 +806,8 @@ std::string AuditLog::JournalLine(const Event& e) {
   }
   std::sort(patients.begin(), patients.end());
   patients.erase(std::unique(patients.begin(), patients.end()), patients.end());
-  const std::string id = NewResourceId("AuditEvent");
-  const std::string last_updated = FormatInstant(std::chrono::system_clock::now());
-  const std::string json = AuditEventJson(e, options_.source, patients, id, last_updated);
-  std::string line;
-  line.reserve(id.size() + last_updated.size() + json.size() + 2);
-  line += id;
-  line += '\t';
-  line += last_updated;
-  line += '\t';
-  line += json;
-  return line;
+  return EncodeJournalLine(e, patients, NewResourceId("AuditEvent"),
+                           FormatInstant(std::chrono::system_clock::now()));
 }
 
 }  // namespace server::audit

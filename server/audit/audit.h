@@ -149,8 +149,10 @@ class AuditLog {
   void Journal(std::vector<Event>& events);
   // Turns the oldest journal record into AuditEvent resources; notes an empty journal.
   void MaterializeOldest();
-  // The journal line of `event`'s AuditEvent: "id \t lastUpdated \t JSON".
+  // The journal line of `event` (journal_line.h).
   std::string JournalLine(const Event& event);
+  // The AuditEvent of one journal line (either layout), or nullopt when it is not one.
+  std::optional<storage::StoredVersion> JournaledVersion(std::string_view line) const;
 
   storage::Store& store_;
   LogOptions options_;

@@ -20,6 +20,7 @@
 #include "fhir/json/writer.h"
 #include "fhir/search/index_extractor.h"
 #include "server/audit/audit.h"
+#include "server/audit/journal_line.h"
 #include "server/auth/authenticator.h"
 #include "server/auth/jwt.h"
 #include "server/auth/mint.h"
@@ -833,6 +834,7 @@ TEST_CASE("audit: AuditEvents are journaled at once and become resources when id
 
 TEST_CASE("audit: a journal left by an earlier run (a kill -9) becomes AuditEvents") {
   AuditServer server;
+  const audit::Event third = ReadEvent("p-left-3");
   storage::Store& store = server.store();
   {
     std::string record;
@@ -843,6 +845,11 @@ TEST_CASE("audit: a journal left by an earlier run (a kill -9) becomes AuditEven
                                                      "2024-06-01T12:00:01.000Z");
       record += std::string(id) + "\t2024-06-01T12:00:01.000Z\t" + json + "\n";
     }
+    // The compact layout of this version, and a line that is neither.
+    record += audit::EncodeJournalLine(third, {"p-left-3"}, "left-3",
+                                       "2024-06-01T12:00:02.000Z") +
+              "\n";
+    record += "[1,\"broken\"]\n";
     auto txn = store.BeginWrite();
     REQUIRE(txn.ok());
     REQUIRE((*txn)->AppendJournal(record).ok());
@@ -853,7 +860,14 @@ TEST_CASE("audit: a journal left by an earlier run (a kill -9) becomes AuditEven
   options.idle = std::chrono::hours(1);
   audit::AuditLog log(store, options);
   log.Flush();
-  CHECK(log.written() == 2);
+  CHECK(log.written() == 3);
+  CHECK(log.failed() == 1);
+  auto compact = store.ReadCurrent("AuditEvent", "left-3");
+  REQUIRE(compact.ok());
+  CHECK(compact->last_updated == "2024-06-01T12:00:02.000Z");
+  CHECK(compact->json == audit::AuditEventJson(third,
+                                               audit::Source{"http://test/fhir"}, {"p-left-3"},
+                                               "left-3", "2024-06-01T12:00:02.000Z"));
   auto left = store.ReadCurrent("AuditEvent", "left-2");
   REQUIRE(left.ok());
   CHECK(left->version == 1);
