@@ -28,11 +28,24 @@ void CurrentCache::Offer(const StoredVersion& v, std::uint64_t generation) {
   std::string key = Key(v.type, v.id);
   std::lock_guard<std::mutex> lock(mu_);
   if (generation != generation_) return;  // a commit ended since the read: `v` may be stale
-  if (auto it = map_.find(key); it != map_.end()) DropLocked(it->second);
+  if (committing_.contains(key)) return;  // its commit may be visible already, or not yet
+  if (auto it = map_.find(key); it != map_.end()) {
+    if (it->second->second.version >= v.version) return;  // versions only grow
+    DropLocked(it->second);
+  }
   lru_.emplace_front(key, v);
   map_.emplace(std::move(key), lru_.begin());
   bytes_ += v.json.size();
   while (bytes_ > max_bytes_ && !lru_.empty()) DropLocked(std::prev(lru_.end()));
+}
+
+void CurrentCache::Committing(const std::vector<std::string>& keys) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++generation_;
+  for (const std::string& key : keys) {
+    if (auto it = map_.find(key); it != map_.end()) DropLocked(it->second);
+    committing_.insert(key);
+  }
 }
 
 void CurrentCache::Committed(const std::vector<std::string>& keys) {
@@ -40,6 +53,7 @@ void CurrentCache::Committed(const std::vector<std::string>& keys) {
   ++generation_;
   for (const std::string& key : keys) {
     if (auto it = map_.find(key); it != map_.end()) DropLocked(it->second);
+    committing_.erase(key);
   }
 }
 

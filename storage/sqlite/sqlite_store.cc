@@ -751,17 +751,19 @@ class Checkpointer {
 
 class SqliteStore;
 
-// Group commit. Write transactions that queue up while one runs share one SQLite transaction:
-// each writes inside a savepoint of it (so a failing one rolls back only itself), and the last one
-// of the group, the one that finds nobody waiting (or the group full), COMMITs for all. Every
-// member's Commit() returns only after that COMMIT, with its outcome: what a client was told is
-// stored is as durable as with a COMMIT of its own, but the WAL is written once per group, not
-// once per request (45% of a single create's time was that write).
-// A savepoint has its price: every page a member changes is first copied to the savepoint's
-// journal, and the members of a group change mostly the same pages (the ends of the same
-// indexes), so a create copied about 50 pages. A transaction that will not roll back after a
-// successful write (WriteTransaction::ShareRollback: a single REST interaction, an audit batch)
-// writes without one; should it roll back after writing after all, the whole group does.
+// Group commit. Write transactions that queue up while one runs share one SQLite transaction,
+// and the last one of the group, the one that finds nobody waiting (or the group full), COMMITs
+// for all. Every member's Commit() returns only after that COMMIT, with its outcome: what a
+// client was told is stored is as durable as with a COMMIT of its own, but the WAL is written
+// once per group, not once per request (45% of a single create's time was that write).
+// A member must be able to roll back alone. One that will not roll back after a successful write
+// (WriteTransaction::ShareRollback: a single REST interaction, an audit batch) writes straight
+// into the group's transaction; should it roll back after writing after all, the whole group
+// does. Any other commits the group so far at its first write and starts a new one, so that its
+// rollback is the SQLite transaction's. (Savepoints per member cost more than they saved: every
+// page a member changed was first copied to the savepoint's journal, 50 pages per create, and
+// SQLite's in-memory journal walks its chunk list from the start to seek, 17% of the CPU of
+// Synthea bundles posted 4 at a time.)
 struct CommitGroup {
   int members = 0;  // transactions released into the group (guarded by the store's write_mu_)
   int puts = 0;     // Puts in it so far (changed by the write gate's holder only)
@@ -775,8 +777,7 @@ constexpr int kMaxGroupMembers = 64;
 // Puts after which a group commits even though writers wait: groups are for small writes. Big
 // ones (a Synthea transaction has about 770 Puts) gain nothing from sharing a commit, and
 // several in one SQLite transaction outgrew the writer's page cache, which then spilled to the
-// WAL mid-transaction, and each after the first paid its savepoint's journal: 4 bundles posted
-// at a time loaded at 4,380 resources/s against 6,253 one at a time.
+// WAL mid-transaction.
 constexpr int kMaxGroupPuts = 500;
 // How long a group with nobody waiting waits for a writer on its way (Store::ExpectWrite)
 // before it commits: on a busy 2-core machine a create spends most of its time parsing and
@@ -793,9 +794,8 @@ class SqliteWriteTransaction final : public WriteTransaction {
     if (!done_) Finish();
   }
 
-  // Joins the open commit group (BEGIN IMMEDIATE when there is none); the transaction's
-  // savepoint, if it needs one, starts with its first write. On failure the caller drops the
-  // transaction, whose destructor lets the next writer in.
+  // Joins the open commit group (BEGIN IMMEDIATE when there is none). On failure the caller
+  // drops the transaction, whose destructor lets the next writer in.
   Status Begin();
 
   Result<StoredVersion> ReadCurrent(std::string_view type, std::string_view id) override {
@@ -810,7 +810,6 @@ class SqliteWriteTransaction final : public WriteTransaction {
 
   Status Put(StoredVersion& v, const fhir::search::IndexEntries& index) override {
     FHIR_RETURN_IF_ERROR(CheckActive());
-    FHIR_RETURN_IF_ERROR(BeforeWrite());
     if (v.type.empty() || v.id.empty()) {
       return Status(IssueType::kValue, "a stored version needs a type and an id");
     }
@@ -822,9 +821,9 @@ class SqliteWriteTransaction final : public WriteTransaction {
                                               std::to_string(current) + ")");
     }
     // A failure half-way (an SQLite error: the checks above come first) leaves rows of this Put
-    // behind: the transaction can then only be rolled back. No savepoint per Put: nested in the
-    // transaction's own savepoint (see CommitGroup), each one's release walked the whole
-    // sub-journal, and a batch of 500 AuditEvents cost 300 us of CPU per event.
+    // behind: the transaction can then only be rolled back. No savepoint per Put: a savepoint's
+    // release walks its whole journal (300 us of CPU per AuditEvent in a batch of 500).
+    FHIR_RETURN_IF_ERROR(BeforeWrite());
     Result<std::int64_t> sequence = Write(v, current == 0, index);
     if (!sequence.ok()) {
       broken_ = true;
@@ -870,8 +869,8 @@ class SqliteWriteTransaction final : public WriteTransaction {
 
   void ShareRollback() override { share_rollback_ = true; }
 
-  // Releases this transaction's savepoint into its commit group and waits until the group is
-  // committed (see CommitGroup): returns the group's outcome.
+  // Releases this transaction into its commit group and waits until the group is committed
+  // (see CommitGroup): returns the group's outcome.
   Status Commit() override {
     if (done_) return Status(IssueType::kException, "the write transaction has already ended");
     Status status;
@@ -881,8 +880,6 @@ class SqliteWriteTransaction final : public WriteTransaction {
     } else if (!connection_.InTransaction()) {
       status = Status(IssueType::kException,
                       "not committed: SQLite rolled the transaction back after an earlier error");
-    } else if (savepoint_) {
-      status = connection_.Run("RELEASE txn");
     }
     if (!status.ok()) {
       Finish();  // rolls this transaction back
@@ -894,16 +891,9 @@ class SqliteWriteTransaction final : public WriteTransaction {
   }
 
  private:
-  // Every write starts here: the first one of a transaction that joined a group with members
-  // opens the transaction's savepoint (see CommitGroup), unless it shares the group's rollback.
-  Status BeforeWrite() {
-    if (!wrote_ && !savepoint_ && joined_members_ && !share_rollback_) {
-      FHIR_RETURN_IF_ERROR(connection_.Run("SAVEPOINT txn"));
-      savepoint_ = true;
-    }
-    wrote_ = true;
-    return Status::Ok();
-  }
+  // Every write starts here. The first one of a transaction that does not share the group's
+  // rollback commits what the group's members wrote before it (see CommitGroup).
+  Status BeforeWrite();
 
   Status CheckActive() {
     if (done_) return Status(IssueType::kException, "the write transaction has already ended");
@@ -1095,12 +1085,7 @@ class SqliteWriteTransaction final : public WriteTransaction {
   SqliteStore& store_;
   Connection& connection_;
   std::shared_ptr<CommitGroup> group_;  // the commit group joined by Begin()
-  // The group had members when this transaction joined it: its writes need a savepoint of their
-  // own to be undone alone. The first of a group needs none; its rollback is the whole SQLite
-  // transaction's.
-  bool joined_members_ = false;
-  bool savepoint_ = false;       // this transaction's writes run in savepoint "txn"
-  bool share_rollback_ = false;  // ShareRollback(): no savepoint; its rollback fails the group
+  bool share_rollback_ = false;  // ShareRollback(): its rollback after writing fails the group
   bool wrote_ = false;           // a write (Put, journal) has started
   bool done_ = false;
   bool broken_ = false;  // a failed Put could not be undone: only a rollback is safe
@@ -1289,7 +1274,23 @@ class SqliteStore final : public Store {
     return group_;
   }
 
-  // Rolls the whole shared transaction back: a member could not undo its own savepoint.
+  // Commits the members released into the open group so far and opens a new group for the
+  // gate's holder (see CommitGroup); returns the new group.
+  Result<std::shared_ptr<CommitGroup>> CommitMembersSoFar() {
+    {
+      std::lock_guard<std::mutex> lock(write_mu_);
+      cache_.Committing(group_->keys);
+      Status status = writer_->Run("COMMIT");
+      if (writer_->InTransaction()) (void)writer_->Run("ROLLBACK");  // a COMMIT that failed
+      cache_.Committed(group_->keys);
+      FinishGroupLocked(status);
+      // What the holder read before may have come from the members' writes: it cannot go on.
+      FHIR_RETURN_IF_ERROR(status);
+    }
+    return JoinGroup();
+  }
+
+  // Rolls the whole shared transaction back.
   void FailGroup(const Status& reason) {
     if (writer_->InTransaction()) (void)writer_->Run("ROLLBACK");
     std::lock_guard<std::mutex> lock(write_mu_);
@@ -1308,10 +1309,11 @@ class SqliteStore final : public Store {
       arrival_cv_.wait_for(lock, kCommitDelay, [this] { return waiting_ > 0 || on_the_way_ == 0; });
     }
     if (group_ != nullptr && (waiting_ == 0 || full)) {
+      if (group_->members > 0) cache_.Committing(group_->keys);
       Status status = group_->members > 0 ? writer_->Run("COMMIT") : writer_->Run("ROLLBACK");
       if (writer_->InTransaction()) (void)writer_->Run("ROLLBACK");  // a COMMIT that failed
       // Before any member hears of the commit (and its client reads again).
-      if (status.ok() && group_->members > 0) cache_.Committed(group_->keys);
+      if (group_->members > 0) cache_.Committed(group_->keys);
       FinishGroupLocked(status);
     }
     writing_ = false;
@@ -1405,8 +1407,26 @@ std::unordered_map<std::string, std::int64_t>& SqliteWriteTransaction::ParamCach
 
 Status SqliteWriteTransaction::Begin() {
   FHIR_ASSIGN_OR_RETURN(group_, store_.JoinGroup());
-  std::lock_guard<std::mutex> lock(store_.write_mu_);
-  joined_members_ = group_->members > 0;
+  return Status::Ok();
+}
+
+Status SqliteWriteTransaction::BeforeWrite() {
+  if (wrote_) return Status::Ok();
+  bool members;
+  {
+    std::lock_guard<std::mutex> lock(store_.write_mu_);
+    members = group_->members > 0;
+  }
+  if (members && !share_rollback_) {
+    Result<std::shared_ptr<CommitGroup>> fresh = store_.CommitMembersSoFar();
+    if (!fresh.ok()) {
+      group_ = nullptr;  // the old group is done; EndWrite only leaves the gate
+      broken_ = true;
+      return fresh.status();
+    }
+    group_ = std::move(fresh).value();
+  }
+  wrote_ = true;
   return Status::Ok();
 }
 
@@ -1414,16 +1434,9 @@ void SqliteWriteTransaction::Finish() {
   done_ = true;
   for (const std::string& key : created_params_) store_.param_cache_.erase(key);
   created_params_.clear();
-  if (group_ != nullptr && savepoint_) {
-    Status undone = connection_.InTransaction()
-                        ? connection_.Run("ROLLBACK TO txn")
-                        : Status(IssueType::kException, "the transaction was rolled back");
-    if (undone.ok()) undone = connection_.Run("RELEASE txn");
-    // Without its savepoint this transaction's rows cannot be told apart: the group goes.
-    if (!undone.ok()) store_.FailGroup(undone);
-  } else if (group_ != nullptr && wrote_) {
-    // The first of its group, or one that shared the group's rollback (ShareRollback): the
-    // whole SQLite transaction goes, with every member released into it so far.
+  if (group_ != nullptr && wrote_) {
+    // The first writer of its group (nothing of others is lost), or one that shared the
+    // group's rollback (ShareRollback): the whole SQLite transaction goes.
     store_.FailGroup(Status(IssueType::kException,
                             "rolled back: a transaction committing with it failed after writing"));
   }
@@ -1522,8 +1535,8 @@ fhir::Result<std::unique_ptr<storage::Store>> OpenSqliteStore(const SqliteOption
   FHIR_RETURN_IF_ERROR(writer->Exec(options.sync == SqliteOptions::Sync::kFull
                                         ? "PRAGMA synchronous = FULL"
                                         : "PRAGMA synchronous = NORMAL"));
-  // Statement journals (a group member's SAVEPOINT) in memory: on disk, every write transaction
-  // wrote a temporary file and deleted it at COMMIT, a fifth of the time of a small create.
+  // Statement journals (SQLite's undo of a statement that fails half-way) in memory: on disk,
+  // each was a temporary file created and deleted in the transaction.
   FHIR_RETURN_IF_ERROR(writer->Exec("PRAGMA temp_store = MEMORY"));
   // A 64 MiB page cache for the writer (SQLite's default is 2 MiB): a transaction Bundle
   // touches thousands of index pages, and with the small cache SQLite spilled dirty pages to the

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <doctest/doctest.h>
 
@@ -43,6 +44,32 @@ TEST_CASE("CurrentCache refuses a version read before a commit ended") {
   auto found = cache.Find("Patient", "a");
   REQUIRE(found.has_value());
   CHECK(found->version == 2);
+}
+
+TEST_CASE("CurrentCache takes no version of a key while its commit runs") {
+  CurrentCache cache(1000);
+  cache.Offer(V("a", 1), cache.Generation());
+  const std::vector<std::string> keys = {CurrentCache::Key("Patient", "a")};
+  cache.Committing(keys);
+  CHECK_FALSE(cache.Find("Patient", "a").has_value());
+  // A read during the commit may have seen either version: neither is kept.
+  cache.Offer(V("a", 1), cache.Generation());
+  cache.Offer(V("a", 2), cache.Generation());
+  CHECK_FALSE(cache.Find("Patient", "a").has_value());
+  cache.Offer(V("b", 1), cache.Generation());  // other keys are kept meanwhile
+  CHECK(cache.Find("Patient", "b").has_value());
+  cache.Committed(keys);
+  CHECK(cache.Find("Patient", "b").has_value());
+  cache.Offer(V("a", 2), cache.Generation());
+  CHECK(cache.Find("Patient", "a")->version == 2);
+}
+
+TEST_CASE("CurrentCache keeps the newer of two versions offered in one generation") {
+  CurrentCache cache(1000);
+  const std::uint64_t generation = cache.Generation();
+  cache.Offer(V("a", 6), generation);  // read after a commit that is not reported yet
+  cache.Offer(V("a", 5), generation);  // read before it
+  CHECK(cache.Find("Patient", "a")->version == 6);
 }
 
 TEST_CASE("CurrentCache drops the least recently used past its size") {

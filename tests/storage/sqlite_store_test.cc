@@ -887,9 +887,10 @@ TEST_CASE("SqliteStore: concurrent read-modify-write cycles serialize without lo
   CHECK(matches == Ids{"p"});
 }
 
-// Group commit: transactions that queue up while one runs share one SQLite transaction, each in
-// a savepoint. A member that rolls back or fails takes only its own rows; every Commit returns
-// after its group's COMMIT. 16 threads, each with a mix of committed, rolled back and failed
+// Group commit: transactions that queue up while one runs share one SQLite transaction; one that
+// does not share the group's rollback commits the members before it at its first write. A member
+// that rolls back or fails takes only its own rows; every Commit returns after its group's
+// COMMIT. 16 threads, each with a mix of committed, rolled back and failed
 // transactions, then a reopen: exactly the committed ones are there, with their index rows.
 TEST_CASE("SqliteStore: concurrent transactions commit in groups; a member's rollback is its own") {
   TempPath path;
@@ -1020,11 +1021,13 @@ TEST_CASE("SqliteStore: a member that shares the group's rollback takes the grou
 }
 
 // Reads by id go through the store's cache of current versions: a writer reads its own
-// committed version back at once, and readers running beside it never see a version go back.
+// committed version back at once, and readers running beside it never see a version older than
+// one they saw before or one whose commit had returned when they asked.
 TEST_CASE("SqliteStore: reads by id through the cache see every commit at once") {
   TempPath path;
   auto store = Open(path.str());
   constexpr int kVersions = 300;
+  std::atomic<std::int64_t> committed{1};
   std::atomic<bool> done{false};
   std::atomic<int> failures{0};
   {
@@ -1039,8 +1042,9 @@ TEST_CASE("SqliteStore: reads by id through the cache see every commit at once")
     readers.emplace_back([&] {
       std::int64_t last = 0;
       while (!done) {
+        const std::int64_t floor = std::max(last, committed.load());
         auto read = store->ReadCurrent("Patient", "c");
-        if (!read.ok() || read->version < last ||
+        if (!read.ok() || read->version < floor ||
             read->json != Json("Patient", "c", read->version)) {
           ++failures;
           return;
@@ -1055,6 +1059,7 @@ TEST_CASE("SqliteStore: reads by id through the cache see every commit at once")
     StoredVersion v = Version("Patient", "c", version, 1);
     REQUIRE((*transaction)->Put(v, Ix({})).ok());
     REQUIRE((*transaction)->Commit().ok());
+    committed = version;
     auto read = store->ReadCurrent("Patient", "c");
     REQUIRE(read.ok());
     CHECK(read->version == version);
