@@ -2,11 +2,14 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
-#include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -22,6 +25,7 @@
 #include "server/audit/audit.h"
 #include "server/auth/access_control.h"
 #include "server/auth/request_scopes.h"
+#include "server/rest_service.h"
 #include "server/rest_util.h"
 #include "server/search/search_interaction.h"
 
@@ -146,6 +150,64 @@ RestRequest EntryRequest(const RestRequest& outer, const Entry& e, bool hand_ove
   return r;
 }
 
+// Prepares the resources a transaction creates (PrepareVersion: JSON and index entries, a sixth
+// of a Synthea Bundle's time in the store's write gate) on a thread of its own, in the order
+// the entries will be applied, while the gate's holder writes the ones already prepared: the
+// gate is held for the longer of the two instead of their sum. Below kMinEntries a thread is
+// not worth it. Every entry passed in must stay untouched by others until Get returns it.
+class Preparer {
+ public:
+  static constexpr std::size_t kMinEntries = 16;
+
+  explicit Preparer(std::vector<fhir::Resource*> resources)
+      : resources_(std::move(resources)), prepared_(resources_.size()) {
+    if (resources_.size() >= kMinEntries) thread_ = std::thread([this] { Run(); });
+  }
+  Preparer(const Preparer&) = delete;
+  Preparer& operator=(const Preparer&) = delete;
+  ~Preparer() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    if (thread_.joinable()) thread_.join();
+  }
+
+  // The i-th resource prepared as version 1, or null when it is not prepared here (few
+  // entries): the interaction prepares it itself.
+  PreparedVersion* Get(std::size_t i) {
+    if (!thread_.joinable()) return nullptr;
+    std::unique_lock<std::mutex> lock(mu_);
+    ready_cv_.wait(lock, [&] { return ready_ > i; });
+    return &prepared_[i];
+  }
+
+ private:
+  void Run() {
+    for (std::size_t i = 0; i < resources_.size(); ++i) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (stop_) return;
+      }
+      PreparedVersion p = PrepareVersion(*resources_[i], 1);
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        prepared_[i] = std::move(p);
+        ready_ = i + 1;
+      }
+      ready_cv_.notify_one();
+    }
+  }
+
+  std::vector<fhir::Resource*> resources_;
+  std::vector<PreparedVersion> prepared_;  // [i] written before ready_ passes i
+  std::mutex mu_;
+  std::condition_variable ready_cv_;
+  std::size_t ready_ = 0;  // guarded by mu_
+  bool stop_ = false;      // guarded by mu_
+  std::thread thread_;
+};
+
 class TransactionRunner {
  public:
   TransactionRunner(RestService& service, const RestRequest& request, std::vector<Entry>& entries,
@@ -169,6 +231,16 @@ class TransactionRunner {
     for (Entry& e : entries_) order.push_back(&e);
     std::stable_sort(order.begin(), order.end(),
                      [](const Entry* a, const Entry* b) { return Rank(a->method) < Rank(b->method); });
+    // The resources the transaction creates (POSTs, now PUTs to fresh ids), in order.
+    std::vector<fhir::Resource*> creating;
+    std::map<std::size_t, std::size_t> creating_at;  // entry index -> position in `creating`
+    for (const Entry* e : order) {
+      if (created_.count(e->index) && !existing_.count(e->index) && HandsOverResource(*e)) {
+        creating_at[e->index] = creating.size();
+        creating.push_back(e->entry->resource.get());
+      }
+    }
+    Preparer preparer(std::move(creating));
     for (Entry* e : order) {
       if (existing_.count(e->index)) {
         e->response = service_.HandleIn(ReadRequest(existing_[e->index]), txn_);
@@ -177,8 +249,10 @@ class TransactionRunner {
       // A transaction entry's resource is not written to JSON and parsed again: the model
       // parsed with the Bundle (references rewritten) goes to the interaction as it is.
       if (HandsOverResource(*e)) {
+        auto at = creating_at.find(e->index);
+        PreparedVersion* prepared = at != creating_at.end() ? preparer.Get(at->second) : nullptr;
         e->response = service_.HandleIn(EntryRequest(request_, *e, /*hand_over=*/true), txn_,
-                                        e->entry->resource.release());
+                                        e->entry->resource.release(), prepared);
       } else {
         e->response = service_.HandleIn(EntryRequest(request_, *e), txn_);
       }

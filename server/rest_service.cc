@@ -39,6 +39,8 @@ struct RestService::Context {
   storage::WriteTransaction* txn;  // a transaction Bundle's, or nullptr
   // A transaction entry's resource, already parsed: the body of a create or update.
   std::unique_ptr<fhir::Resource> parsed = nullptr;
+  // `parsed` prepared as version 1 (PrepareVersion), for an entry that creates it.
+  PreparedVersion* prepared = nullptr;
   // Who may see what (issue 5); set by Handle/HandleIn for requests with a principal.
   std::unique_ptr<auth::AccessControl> access = nullptr;
 
@@ -93,6 +95,22 @@ void SetMeta(fhir::Resource& resource, std::int64_t version, const std::string& 
   meta.version_id.value = std::to_string(version);
   meta.last_updated.value = last_updated;
 }
+
+}  // namespace
+
+PreparedVersion PrepareVersion(fhir::Resource& resource, std::int64_t version) {
+  PreparedVersion p;
+  p.v.type = resource.type_info().name;
+  p.v.id = resource.id;
+  p.v.version = version;
+  p.v.last_updated = Now();
+  SetMeta(resource, p.v.version, p.v.last_updated);
+  p.v.json = fhir::json::Write(resource);
+  p.index = fhir::search::ExtractIndexEntries(resource);
+  return p;
+}
+
+namespace {
 
 RestResponse Representation(const RestRequest& request, const StoredVersion& v, int status,
                             std::string_view outcome_text) {
@@ -195,7 +213,7 @@ class Interactions {
     if (auto refused = RefuseResident(**parsed, auth::Interaction::kCreate)) return *refused;
     // Version 1 of a new id does not depend on what is stored: ready before the transaction.
     (*parsed)->id = NewResourceId(type.name);
-    PreparedVersion prepared = Prepare(**parsed, 1);
+    PreparedVersion prepared = PrepareVersion(**parsed, 1);
     return WithTransaction([&](storage::WriteTransaction& txn) -> RestResponse {
       if (!request_.if_none_exist.empty()) {
         auto matches = Match(txn, type, ParseQuery(request_.if_none_exist), "If-None-Exist");
@@ -537,27 +555,14 @@ class Interactions {
         return r;
       }
     }
-    PreparedVersion prepared = Prepare(resource, exists ? current->version + 1 : 1);
+    // A transaction entry that creates it may come prepared (bundle_processor).
+    if (PreparedVersion* ready = ctx_.prepared; ready != nullptr && !exists &&
+        ready->v.version == 1 && ready->v.id == resource.id &&
+        ready->v.type == resource.type_info().name) {
+      return PutPrepared(txn, *ready, /*created=*/true);
+    }
+    PreparedVersion prepared = PrepareVersion(resource, exists ? current->version + 1 : 1);
     return PutPrepared(txn, prepared, /*created=*/!exists || current->deleted);
-  }
-
-  // A version of `resource` ready to Put: meta set, written as JSON, index entries extracted.
-  // None of it needs the transaction; what can be prepared before BeginWrite keeps the time
-  // writers spend in the store's one write gate short.
-  struct PreparedVersion {
-    StoredVersion v;
-    fhir::search::IndexEntries index;
-  };
-  static PreparedVersion Prepare(fhir::Resource& resource, std::int64_t version) {
-    PreparedVersion p;
-    p.v.type = resource.type_info().name;
-    p.v.id = resource.id;
-    p.v.version = version;
-    p.v.last_updated = Now();
-    SetMeta(resource, p.v.version, p.v.last_updated);
-    p.v.json = fhir::json::Write(resource);
-    p.index = fhir::search::ExtractIndexEntries(resource);
-    return p;
   }
 
   RestResponse PutPrepared(storage::WriteTransaction& txn, PreparedVersion& prepared,
@@ -757,8 +762,9 @@ RestResponse RestService::HandleIn(const RestRequest& request, storage::WriteTra
 }
 
 RestResponse RestService::HandleIn(const RestRequest& request, storage::WriteTransaction& txn,
-                                   std::unique_ptr<fhir::Resource> resource) {
-  Context context{store_, &txn, std::move(resource)};
+                                   std::unique_ptr<fhir::Resource> resource,
+                                   PreparedVersion* prepared) {
+  Context context{store_, &txn, std::move(resource), prepared};
   return WithAccess(request, context, [&] { return Dispatch(request, context); });
 }
 

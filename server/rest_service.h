@@ -1,9 +1,11 @@
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
 #include "fhir/r4/resource.h"
+#include "fhir/search/index_entries.h"
 #include "server/rest_types.h"
 #include "storage/store.h"
 
@@ -11,6 +13,15 @@ namespace server {
 namespace audit {
 class AuditLog;
 }
+
+// A version of a resource ready to Put: meta set, written as JSON, index entries extracted.
+// None of it needs a store transaction, so it can be made before (or beside) the write gate.
+struct PreparedVersion {
+  storage::StoredVersion v;
+  fhir::search::IndexEntries index;
+};
+// Prepares `resource` (its id set) as `version`, now; sets its meta.
+PreparedVersion PrepareVersion(fhir::Resource& resource, std::int64_t version);
 
 // The RESTful interactions of http://hl7.org/fhir/R4/http.html for every resource type of the
 // registry, on a storage::Store: read, vread, create, update (incl. update-as-create),
@@ -36,8 +47,10 @@ class RestService {
   RestResponse HandleIn(const RestRequest& request, storage::WriteTransaction& txn);
   // The same for a transaction entry whose resource is already parsed: `resource` stands for
   // the body of a create or update (so it is not written to JSON and parsed again).
+  // `prepared`, when given, is `resource` prepared as version 1: used if the entry creates it.
   RestResponse HandleIn(const RestRequest& request, storage::WriteTransaction& txn,
-                        std::unique_ptr<fhir::Resource> resource);
+                        std::unique_ptr<fhir::Resource> resource,
+                        PreparedVersion* prepared = nullptr);
 
   const Options& options() const { return options_; }
   storage::Store& store() { return store_; }

@@ -271,6 +271,57 @@ TEST_CASE("transaction: urn:uuid references, all or nothing") {
         "Patient/" + patient_id);
 }
 
+// A transaction creating many resources has them prepared (JSON, index entries) on a thread of
+// its own while the earlier ones are written (bundle_processor's Preparer, from 16 entries on):
+// each is stored as version 1 with its references rewritten and is found by its index entries;
+// one failing entry after them still rolls every one back.
+TEST_CASE("transaction: many creates are stored, indexed and rolled back together") {
+  Fixture f;
+  constexpr int kObservations = 40;
+  auto bundle = [&](const std::string& tag, bool fail) {
+    std::string tx = R"({"resourceType":"Bundle","type":"transaction","entry":[)";
+    tx += R"({"fullUrl":"urn:uuid:00000000-0000-4000-8000-000000000001","resource":)"
+          R"({"resourceType":"Patient","identifier":[{"system":"s","value":")" + tag + R"("}]},)"
+          R"("request":{"method":"POST","url":"Patient"}})";
+    for (int i = 0; i < kObservations; ++i) {
+      tx += R"(,{"resource":{"resourceType":"Observation","status":"final",)"
+            R"("identifier":[{"system":")" + tag + R"(","value":"o)" + std::to_string(i) +
+            R"("}],"code":{"text":"x"},)"
+            R"("subject":{"reference":"urn:uuid:00000000-0000-4000-8000-000000000001"}},)"
+            R"("request":{"method":"POST","url":"Observation"}})";
+    }
+    if (fail) {
+      tx += R"(,{"resource":{"resourceType":"Patient","id":"a"},)"
+            R"("request":{"method":"PUT","url":"Patient/b"}})";
+    }
+    return tx + "]}";
+  };
+  RestResponse r = f.Call("POST", "", bundle("t1", false));
+  REQUIRE(r.status == 200);
+  const std::string patient_loc = At(r.body, "entry[0].response.location");
+  const std::string patient = patient_loc.substr(0, patient_loc.find("/_history"));
+  for (int i = 0; i < kObservations; ++i) {
+    const std::string at = "entry[" + std::to_string(i + 1) + "].response.";
+    CHECK(At(r.body, at + "status") == "201 Created");
+    CHECK(At(r.body, at + "etag") == "W/\"1\"");
+    const std::string loc = At(r.body, at + "location");
+    RestResponse obs = f.Call("GET", loc.substr(0, loc.find("/_history")));
+    REQUIRE(obs.status == 200);
+    CHECK(At(obs.body, "meta.versionId") == "1");
+    CHECK(At(obs.body, "subject.reference") == patient);
+    CHECK(At(obs.body, "identifier[0].value") == "o" + std::to_string(i));
+  }
+  CHECK(At(f.Call("GET", "Observation?identifier=t1|o39").body, "total") == "1");
+  CHECK(At(f.Call("GET", "Observation?subject=" + patient).body, "total") ==
+        std::to_string(kObservations));
+
+  RestResponse failed = f.Call("POST", "", bundle("t2", true));
+  CHECK(failed.status == 400);
+  CHECK(At(f.Call("GET", "Observation?identifier=t2|o0").body, "total") == "0");
+  CHECK(At(f.Call("GET", "Patient?identifier=s|t2").body, "total") == "0");
+  CHECK(At(f.Call("GET", "_history").body, "total") == std::to_string(kObservations + 1));
+}
+
 // Transactions, batches and failing ones posted from many threads at once (group commit,
 // savepoints, the audit journal's flushes) all finish, each with its own outcome.
 TEST_CASE("transactions and batches posted concurrently all complete") {
