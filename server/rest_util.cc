@@ -1,8 +1,8 @@
 #include "server/rest_util.h"
 
 #include <charconv>
-#include <cstdio>
 #include <chrono>
+#include <cstdio>
 #include <ctime>
 #include <random>
 

@@ -40,20 +40,23 @@ void CurrentCache::Offer(const StoredVersion& v, std::uint64_t generation) {
 }
 
 void CurrentCache::Committing(const std::vector<std::string>& keys) {
-  std::lock_guard<std::mutex> lock(mu_);
-  ++generation_;
-  for (const std::string& key : keys) {
-    if (auto it = map_.find(key); it != map_.end()) DropLocked(it->second);
-    committing_.insert(key);
-  }
+  Report(keys, /*committing=*/true);
 }
 
 void CurrentCache::Committed(const std::vector<std::string>& keys) {
+  Report(keys, /*committing=*/false);
+}
+
+void CurrentCache::Report(const std::vector<std::string>& keys, bool committing) {
   std::lock_guard<std::mutex> lock(mu_);
   ++generation_;
   for (const std::string& key : keys) {
     if (auto it = map_.find(key); it != map_.end()) DropLocked(it->second);
-    committing_.erase(key);
+    if (committing) {
+      committing_.insert(key);
+    } else {
+      committing_.erase(key);
+    }
   }
 }
 

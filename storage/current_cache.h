@@ -44,6 +44,8 @@ class CurrentCache {
 
  private:
   using Entry = std::pair<std::string, StoredVersion>;  // key, version
+  // Committing (`committing`) or Committed: a new generation, `keys` dropped and marked.
+  void Report(const std::vector<std::string>& keys, bool committing);
   void DropLocked(std::list<Entry>::iterator it);
 
   const std::size_t max_bytes_;

@@ -34,15 +34,19 @@ using fhir::IssueType;
 
 using testing::TempPath;
 
+std::unique_ptr<Store> Open(const SqliteOptions& options) {
+  auto store = OpenSqliteStore(options);
+  REQUIRE_MESSAGE(store.ok(), store.status().ToString());
+  return std::move(store).value();
+}
+
 std::unique_ptr<Store> Open(const std::string& path, int readers = 4,
                             SqliteOptions::Sync sync = SqliteOptions::Sync::kNormal) {
   SqliteOptions options;
   options.path = path;
   options.readers = readers;
   options.sync = sync;
-  auto store = OpenSqliteStore(options);
-  REQUIRE_MESSAGE(store.ok(), store.status().ToString());
-  return std::move(store).value();
+  return Open(options);
 }
 
 // 2024-01-01T00:00:0s.000Z; instants of one test differ by whole seconds.
@@ -1190,9 +1194,7 @@ TEST_CASE("SqliteStore: the WAL is checkpointed into the database file while the
   SqliteOptions options;
   options.path = path.str();
   options.checkpoint_pages = 1000;
-  auto opened = OpenSqliteStore(options);
-  REQUIRE(opened.ok());
-  std::unique_ptr<Store> store = std::move(opened).value();
+  std::unique_ptr<Store> store = Open(options);
   // About 2,000 WAL pages (4 KiB each) of resources: past the 1,000-page checkpoint threshold.
   const std::string padding(8000, 'x');
   for (int i = 0; i < 1000; ++i) {
@@ -1217,9 +1219,7 @@ TEST_CASE("SqliteStore: a steady stream of commits keeps the WAL bounded") {
   SqliteOptions options;
   options.path = path.str();
   options.wal_restart_pages = 300;
-  auto opened = OpenSqliteStore(options);
-  REQUIRE(opened.ok());
-  std::unique_ptr<Store> store = std::move(opened).value();
+  std::unique_ptr<Store> store = Open(options);
   const std::string padding(8000, 'x');  // 2 to 3 WAL pages a commit
   std::uintmax_t largest = 0;
   for (int i = 0; i < 2000; ++i) {
