@@ -37,10 +37,10 @@ struct SqliteOptions {
   // back to this size (journal_size_limit). Must be >= 100.
   int wal_restart_pages = 20'000;
 
-  // WAL pages after which a commit wakes the background checkpointer, which copies the WAL into
-  // the database file without blocking anyone. A page changed by many commits in between is
-  // copied once, so a larger value writes less (1,000, SQLite's default, cost 4% of create
-  // throughput against 8,000). Must be >= 1.
+  // WAL pages written since the last checkpoint after which a commit wakes the background
+  // checkpointer, which copies the WAL into the database file without blocking anyone. A page
+  // changed by many commits in between is copied once, so a larger value writes less (1,000,
+  // SQLite's default, cost 4% of create throughput against 8,000). Must be >= 1.
   int checkpoint_pages = 8'000;
 
   // Bytes of JSON of current versions kept in memory for reads by id (storage/current_cache.h);
