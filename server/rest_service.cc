@@ -530,15 +530,13 @@ class Interactions {
   template <class F>
   RestResponse WithTransaction(F&& body) {
     if (ctx_.txn != nullptr) return body(*ctx_.txn);
-    auto txn = ctx_.store.BeginWrite();
-    if (!txn.ok()) return ErrorResponse(txn.status());
-    // One interaction writes once (Store, DeleteIn), as its last step.
-    txn.value()->ShareRollback();
-    RestResponse r = body(*txn.value());
-    if (r.status < 400) {
-      fhir::Status committed = txn.value()->Commit();
-      if (!committed.ok()) return ErrorResponse(committed);
-    }
+    // One interaction writes once (Store, DeleteIn), as its last step: it commits with others.
+    RestResponse r;
+    fhir::Status committed = ctx_.store.WriteShared([&](storage::WriteTransaction& txn) {
+      r = body(txn);
+      return r.status < 400;
+    });
+    if (!committed.ok()) return ErrorResponse(committed);
     return r;
   }
 

@@ -90,13 +90,6 @@ class WriteTransaction {
 
   // Makes every Put durable and visible atomically. After Commit the transaction is spent.
   virtual fhir::Status Commit() = 0;
-
-  // Declares, before the first write, that this transaction commits once its writes succeed
-  // (it has no reason to roll back after writing, e.g. one REST interaction). A store that
-  // commits several transactions together then need not keep a rollback point for it alone:
-  // should it fail or roll back after writing after all, every transaction committing with it
-  // fails too (their Commit returns the error; nothing of theirs is stored).
-  virtual void ShareRollback() {}
 };
 
 // The transactional store of DESIGN.md. Thread-safe: readers run concurrently; one write
@@ -106,6 +99,15 @@ class Store {
   virtual ~Store() = default;
 
   virtual fhir::Result<std::unique_ptr<WriteTransaction>> BeginWrite() = 0;
+  // Runs `work` in a write transaction and commits it when `work` returns true (false: rolls it
+  // back), for a transaction that commits once its writes succeed (one REST interaction, an
+  // audit append). A store that commits several transactions together may run `work` on
+  // another thread, the one that holds its writer, and keep no rollback point for it alone:
+  // should `work` fail or return false after writing, every transaction committing with it
+  // fails too (their WriteShared returns the error; nothing of theirs is stored). Blocks until
+  // the commit; returns its outcome (Ok when `work` returned false). What `work` throws is
+  // rethrown here. `work` must not call Commit, nor start another write transaction.
+  virtual fhir::Status WriteShared(const std::function<bool(WriteTransaction&)>& work) = 0;
   // A hint for group commit: the calling thread is preparing a write transaction (a REST
   // write parses and validates its body first) and will call BeginWrite soon. Until it does, or
   // the returned handle goes, a transaction about to commit alone may wait briefly for it to

@@ -651,13 +651,13 @@ void AuditLog::Journal(std::vector<Event>& events) {
     record += JournalLine(e);
     record += '\n';
   }
-  auto txn = store_.BeginWrite();
-  fhir::Status status = txn.ok() ? fhir::Status() : txn.status();
-  if (status.ok()) {
-    txn.value()->ShareRollback();  // one append, then the commit
-    status = txn.value()->AppendJournal(record);
-  }
-  if (status.ok()) status = txn.value()->Commit();
+  // One append, then the commit: it commits with the REST writes beside it.
+  fhir::Status appended;
+  fhir::Status status = store_.WriteShared([&](storage::WriteTransaction& txn) {
+    appended = txn.AppendJournal(record);
+    return appended.ok();
+  });
+  if (status.ok()) status = appended;
   if (!status.ok()) {
     std::cerr << "fhir-server: audit: cannot journal " << events.size()
               << " AuditEvents: " << status.ToString() << "\n";

@@ -11,7 +11,10 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <random>
+#include <set>
+#include <stdexcept>
 #include <string>
 #include <sys/wait.h>
 #include <system_error>
@@ -958,13 +961,13 @@ TEST_CASE("SqliteStore: concurrent transactions commit in groups; a member's rol
   CHECK(all.total == kThreads * 20);
 }
 
-// A transaction that declared ShareRollback writes without a savepoint of its own: when it rolls
-// back after writing, the group it joined rolls back with it (the first member's Commit fails and
-// nothing of either is stored); when it rolls back without having written, the group is untouched.
-// The second transaction joins the first one's group when it waits in BeginWrite while the first
-// commits; a 50-ms head start makes that all but certain, and the attempt is repeated until it
-// happened (each attempt must end in one of the two consistent outcomes).
-TEST_CASE("SqliteStore: a member that shares the group's rollback takes the group with it") {
+// WriteShared work writes without a rollback point of its own: when it rolls back after writing,
+// the group it joined rolls back with it (the first member's Commit fails and nothing of either
+// is stored); when it rolls back without having written, the group is untouched. The work joins
+// the first transaction's group when it is queued while the first commits; a 50-ms head start
+// makes that all but certain, and the attempt is repeated until it happened (each attempt must
+// end in one of the two consistent outcomes).
+TEST_CASE("SqliteStore: WriteShared work that rolls back after writing takes the group with it") {
   TempPath path;
   auto store = Open(path.str());
   for (const bool second_writes : {true, false}) {
@@ -980,27 +983,30 @@ TEST_CASE("SqliteStore: a member that shares the group's rollback takes the grou
       REQUIRE(first.ok());
       StoredVersion a = Version("Patient", first_id, 1, 1);
       REQUIRE((*first)->Put(a, Ix({Identifier("sysS", first_id)})).ok());
-      std::atomic<bool> second_began{false};
+      std::atomic<bool> second_ran{false};
+      fhir::Status second_status;
       std::thread second([&] {
-        auto transaction = store->BeginWrite();
-        if (!transaction.ok()) return;
-        second_began = true;
-        (*transaction)->ShareRollback();
-        if (second_writes) {
-          StoredVersion b = Version("Patient", second_id, 1, 1);
-          if (!(*transaction)->Put(b, Ix({Identifier("sysS", second_id)})).ok()) return;
-        }
-        // Dropped without Commit: rolled back.
+        second_status = store->WriteShared([&](WriteTransaction& transaction) {
+          second_ran = true;
+          if (second_writes) {
+            StoredVersion b = Version("Patient", second_id, 1, 1);
+            if (!transaction.Put(b, Ix({Identifier("sysS", second_id)})).ok()) return true;
+          }
+          return false;  // rolled back
+        });
       });
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
       fhir::Status committed = (*first)->Commit();
       second.join();
-      CHECK(second_began.load());
+      CHECK(second_ran.load());
+      CHECK(second_status.ok());  // it asked for the rollback: nothing failed for it
       CHECK(store->ReadCurrent("Patient", second_id).status().type() == IssueType::kNotFound);
       if (second_writes && !committed.ok()) {
         // One group: the second's rollback took the first's Put with it.
         shown = true;
         CHECK(committed.type() == IssueType::kException);
+        CHECK(committed.diagnostics() ==
+              "rolled back: a transaction committing with it failed after writing");
         CHECK(store->ReadCurrent("Patient", first_id).status().type() == IssueType::kNotFound);
         CHECK(Find(*store, Q("Patient").Tokens({Identifier("sysS", first_id)})).empty());
       } else {
@@ -1022,6 +1028,86 @@ TEST_CASE("SqliteStore: a member that shares the group's rollback takes the grou
   REQUIRE((*after)->Put(c, Ix({})).ok());
   REQUIRE((*after)->Commit().ok());
   CHECK(store->ReadCurrent("Patient", "after").ok());
+}
+
+// WriteShared calls from many threads run one after the other on whichever thread holds the
+// writer, beside BeginWrite transactions: each call's outcome is its own group's, work that
+// returns false without writing leaves the others alone, an exception reaches its caller (and
+// its writes, like a rollback, fail its group), Commit inside the work is refused. After a
+// reopen exactly the writes whose call returned Ok are there, with their index rows.
+TEST_CASE("SqliteStore: WriteShared calls from many threads commit together, each as told") {
+  TempPath path;
+  constexpr int kThreads = 12;
+  constexpr int kRounds = 40;
+  std::atomic<int> failures{0};
+  std::mutex mu;
+  std::set<std::string> stored;  // ids whose call (or Commit) returned Ok after a Put
+  {
+    auto store = Open(path.str(), /*readers=*/2);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < kRounds; ++i) {
+          const std::string id = "s" + std::to_string(t) + "-" + std::to_string(i);
+          StoredVersion v = Version("Patient", id, 1, 1);
+          if (t == 0 && i % 4 == 0) {  // a BeginWrite transaction among them
+            auto transaction = store->BeginWrite();
+            if (!transaction.ok() || !(*transaction)->Put(v, Ix({Identifier("sysW", id)})).ok()) {
+              ++failures;
+              continue;
+            }
+            fhir::Status committed = (*transaction)->Commit();
+            std::lock_guard<std::mutex> lock(mu);
+            if (committed.ok()) stored.insert(id);
+            continue;
+          }
+          // 0: commits; 3: rolls back before writing; 4: throws after writing (3 calls).
+          const int kind = i == kRounds - 1 && t % 4 == 1 ? 4 : i % 5 == 3 ? 3 : 0;
+          bool threw = false;
+          fhir::Status status;
+          try {
+            status = store->WriteShared([&](WriteTransaction& transaction) {
+              if (kind == 3) return false;
+              if (!transaction.Put(v, Ix({Identifier("sysW", id)})).ok()) ++failures;
+              if (kind == 4) throw std::runtime_error("work failed: " + id);
+              if (transaction.Commit().ok()) ++failures;  // WriteShared commits, not the work
+              return true;
+            });
+          } catch (const std::runtime_error& e) {
+            threw = std::string(e.what()) == "work failed: " + id;
+            if (!threw) ++failures;
+          }
+          std::lock_guard<std::mutex> lock(mu);
+          if (kind == 4) {
+            if (!threw) ++failures;
+          } else if (kind == 3) {
+            if (!status.ok()) ++failures;
+          } else {
+            if (status.ok()) stored.insert(id);
+            // Committed means visible to every reader now.
+            if (status.ok() && !store->ReadCurrent("Patient", id).ok()) ++failures;
+          }
+        }
+      });
+    }
+    for (std::thread& thread : threads) thread.join();
+  }
+  CHECK(failures.load() == 0);
+  // A throwing call fails its group: the calls committing with it fail, the others do not.
+  CHECK(stored.size() >= kThreads * kRounds / 2);
+  auto store = Open(path.str());
+  for (int t = 0; t < kThreads; ++t) {
+    for (int i = 0; i < kRounds; ++i) {
+      const std::string id = "s" + std::to_string(t) + "-" + std::to_string(i);
+      CAPTURE(id);
+      const bool committed = stored.count(id) > 0;
+      CHECK(store->ReadCurrent("Patient", id).ok() == committed);
+      CHECK(Find(*store, Q("Patient").Tokens({Identifier("sysW", id)})) ==
+            (committed ? Ids{id} : Ids{}));
+    }
+  }
+  HistoryPage all = History(*store, H().Type("Patient").Count(1000));
+  CHECK(all.total == static_cast<std::int64_t>(stored.size()));
 }
 
 // Reads by id go through the store's cache of current versions: a writer reads its own
