@@ -9,7 +9,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
-#include <regex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -771,11 +770,9 @@ Result<Collection> Evaluator::StringFunction(const Node& node, const Collection&
         }
         case Fn::kMatches:
         case Fn::kMatchesFull: {
-          std::optional<std::regex> re = MakeRegex(arg);
+          std::unique_ptr<re2::RE2> re = MakeRegex(arg);
           if (!re) return ExecError("invalid regular expression '" + arg + "'");
-          std::optional<bool> matched = RegexMatch(text, *re, node.fn == Fn::kMatchesFull);
-          if (!matched) return ExecError("regular expression '" + arg + "' is too complex");
-          return BoolResult(*matched);
+          return BoolResult(RegexMatch(text, *re, node.fn == Fn::kMatchesFull));
         }
         case Fn::kEncode:
           if (arg == "base64") return Collection{Value::String(Base64Encode(text, false))};
@@ -893,10 +890,14 @@ Result<Collection> Evaluator::StringFunction(const Node& node, const Collection&
       if (!a || !b) return Collection{};
       if (node.fn == Fn::kReplaceMatches) {
         if (a->empty()) return Collection{Value::String(text)};
-        std::optional<std::regex> re = MakeRegex(*a);
+        std::unique_ptr<re2::RE2> re = MakeRegex(*a);
         if (!re) return ExecError("invalid regular expression '" + *a + "'");
-        std::optional<std::string> replaced = RegexReplace(text, *re, *b);
-        if (!replaced) return ExecError("regular expression '" + *a + "' is too complex");
+        std::optional<std::string> replaced = RegexReplace(text, *re, *b, kMaxStringBytes);
+        if (!replaced) {
+          return ExecError("replaceMatches(): substitution '" + *b +
+                           "' names a group the regular expression lacks");
+        }
+        if (replaced->size() > kMaxStringBytes) return ExecError("replaceMatches() result too long");
         return Collection{Value::String(*replaced)};
       }
       std::string out;

@@ -1,9 +1,12 @@
 #pragma once
 
+#include <cstddef>
+#include <memory>
 #include <optional>
-#include <regex>
 #include <string>
 #include <string_view>
+
+#include <re2/re2.h>
 
 namespace fhir::fhirpath::internal {
 
@@ -12,12 +15,18 @@ std::string Base64Encode(std::string_view in, bool url);
 std::optional<std::string> Base64Decode(std::string_view in);
 int HexDigit(char c);  // -1 if `c` is not a hex digit
 
-// FHIRPath regexes: ECMAScript syntax in single-line mode ('.' matches a newline too).
-// nullopt for an invalid pattern.
-std::optional<std::regex> MakeRegex(const std::string& pattern);
-// Match (whole text if `full`) / replace; nullopt when the regex engine gives up.
-std::optional<bool> RegexMatch(const std::string& text, const std::regex& re, bool full);
-std::optional<std::string> RegexReplace(const std::string& text, const std::regex& re,
-                                        const std::string& replacement);
+// FHIRPath regexes (matches(), replaceMatches()) run on RE2, in time linear in the text whatever
+// the pattern: patterns come from clients (a FHIRPath Patch), and std::regex backtracked
+// exponentially on some and overflowed on others (found by the fuzzer). Single-line mode ('.'
+// matches a newline too); named groups as (?<name>...) or (?P<name>...); no back-references or
+// look-around (RE2 has none: such a pattern is invalid). Null for an invalid pattern.
+std::unique_ptr<re2::RE2> MakeRegex(const std::string& pattern);
+// Match (the whole text if `full`).
+bool RegexMatch(const std::string& text, const re2::RE2& re, bool full);
+// Every match replaced by `replacement`, in which $1..$9 and ${name} stand for groups; nullopt
+// when it names a group the pattern lacks. A result longer than `max_bytes` is cut short (its
+// size is then above `max_bytes`).
+std::optional<std::string> RegexReplace(const std::string& text, const re2::RE2& re,
+                                        const std::string& replacement, std::size_t max_bytes);
 
 }  // namespace fhir::fhirpath::internal

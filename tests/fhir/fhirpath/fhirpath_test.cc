@@ -276,6 +276,55 @@ TEST_CASE("functions: strings, math, conversions, collections") {
   CHECK_FALSE(Evaluate(*several.value(), *patient).ok());
 }
 
+// The message of evaluating `expression` on `resource`, which must fail.
+std::string EvalFailure(const Resource& resource, std::string_view expression) {
+  auto parsed = Parse(expression);
+  REQUIRE(parsed.ok());
+  auto result = Evaluate(*parsed.value(), resource);
+  REQUIRE_FALSE(result.ok());
+  return result.status().diagnostics();
+}
+
+// Regexes come from clients (FHIRPath Patch): they run in linear time (RE2), whatever the pattern.
+TEST_CASE("functions: matches() and replaceMatches() on client patterns") {
+  auto patient = Load(kPatient);
+  // Single-line mode: '.' matches a newline.
+  CHECK(Texts(Eval(*patient, "'a\nb'.matches('^a.b$')")) == Strings{"System.Boolean:true"});
+  CHECK(Texts(Eval(*patient, "'abc'.matchesFull('b')")) == Strings{"System.Boolean:false"});
+  // Groups by number and by name (the spec's example, .NET-style named groups). In the C++
+  // source each regex backslash is doubled twice: once for C++, once for the FHIRPath string.
+  CHECK(Texts(Eval(*patient, "'abcb'.replaceMatches('(b)', '[$1]')")) ==
+        Strings{"System.String:a[b]c[b]"});
+  CHECK(Texts(Eval(*patient,
+                   "'11/30/1972'.replaceMatches('\\\\b(?<month>\\\\d{1,2})/(?<day>\\\\d{1,2})/"
+                   "(?<year>\\\\d{2,4})\\\\b', '${day}-${month}-${year}')")) ==
+        Strings{"System.String:30-11-1972"});
+  // A backslash in the substitution is kept as is; an empty match keeps whole UTF-8 characters.
+  CHECK(Texts(Eval(*patient, "'a-b'.replaceMatches('-', '\\\\')")) ==
+        Strings{"System.String:a\\b"});
+  CHECK(Texts(Eval(*patient, "'\u00e9\u00e9'.replaceMatches('x*', '-')")) ==
+        Strings{"System.String:-\u00e9-\u00e9-"});
+  // Exponential for a backtracking engine: answered at once.
+  const std::string many_a(5000, 'a');
+  CHECK(Texts(Eval(*patient, "'" + many_a + "c'.matches('^(a+)+b$')")) ==
+        Strings{"System.Boolean:false"});
+  CHECK(Texts(Eval(*patient, "'" + many_a + "'.matches('(a|aa)*c')")) ==
+        Strings{"System.Boolean:false"});
+  // Back-references (std::regex overflowed an int on \4444444444444444444) and unknown groups:
+  // errors.
+  CHECK(EvalFailure(*patient, "'aa'.matches('(a)\\\\1')") ==
+        "FHIRPath evaluation error: invalid regular expression '(a)\\1'");
+  CHECK(EvalFailure(*patient, "'a'.matches('\\\\4444444444444444444:')") ==
+        "FHIRPath evaluation error: invalid regular expression '\\4444444444444444444:'");
+  CHECK(EvalFailure(*patient, "'ab'.replaceMatches('(a)', '${b}')") ==
+        "FHIRPath evaluation error: replaceMatches(): substitution '${b}' names a group the "
+        "regular expression lacks");
+  // A result past 1 MiB stops early.
+  CHECK(EvalFailure(*patient, "'" + many_a + "'.replaceMatches('a', '" + std::string(300, 'x') +
+                                  "')") ==
+        "FHIRPath evaluation error: replaceMatches() result too long");
+}
+
 }  // namespace
 }  // namespace fhir::fhirpath
 
