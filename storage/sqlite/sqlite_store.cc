@@ -23,6 +23,7 @@
 #include "fhir/base/status.h"
 #include "storage/current_cache.h"
 #include "storage/sqlite/sqlite_search.h"
+#include "storage/sqlite/wal_batch_vfs.h"
 #include "storage/store.h"
 
 namespace storage::sqlite {
@@ -274,10 +275,12 @@ class Statement {
 // connection to one thread at a time (the writer under the write gate, readers via the pool).
 class Connection {
  public:
-  static Result<std::unique_ptr<Connection>> Open(const std::string& path, int flags) {
+  // `vfs`: the name of a registered VFS, nullptr for the default one.
+  static Result<std::unique_ptr<Connection>> Open(const std::string& path, int flags,
+                                                  const char* vfs = nullptr) {
     sqlite3* db = nullptr;
     // NOMUTEX: SQLite's own per-connection mutex is redundant with the store's hand-over.
-    int rc = sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, nullptr);
+    int rc = sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, vfs);
     // sqlite3_open_v2 allocates a handle even when it fails (to carry the message); the
     // Connection closes it either way.
     std::unique_ptr<Connection> connection(new Connection(db));
@@ -1685,8 +1688,10 @@ fhir::Result<std::unique_ptr<storage::Store>> OpenSqliteStore(const SqliteOption
   // first use in the process (later the call fails harmlessly).
   static const int kNoMemoryStatistics = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
   (void)kNoMemoryStatistics;
+  // The writer's WAL frames of a commit go to the file in one write (wal_batch_vfs.h).
   FHIR_ASSIGN_OR_RETURN(std::unique_ptr<Connection> writer,
-                        Connection::Open(options.path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE));
+                        Connection::Open(options.path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                                         WalBatchVfs()));
   FHIR_RETURN_IF_ERROR(UseWal(*writer));
   // synchronous is a per-connection setting; only the writer's commits need it.
   FHIR_RETURN_IF_ERROR(writer->Exec(options.sync == SqliteOptions::Sync::kFull
