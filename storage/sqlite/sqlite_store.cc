@@ -1226,9 +1226,14 @@ class SqliteStore final : public Store {
     } else {
       arrival_cv_.notify_one();  // a holder about to commit may wait for it (kCommitDelay)
     }
-    submission.cv.wait(lock, [&] { return submission.done || submission.holder; });
-    if (submission.holder) RunQueue(lock);
-    submission.cv.wait(lock, [&] { return submission.done; });
+    while (true) {
+      submission.cv.wait(lock, [&] { return submission.done || submission.holder; });
+      if (submission.done) break;
+      // Handed the gate (or found it free): run the queue. A holder may leave it to a BeginWrite
+      // before running its own call, and be handed the gate again later.
+      submission.holder = false;
+      RunQueue(lock);
+    }
     lock.unlock();
     if (submission.thrown) std::rethrow_exception(submission.thrown);
     return submission.status;

@@ -8,6 +8,7 @@
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -1108,6 +1109,77 @@ TEST_CASE("SqliteStore: WriteShared calls from many threads commit together, eac
   }
   HistoryPage all = History(*store, H().Type("Patient").Count(1000));
   CHECK(all.total == static_cast<std::int64_t>(stored.size()));
+}
+
+// The gate goes back and forth between the WriteShared queue and BeginWrite transactions (the
+// audit log's materializer is one, beside REST writes): a queued call handed the gate while a
+// BeginWrite waits leaves it to that transaction before running its own work, and must take the
+// gate again when it is handed back (it once waited for its own outcome instead, and every
+// writer hung). A watchdog turns a hang into a failure.
+TEST_CASE("SqliteStore: WriteShared calls and BeginWrite transactions take turns without a hang") {
+  std::atomic<long> progress{0};  // calls and transactions done
+  std::atomic<bool> finished{false};
+  std::thread watchdog([&] {
+    long seen = -1;
+    int still = 0;  // 50-ms ticks without progress
+    while (!finished) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      const long now = progress.load();
+      still = now == seen ? still + 1 : 0;
+      seen = now;
+      if (still == 400 && !finished) {
+        std::fprintf(stderr, "WriteShared/BeginWrite: no write done for 20 s: hung\n");
+        std::abort();
+      }
+    }
+  });
+  constexpr int kShared = 6;
+  constexpr int kCalls = 400;
+  constexpr int kBegin = 2;
+  constexpr int kTransactions = 300;
+  // The hang needed a BeginWrite to arrive in the instant between a hand-over and the handed
+  // thread's waking: one round in four showed it; eight rounds.
+  for (int round = 0; round < 8; ++round) {
+    CAPTURE(round);
+    TempPath path;
+    auto store = Open(path.str(), /*readers=*/2);
+    std::atomic<int> failures{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kShared; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < kCalls; ++i) {
+          StoredVersion v =
+              Version("Patient", "ws" + std::to_string(t) + "-" + std::to_string(i), 1, 1);
+          fhir::Status status = store->WriteShared(
+              [&](WriteTransaction& transaction) { return transaction.Put(v, Ix({})).ok(); });
+          if (!status.ok()) ++failures;
+          ++progress;
+        }
+      });
+    }
+    for (int t = 0; t < kBegin; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < kTransactions; ++i) {
+          auto transaction = store->BeginWrite();
+          ++progress;
+          if (!transaction.ok()) {
+            ++failures;
+            continue;
+          }
+          if (i % 2 == 0) continue;  // nothing written, rolled back
+          StoredVersion v =
+              Version("Patient", "bw" + std::to_string(t) + "-" + std::to_string(i), 1, 1);
+          if (!(*transaction)->Put(v, Ix({})).ok() || !(*transaction)->Commit().ok()) ++failures;
+        }
+      });
+    }
+    for (std::thread& thread : threads) thread.join();
+    CHECK(failures.load() == 0);
+    HistoryPage all = History(*store, H().Type("Patient").Count(10));
+    CHECK(all.total == kShared * kCalls + kBegin * kTransactions / 2);
+  }
+  finished = true;
+  watchdog.join();
 }
 
 // Reads by id go through the store's cache of current versions: a writer reads its own
