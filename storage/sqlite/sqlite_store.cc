@@ -1232,7 +1232,7 @@ class SqliteStore final : public Store {
       // Handed the gate (or found it free): run the queue. A holder may leave it to a BeginWrite
       // before running its own call, and be handed the gate again later.
       submission.holder = false;
-      RunQueue(lock);
+      RunQueue(lock, submission);
     }
     lock.unlock();
     if (submission.thrown) std::rethrow_exception(submission.thrown);
@@ -1493,10 +1493,12 @@ class SqliteStore final : public Store {
 
   // Runs the WriteShared queue on the gate's holder, its calls one after the other, committing
   // groups as they fill and at the end; then leaves the gate. Between groups, a BeginWrite that
-  // waits goes first. REQUIRES: the gate held; `lock` on write_mu_.
-  void RunQueue(std::unique_lock<std::mutex>& lock) {
+  // waits goes first, and once the holder's `own` call is done (committed) it hands the gate on:
+  // its own client is not kept waiting while it serves others. REQUIRES: the gate held; `lock`
+  // on write_mu_.
+  void RunQueue(std::unique_lock<std::mutex>& lock, const Submission& own) {
     while (true) {
-      while (!queue_.empty() && !(waiting_ > 0 && group_ == nullptr)) {
+      while (!queue_.empty() && !((waiting_ > 0 || own.done) && group_ == nullptr)) {
         Submission* next = queue_.front();
         queue_.pop_front();
         lock.unlock();
@@ -1514,8 +1516,9 @@ class SqliteStore final : public Store {
         }
       }
       EndGroupUnlessJoined(lock);
-      // A call queued during the commit delay or the COMMIT: run it, unless a BeginWrite waits.
-      if (queue_.empty() || waiting_ > 0) break;
+      // A call queued during the commit delay or the COMMIT: run it, unless a BeginWrite waits
+      // or the holder's own call is done.
+      if (queue_.empty() || waiting_ > 0 || own.done) break;
     }
     LeaveGateLocked();
   }
