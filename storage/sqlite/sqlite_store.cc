@@ -799,10 +799,10 @@ class SqliteStore;
 // that finds the gate free runs the queue, its own work first, and commits): waking the next
 // writer thread for each member left the gate idle a quarter of the time and cost a fifth of the
 // CPU in futex calls. A BeginWrite transaction commits the group so far at its first write and
-// starts a new one, so that its rollback is the SQLite transaction's. (Savepoints per member cost more than they saved: every
-// page a member changed was first copied to the savepoint's journal, 50 pages per create, and
-// SQLite's in-memory journal walks its chunk list from the start to seek, 17% of the CPU of
-// Synthea bundles posted 4 at a time.)
+// starts a new one, so that its rollback is the SQLite transaction's. (Savepoints per member
+// cost more than they saved: every page a member changed was first copied to the savepoint's
+// journal, 50 pages per create, and SQLite's in-memory journal walks its chunk list from the
+// start to seek, 17% of the CPU of Synthea bundles posted 4 at a time.)
 struct Submission;
 struct CommitGroup {
   int members = 0;  // transactions released into the group (guarded by the store's write_mu_)

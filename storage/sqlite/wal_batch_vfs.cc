@@ -66,7 +66,9 @@ int Read(sqlite3_file* f, void* out, int amount, sqlite3_int64 offset) {
 
 int Write(sqlite3_file* f, const void* data, int amount, sqlite3_int64 offset) {
   File* file = Of(f);
-  if (file->gathered == nullptr) return file->real->pMethods->xWrite(file->real, data, amount, offset);
+  if (file->gathered == nullptr) {
+    return file->real->pMethods->xWrite(file->real, data, amount, offset);
+  }
   std::string& gathered = *file->gathered;
   if (!gathered.empty() &&
       offset != file->offset + static_cast<sqlite3_int64>(gathered.size())) {
@@ -145,10 +147,26 @@ int Unfetch(sqlite3_file* f, sqlite3_int64 offset, void* page) {
 }
 
 const sqlite3_io_methods kMethods = {
-    3,        Close,    Read,       Write,          Truncate, Sync,
-    FileSize, Lock,     Unlock,     CheckReservedLock, FileControl, SectorSize,
-    DeviceCharacteristics, ShmMap, ShmLock, ShmBarrier, ShmUnmap, Fetch,
-    Unfetch};
+    .iVersion = 3,
+    .xClose = Close,
+    .xRead = Read,
+    .xWrite = Write,
+    .xTruncate = Truncate,
+    .xSync = Sync,
+    .xFileSize = FileSize,
+    .xLock = Lock,
+    .xUnlock = Unlock,
+    .xCheckReservedLock = CheckReservedLock,
+    .xFileControl = FileControl,
+    .xSectorSize = SectorSize,
+    .xDeviceCharacteristics = DeviceCharacteristics,
+    .xShmMap = ShmMap,
+    .xShmLock = ShmLock,
+    .xShmBarrier = ShmBarrier,
+    .xShmUnmap = ShmUnmap,
+    .xFetch = Fetch,
+    .xUnfetch = Unfetch,
+};
 
 int Open(sqlite3_vfs* /*vfs*/, sqlite3_filename name, sqlite3_file* f, int flags, int* out_flags) {
   File* file = Of(f);
