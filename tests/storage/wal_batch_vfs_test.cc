@@ -14,13 +14,15 @@ namespace {
 
 using testing::TempPath;
 
-// A connection on `path` through `vfs` (nullptr: the default VFS), in WAL mode.
-sqlite3* OpenWal(const std::string& path, const char* vfs) {
+// A connection on `path` through `vfs` (nullptr: the default VFS), in WAL mode with
+// `synchronous` (NORMAL, the server's default, or FULL: an fsync of the WAL per commit).
+sqlite3* OpenWal(const std::string& path, const char* vfs, const char* synchronous = "NORMAL") {
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, vfs) ==
           SQLITE_OK);
-  REQUIRE(sqlite3_exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL", nullptr,
-                       nullptr, nullptr) == SQLITE_OK);
+  const std::string pragmas =
+      std::string("PRAGMA journal_mode = WAL; PRAGMA synchronous = ") + synchronous;
+  REQUIRE(sqlite3_exec(db, pragmas.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
   return db;
 }
 
@@ -42,19 +44,14 @@ std::string Text(sqlite3* db, const char* sql) {
   return text;
 }
 
-// Commits of every size through the VFS (one frame; 700 KiB, past the default VFS's 128 KiB
-// per write; 6 MiB, past the 4 MiB written mid-transaction and past the 2 MiB page cache, which
-// spills frames to the WAL and reads them back), a rolled back one after each,
-// each seen at once by a reader on the default VFS, which checks the file's integrity while the
-// writer still holds it open (nothing checkpointed: everything is read from the WAL).
-TEST_CASE("WalBatchVfs: a commit's frames are in the WAL when COMMIT returns, at any size") {
-  const char* vfs = WalBatchVfs();
-  REQUIRE(vfs != nullptr);  // Debian 12's SQLite 3.40 is among the versions it knows
-  CHECK(std::string(vfs) == "fhir-wal-batch");
-  CHECK(WalBatchVfs() == vfs);  // registered once
-
+// Commits of every size through `vfs` (one frame; 700 KiB, past the default VFS's 128 KiB per
+// write; 6 MiB, past the 4 MiB written mid-transaction and past the 2 MiB page cache, which
+// spills frames to the WAL and reads them back), a rolled back one after each, each seen at once
+// by a reader on the default VFS, which checks the file's integrity while the writer still holds
+// it open (nothing checkpointed: everything is read from the WAL).
+void CheckCommitsOfEverySize(const char* vfs, const char* synchronous) {
   TempPath path;
-  sqlite3* writer = OpenWal(path.str(), vfs);
+  sqlite3* writer = OpenWal(path.str(), vfs, synchronous);
   REQUIRE(sqlite3_exec(writer, "PRAGMA wal_autocheckpoint = 0; CREATE TABLE t(n, pad)", nullptr,
                        nullptr, nullptr) == SQLITE_OK);
   sqlite3* reader = OpenWal(path.str(), nullptr);
@@ -83,6 +80,17 @@ TEST_CASE("WalBatchVfs: a commit's frames are in the WAL when COMMIT returns, at
   CHECK(Count(again, "SELECT count(*) FROM t") == rows);
   CHECK(Text(again, "PRAGMA integrity_check") == "ok");
   sqlite3_close(again);
+}
+
+TEST_CASE("WalBatchVfs: a commit's frames are in the WAL when COMMIT returns, at any size") {
+  const char* vfs = WalBatchVfs();
+  REQUIRE(vfs != nullptr);  // Debian 12's SQLite 3.40 is among the versions it knows
+  CHECK(std::string(vfs) == "fhir-wal-batch");
+  CHECK(WalBatchVfs() == vfs);  // registered once
+  SUBCASE("synchronous=NORMAL, the server's default") { CheckCommitsOfEverySize(vfs, "NORMAL"); }
+  SUBCASE("synchronous=FULL (--sync full): an fsync of the WAL per commit") {
+    CheckCommitsOfEverySize(vfs, "FULL");
+  }
 }
 
 }  // namespace
