@@ -323,9 +323,10 @@ fhir::Result<bool> DropForbidden(const SearchTarget& target,
 }
 
 // The stored terminology for :in, :not-in, :above and :below: the current resource of `type`
-// with canonical `url[|version]`, or "Type/id". Read without access restrictions (ValueSets
-// and CodeSystems are definitions, not records about anyone). Through `txn` when set, else
-// `store`.
+// with canonical `url[|version]`, or "Type/id". Several with one canonical: the one updated
+// last (a newer edition stored beside an older one). Read without access restrictions
+// (ValueSets and CodeSystems are definitions, not records about anyone). Through `txn` when
+// set, else `store`.
 TerminologyLookup StoreLookup(storage::Store* store, storage::WriteTransaction* txn) {
   return [store, txn](std::string_view type,
                        std::string_view reference) -> fhir::Result<std::optional<std::string>> {
@@ -357,6 +358,10 @@ TerminologyLookup StoreLookup(storage::Store* store, storage::WriteTransaction* 
     }
     criterion.any.push_back(std::move(m));
     q.criteria.push_back(std::move(criterion));
+    storage::SortKey newest;
+    newest.param = "_lastUpdated";
+    newest.descending = true;
+    q.sort.push_back(std::move(newest));
     FHIR_ASSIGN_OR_RETURN(storage::SearchPage page,
                           txn != nullptr ? txn->Search(q, false) : store->Search(q, false));
     if (page.versions.empty()) return std::optional<std::string>();

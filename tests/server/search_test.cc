@@ -4,9 +4,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <doctest/doctest.h>
@@ -615,6 +617,18 @@ TEST_CASE("search: token :in and :not-in against the server's ValueSets") {
                                  r.if_none_exist = "code:in=http://example.org/vs/bp";
                                });
   CHECK(exists.status == 412);
+
+  // A newer edition of a ValueSet stored beside the old one under the same canonical: the one
+  // updated last is used (2 ms apart: lastUpdated has millisecond precision), with or without
+  // its version; the old one is still found by its id.
+  std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  f.Put("ValueSet", "bp-2",
+        R"({"resourceType":"ValueSet","id":"bp-2","url":"http://example.org/vs/bp",)"
+        R"("version":"2","status":"active","compose":{"include":[{"system":"http://loinc.org",)"
+        R"("concept":[{"code":"29463-7"}]}]}})");
+  CHECK(f.Search("Observation?code:in=http://example.org/vs/bp") == IdSet{"o2"});
+  CHECK(f.Search("Observation?code:in=http://example.org/vs/bp|2") == IdSet{"o2"});
+  CHECK(f.Search("Observation?code:in=ValueSet/bp") == IdSet{"o1", "o3"});
 }
 
 TEST_CASE("search: token :above and :below in a stored is-a CodeSystem") {
