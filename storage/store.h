@@ -109,9 +109,9 @@ class Store {
   // rethrown here. `work` must not call Commit, nor start another write transaction.
   virtual fhir::Status WriteShared(const std::function<bool(WriteTransaction&)>& work) = 0;
   // A hint for group commit: the calling thread is preparing a write transaction (a REST
-  // write parses and validates its body first) and will call BeginWrite soon. Until it does, or
-  // the returned handle goes, a transaction about to commit alone may wait briefly for it to
-  // commit together. Stores without group commit ignore it.
+  // write parses and validates its body first) and will call BeginWrite or WriteShared soon.
+  // Until it does, or the returned handle goes, a transaction about to commit alone may wait
+  // briefly for it to commit together. Stores without group commit ignore it.
   virtual std::shared_ptr<void> ExpectWrite() { return nullptr; }
 
   // The current version (possibly a delete marker), or kNotFound.

@@ -1469,14 +1469,17 @@ class SqliteStore final : public Store {
   // held; `lock` on write_mu_.
   void EndGroupUnlessJoined(std::unique_lock<std::mutex>& lock) {
     if (group_ == nullptr) return;
-    auto full = [this] {
-      return group_->members >= kMaxGroupMembers || group_->puts >= kMaxGroupPuts;
-    };
     auto joiner = [this] { return waiting_ > 0 || !queue_.empty(); };
-    if (!full() && !joiner() && on_the_way_ > 0) {
+    if (!GroupFullLocked() && !joiner() && on_the_way_ > 0) {
       arrival_cv_.wait_for(lock, kCommitDelay, [&] { return joiner() || on_the_way_ == 0; });
     }
-    if (!joiner() || full()) CommitOpenGroup(lock);
+    if (!joiner() || GroupFullLocked()) CommitOpenGroup(lock);
+  }
+
+  // The open group commits even though writers wait (kMaxGroupMembers, kMaxGroupPuts).
+  // REQUIRES: write_mu_ held, an open group.
+  bool GroupFullLocked() const {
+    return group_->members >= kMaxGroupMembers || group_->puts >= kMaxGroupPuts;
   }
 
   // Hands the gate to the oldest WriteShared call, unless a BeginWrite waits (those are rare:
@@ -1507,9 +1510,7 @@ class SqliteStore final : public Store {
         if (released) {
           ++group_->members;
           group_->shared.push_back(next);
-          if (group_->members >= kMaxGroupMembers || group_->puts >= kMaxGroupPuts) {
-            CommitOpenGroup(lock);
-          }
+          if (GroupFullLocked()) CommitOpenGroup(lock);
         } else {
           next->done = true;
           next->cv.notify_one();
