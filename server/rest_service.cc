@@ -43,6 +43,13 @@ struct RestService::Context {
   PreparedVersion* prepared = nullptr;
   // Who may see what (issue 5); set by Handle/HandleIn for requests with a principal.
   std::unique_ptr<auth::AccessControl> access = nullptr;
+  // Where a transaction entry's resource goes once written (RestService::HandleIn), or null.
+  std::vector<std::unique_ptr<fhir::Resource>>* spent = nullptr;
+
+  // Hands `resource` to `spent`, if set (else it is freed here).
+  void Spend(std::unique_ptr<fhir::Resource> resource) {
+    if (spent != nullptr && resource != nullptr) spent->push_back(std::move(resource));
+  }
 
   fhir::Result<StoredVersion> ReadCurrent(std::string_view type, std::string_view id) {
     return txn ? txn->ReadCurrent(type, id) : store.ReadCurrent(type, id);
@@ -214,6 +221,7 @@ class Interactions {
     // Version 1 of a new id does not depend on what is stored: ready before the transaction.
     (*parsed)->id = NewResourceId(type.name);
     PreparedVersion prepared = PrepareVersion(**parsed, 1);
+    ctx_.Spend(std::move(parsed).value());  // written as JSON already
     return WithTransaction([&](storage::WriteTransaction& txn) -> RestResponse {
       if (!request_.if_none_exist.empty()) {
         auto matches = Match(txn, type, ParseQuery(request_.if_none_exist), "If-None-Exist");
@@ -249,7 +257,7 @@ class Interactions {
     if (!fhir::IsValidId(id)) {
       return ErrorResponse(400, IssueType::kValue, "Invalid resource id '" + id + "'");
     }
-    return WithTransaction([&](storage::WriteTransaction& txn) -> RestResponse {
+    RestResponse r = WithTransaction([&](storage::WriteTransaction& txn) -> RestResponse {
       auto current = txn.ReadCurrent(type.name, id);
       if (!current.ok() && current.status().type() != IssueType::kNotFound) {
         return ErrorResponse(current.status());
@@ -260,13 +268,15 @@ class Interactions {
       if (auto refused = RefuseWrite(cur, *resource, auth::Interaction::kUpdate)) return *refused;
       return Store(txn, *resource, cur);
     });
+    ctx_.Spend(std::move(resource));
+    return r;
   }
 
   RestResponse ConditionalUpdate(const fhir::TypeInfo& type) {
     auto parsed = ParseBody(request_, type.name, std::move(ctx_.parsed));
     if (!parsed.ok()) return ErrorResponse(parsed.status());
     std::unique_ptr<fhir::Resource> resource = std::move(parsed).value();
-    return WithTransaction([&](storage::WriteTransaction& txn) -> RestResponse {
+    RestResponse r = WithTransaction([&](storage::WriteTransaction& txn) -> RestResponse {
       auto matches = Match(txn, type, request_.params, "");
       if (!matches.ok()) return ErrorResponse(matches.status());
       if (matches->size() > 1) return MultipleMatches(type, matches->size());
@@ -293,6 +303,8 @@ class Interactions {
       if (auto refused = RefuseWrite(cur, *resource, auth::Interaction::kUpdate)) return *refused;
       return Store(txn, *resource, cur);
     });
+    ctx_.Spend(std::move(resource));
+    return r;
   }
 
   RestResponse Delete(const fhir::TypeInfo& type, const std::string& id) {
@@ -761,8 +773,10 @@ RestResponse RestService::HandleIn(const RestRequest& request, storage::WriteTra
 
 RestResponse RestService::HandleIn(const RestRequest& request, storage::WriteTransaction& txn,
                                    std::unique_ptr<fhir::Resource> resource,
-                                   PreparedVersion* prepared) {
+                                   PreparedVersion* prepared,
+                                   std::vector<std::unique_ptr<fhir::Resource>>* spent) {
   Context context{store_, &txn, std::move(resource), prepared};
+  context.spent = spent;
   return WithAccess(request, context, [&] { return Dispatch(request, context); });
 }
 

@@ -48,9 +48,12 @@ class RestService {
   // The same for a transaction entry whose resource is already parsed: `resource` stands for
   // the body of a create or update (so it is not written to JSON and parsed again).
   // `prepared`, when given, is `resource` prepared as version 1: used if the entry creates it.
+  // `spent`, when given, receives the resource once written, so that the caller frees it after
+  // its commit, outside the write gate.
   RestResponse HandleIn(const RestRequest& request, storage::WriteTransaction& txn,
                         std::unique_ptr<fhir::Resource> resource,
-                        PreparedVersion* prepared = nullptr);
+                        PreparedVersion* prepared = nullptr,
+                        std::vector<std::unique_ptr<fhir::Resource>>* spent = nullptr);
 
   const Options& options() const { return options_; }
   storage::Store& store() { return store_; }

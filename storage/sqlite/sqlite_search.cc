@@ -643,7 +643,8 @@ class Compiler {
         }
         break;
       case Kind::kReferenceUrl:
-        sql += t + ".url = ?";
+        // `<> ''` lets SQLite use the partial index idx_reference_url_set.
+        sql += t + ".url = ? AND " + t + ".url <> ''";
         binds.emplace_back(m.value);
         if (!m.extra2.empty()) {
           sql += " AND " + t + ".version = ?";
@@ -651,7 +652,8 @@ class Compiler {
         }
         break;
       case Kind::kReferenceIdentifier:
-        sql += t + ".identifier_value = ?";
+        // `<> ''` lets SQLite use the partial index idx_reference_identifier_set.
+        sql += t + ".identifier_value = ? AND " + t + ".identifier_value <> ''";
         binds.emplace_back(m.value);
         if (m.system) {
           sql += " AND " + t + ".identifier_system = ?";

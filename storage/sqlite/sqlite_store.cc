@@ -99,8 +99,6 @@ CREATE TABLE idx_reference(rid INTEGER NOT NULL, pid INTEGER NOT NULL, target_ty
   target_id TEXT NOT NULL, version TEXT NOT NULL, url TEXT NOT NULL,
   identifier_system TEXT NOT NULL, identifier_value TEXT NOT NULL);
 CREATE INDEX idx_reference_to ON idx_reference(target_id, target_type, pid, rid);
-CREATE INDEX idx_reference_url ON idx_reference(pid, url);
-CREATE INDEX idx_reference_identifier ON idx_reference(pid, identifier_value);
 CREATE INDEX idx_reference_rid ON idx_reference(rid);
 CREATE TABLE idx_uri(rid INTEGER NOT NULL, pid INTEGER NOT NULL, value TEXT NOT NULL);
 CREATE INDEX idx_uri_value ON idx_uri(pid, value);
@@ -109,12 +107,21 @@ CREATE INDEX idx_uri_rid ON idx_uri(rid);
 
 // The token and reference value indexes hold the rid: a search reads its matches (and counts
 // them, in rid order) from the index alone, and probes a resource for a code or target with one
-// index seek. Files made before get them at open (IF NOT EXISTS; the old indexes go).
+// index seek. A reference's url (an absolute or canonical one) and identifier are indexed only
+// where present: of Synthea's 478,000 references 11% have a url and 0.2% an identifier, and
+// every empty one cost two B-tree inserts, 1.2 us a reference (searches say `<> ''` so that
+// SQLite may use the partial indexes). Files made before get them at open (IF NOT EXISTS; the
+// old indexes go).
 constexpr const char* kCoveringIndexSql = R"sql(
 CREATE INDEX IF NOT EXISTS idx_token_code ON idx_token(pid, code, rid, system);
 DROP INDEX IF EXISTS idx_token_value;
 CREATE INDEX IF NOT EXISTS idx_reference_to ON idx_reference(target_id, target_type, pid, rid);
 DROP INDEX IF EXISTS idx_reference_target;
+CREATE INDEX IF NOT EXISTS idx_reference_url_set ON idx_reference(pid, url) WHERE url <> '';
+DROP INDEX IF EXISTS idx_reference_url;
+CREATE INDEX IF NOT EXISTS idx_reference_identifier_set ON idx_reference(pid, identifier_value)
+  WHERE identifier_value <> '';
+DROP INDEX IF EXISTS idx_reference_identifier;
 )sql";
 
 // Schema 1 (before the search index): `current` without rid and an identifier-only `tokens`

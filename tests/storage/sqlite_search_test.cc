@@ -14,6 +14,7 @@
 #include <vector>
 
 #include <doctest/doctest.h>
+#include <sqlite3.h>
 
 #include "fhir/search/normalize.h"
 #include "storage/sqlite/sqlite_search.h"
@@ -381,6 +382,126 @@ TEST_CASE("SqliteStore: _include and _revinclude follow the given keys only") {
   CHECK(include({{"Patient", "y"}}, reverse).empty());
   reverse.source_type = "Condition";
   CHECK(include({{"Patient", "y"}, {"Patient", "x"}}, reverse) == Strings{"Condition/a"});
+}
+
+// The query plan SQLite chooses for `sql` (EXPLAIN QUERY PLAN, its steps joined by "; "), read on
+// a connection of its own; parameters stay unbound.
+std::string QueryPlan(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  sqlite3_stmt* statement = nullptr;
+  const std::string explain = "EXPLAIN QUERY PLAN " + sql;
+  int rc = sqlite3_prepare_v2(db, explain.c_str(), -1, &statement, nullptr);
+  CHECK_MESSAGE(rc == SQLITE_OK, sqlite3_errmsg(db));
+  std::string plan;
+  while (rc == SQLITE_OK && sqlite3_step(statement) == SQLITE_ROW) {
+    plan += reinterpret_cast<const char*>(sqlite3_column_text(statement, 3));
+    plan += "; ";
+  }
+  sqlite3_finalize(statement);
+  sqlite3_close(db);
+  return plan;
+}
+
+// The names of the indexes on idx_reference, sorted.
+Strings ReferenceIndexes(const std::string& path) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  sqlite3_stmt* statement = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db,
+                             "SELECT name FROM sqlite_master WHERE type = 'index' AND"
+                             " tbl_name = 'idx_reference' ORDER BY name",
+                             -1, &statement, nullptr) == SQLITE_OK);
+  Strings names;
+  while (sqlite3_step(statement) == SQLITE_ROW) {
+    names.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(statement, 0)));
+  }
+  sqlite3_finalize(statement);
+  sqlite3_close(db);
+  return names;
+}
+
+// type?param=value as a reference url (`identifier` false) or :identifier search.
+SearchQuery ReferenceQuery(const std::string& type, const std::string& param, bool identifier,
+                           const std::string& value, const std::string& system = "") {
+  SearchQuery query;
+  query.type = type;
+  Criterion criterion;
+  criterion.table = IndexTable::kReference;
+  criterion.param = param;
+  Match m;
+  m.kind = identifier ? Match::Kind::kReferenceIdentifier : Match::Kind::kReferenceUrl;
+  m.value = value;
+  if (!system.empty()) m.system = system;
+  criterion.any.push_back(std::move(m));
+  query.criteria.push_back(std::move(criterion));
+  return query;
+}
+
+TEST_CASE("SqliteStore: reference urls and identifiers are indexed where present, and found") {
+  TempDb db;
+  const std::string url = "http://other.example/fhir/Patient/9";
+  {
+    auto store = Open(db.str());
+    auto refs = [](std::vector<fhir::search::ReferenceEntry> entries) {
+      fhir::search::IndexEntries index;
+      index.references = std::move(entries);
+      return index;
+    };
+    Put(*store, "Observation", "by-url", 1, refs({{"subject", "", "", "", url, "", ""}}));
+    Put(*store, "Observation", "by-id", 1, refs({Ref("subject", "Patient", "p1")}));
+    Put(*store, "Observation", "by-identifier", 1,
+        refs({{"subject", "", "", "", "", "urn:ssn", "123-45"}}));
+    // Updated away from the url: its row (and its entry in the partial index) goes.
+    Put(*store, "Observation", "moved", 1, refs({{"subject", "", "", "", url, "", ""}}));
+    Put(*store, "Observation", "moved", 2, refs({Ref("subject", "Patient", "p1")}));
+  }
+  // A file whose url and identifier indexes cover every row (made before the partial ones)
+  // gets the partial indexes at open.
+  {
+    sqlite3* raw = nullptr;
+    REQUIRE(sqlite3_open(db.str().c_str(), &raw) == SQLITE_OK);
+    char* error = nullptr;
+    int rc = sqlite3_exec(raw,
+                          "DROP INDEX idx_reference_url_set;"
+                          "DROP INDEX idx_reference_identifier_set;"
+                          "CREATE INDEX idx_reference_url ON idx_reference(pid, url);"
+                          "CREATE INDEX idx_reference_identifier ON"
+                          " idx_reference(pid, identifier_value);",
+                          nullptr, nullptr, &error);
+    CHECK_MESSAGE(rc == SQLITE_OK, (error != nullptr ? error : ""));
+    sqlite3_free(error);
+    sqlite3_close(raw);
+  }
+  CHECK(ReferenceIndexes(db.str()) ==
+        Strings{"idx_reference_identifier", "idx_reference_rid", "idx_reference_to",
+                "idx_reference_url"});
+  auto store = Open(db.str());
+  CHECK(ReferenceIndexes(db.str()) ==
+        Strings{"idx_reference_identifier_set", "idx_reference_rid", "idx_reference_to",
+                "idx_reference_url_set"});
+
+  const SearchQuery by_url = ReferenceQuery("Observation", "subject", false, url);
+  CHECK(Ids(Search(*store, by_url, true)) == Strings{"Observation/by-url"});
+  CHECK(Search(*store, by_url, true).total == 1);
+  const SearchQuery by_identifier =
+      ReferenceQuery("Observation", "subject", true, "123-45", "urn:ssn");
+  CHECK(Ids(Search(*store, by_identifier, true)) == Strings{"Observation/by-identifier"});
+  CHECK(Search(*store, ReferenceQuery("Observation", "subject", true, "123-45", "urn:other"), true)
+            .total == 0);
+  // An empty value names no url or identifier (every row without one used to match).
+  CHECK(Search(*store, ReferenceQuery("Observation", "subject", false, ""), true).total == 0);
+  CHECK(Search(*store, ReferenceQuery("Observation", "subject", true, ""), true).total == 0);
+
+  // Both the matches and the total read the partial indexes.
+  for (const auto& [query, index] :
+       {std::pair{by_url, std::string("idx_reference_url_set")},
+        std::pair{by_identifier, std::string("idx_reference_identifier_set")}}) {
+    CompiledSearch compiled = Compile(query);
+    CHECK(Contains(QueryPlan(db.str(), compiled.count_sql), "USING INDEX " + index));
+    CHECK(Contains(QueryPlan(db.str(), "SELECT c.rid FROM current c WHERE " + compiled.where),
+                   "USING INDEX " + index));
+  }
 }
 
 }  // namespace
