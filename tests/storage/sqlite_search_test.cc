@@ -69,21 +69,27 @@ fhir::search::IndexEntries Tokens(std::vector<fhir::search::TokenEntry> tokens) 
   return index;
 }
 
-// type?param=[system|]code
-SearchQuery TokenQuery(const std::string& type, const std::string& param,
-                       const std::string& system, const std::string& code) {
+// type?param= with the one match `m`, on the index table `table`.
+SearchQuery OneMatchQuery(const std::string& type, const std::string& param, IndexTable table,
+                          Match m) {
   SearchQuery query;
   query.type = type;
   Criterion criterion;
-  criterion.table = IndexTable::kToken;
+  criterion.table = table;
   criterion.param = param;
+  criterion.any.push_back(std::move(m));
+  query.criteria.push_back(std::move(criterion));
+  return query;
+}
+
+// type?param=[system|]code
+SearchQuery TokenQuery(const std::string& type, const std::string& param,
+                       const std::string& system, const std::string& code) {
   Match m;
   m.kind = Match::Kind::kToken;
   if (!system.empty()) m.system = system;
   m.value = code;
-  criterion.any.push_back(std::move(m));
-  query.criteria.push_back(std::move(criterion));
-  return query;
+  return OneMatchQuery(type, param, IndexTable::kToken, std::move(m));
 }
 
 // `query` AND _lastUpdated ge 2000: the same matches, but two criteria (no index-only total).
@@ -424,18 +430,11 @@ Strings ReferenceIndexes(const std::string& path) {
 // type?param=value as a reference url (`identifier` false) or :identifier search.
 SearchQuery ReferenceQuery(const std::string& type, const std::string& param, bool identifier,
                            const std::string& value, const std::string& system = "") {
-  SearchQuery query;
-  query.type = type;
-  Criterion criterion;
-  criterion.table = IndexTable::kReference;
-  criterion.param = param;
   Match m;
   m.kind = identifier ? Match::Kind::kReferenceIdentifier : Match::Kind::kReferenceUrl;
   m.value = value;
   if (!system.empty()) m.system = system;
-  criterion.any.push_back(std::move(m));
-  query.criteria.push_back(std::move(criterion));
-  return query;
+  return OneMatchQuery(type, param, IndexTable::kReference, std::move(m));
 }
 
 TEST_CASE("SqliteStore: reference urls and identifiers are indexed where present, and found") {
