@@ -16,6 +16,7 @@
 #include "fhir/json/parser.h"
 #include "fhir/search/index_extractor.h"
 #include "fhir/search/normalize.h"
+#include "fhir/search/search_registry.h"
 #include "server/capability.h"
 #include "server/search/search_interaction.h"
 #include "server/search/search_parser.h"
@@ -347,6 +348,44 @@ TEST_CASE("normalisation and date ranges") {
   CHECK_FALSE(DateRange("2020-01-01T25:00"));
   CHECK(server::search::SplitUnescaped("a\\,b,c", ',') == std::vector<std::string>{"a\\,b", "c"});
   CHECK(server::search::Unescape("a\\,b\\|c\\$d\\\\") == "a,b|c$d\\");
+}
+
+TEST_CASE("search: the R4 SearchParameters, one per type and code, not the resource's examples") {
+  const auto& registry = fhir::search::SearchRegistry::Get();
+  // The R4 package carries three examples of the SearchParameter resource; one repeated
+  // Condition's `subject`, which indexed every Condition's subject twice.
+  for (const char* url : {"http://hl7.org/fhir/SearchParameter/example",
+                          "http://hl7.org/fhir/SearchParameter/example-extension",
+                          "http://hl7.org/fhir/SearchParameter/example-reference"}) {
+    CHECK_MESSAGE(registry.FindByUrl(url) == nullptr, url);
+  }
+  REQUIRE(registry.FindByUrl("http://hl7.org/fhir/SearchParameter/Condition-subject") != nullptr);
+  int types = 0;
+  for (const char* type : {"Condition", "Patient", "Observation", "DocumentReference"}) {
+    auto params = registry.ForType(type);
+    REQUIRE(!params.empty());
+    ++types;
+    for (std::size_t i = 1; i < params.size(); ++i) {
+      CHECK_MESSAGE(params[i - 1].def->code != params[i].def->code,
+                    type << "." << params[i].def->code << " is defined twice");
+    }
+  }
+  CHECK(types == 4);
+  CHECK(registry.Find("Patient", "part-agree") == nullptr);
+
+  auto condition = fhir::json::ParseResource(
+      R"({"resourceType":"Condition","id":"c1","subject":{"reference":"Patient/p1"}})");
+  REQUIRE(condition.ok());
+  fhir::search::IndexEntries index = fhir::search::ExtractIndexEntries(**condition);
+  int subject_rows = 0;
+  for (const auto& ref : index.references) {
+    if (ref.param == "subject") {
+      ++subject_rows;
+      CHECK(ref.target_type == "Patient");
+      CHECK(ref.target_id == "p1");
+    }
+  }
+  CHECK(subject_rows == 1);
 }
 
 TEST_CASE("the CapabilityStatement lists exactly the search parameters that work") {

@@ -81,7 +81,10 @@ def main():
                 t = {k: d[k] for k in SD_KEYS if k in d}
                 t["snapshot"] = [trim_element(e) for e in d["snapshot"]["element"]]
                 sds.append(t)
-        elif rt == "SearchParameter":
+        elif rt == "SearchParameter" and not d.get("id", "").startswith("example"):
+            # Not the three examples of the SearchParameter resource itself (ids "example",
+            # "example-extension", "example-reference"): one repeated Condition's `subject`,
+            # which indexed every Condition's subject twice.
             keep = ("url", "name", "code", "base", "type", "expression", "target", "modifier",
                     "comparator", "multipleOr", "multipleAnd", "chain", "component", "xpathUsage")
             sps.append({k: d[k] for k in keep if k in d})
