@@ -871,6 +871,36 @@ void CheckTransactionRollback(Check& c) {
   }
 }
 
+// http://hl7.org/fhir/R4/http.html#trules: a transaction whose entries write one resource twice
+// fails; bdl-7: fullUrls are unique in a Bundle. Neither stores anything.
+void CheckTransactionOverlap(Check& c) {
+  std::string identifier = c.UniqueId();
+  std::string id = "conf-" + c.UniqueId();
+  std::string put = R"({"resource":)" + PatientJson(identifier, "Twice", id) +
+                    R"(,"request":{"method":"PUT","url":)" + JsonQuote("Patient/" + id) + "}}";
+  std::string twice =
+      R"({"resourceType":"Bundle","type":"transaction","entry":[)" + put + "," + put + "]}";
+  std::string what = "POST [base] with a transaction updating Patient/[id] twice";
+  Response r = c.Request("POST", "", {}, twice);
+  c.Expect(r.status == 400, what + ": status " + std::to_string(r.status) + ", expected 400 (" +
+                                Explanation(r) + ")");
+  ExpectPatientSearch(c, IdentifierQuery(identifier), 0,
+                      "the Patient of the failed transaction must not be stored");
+
+  std::string full_url = JsonQuote("urn:uuid:" + RandomUuid());
+  std::string create = R"({"fullUrl":)" + full_url + R"(,"resource":)" +
+                       PatientJson(identifier, "SameFullUrl") +
+                       R"(,"request":{"method":"POST","url":"Patient"}})";
+  std::string same_url =
+      R"({"resourceType":"Bundle","type":"transaction","entry":[)" + create + "," + create + "]}";
+  what = "POST [base] with a transaction whose two entries share a fullUrl";
+  r = c.Request("POST", "", {}, same_url);
+  c.Expect(r.status == 400, what + ": status " + std::to_string(r.status) + ", expected 400 (" +
+                                Explanation(r) + ")");
+  ExpectPatientSearch(c, IdentifierQuery(identifier), 0,
+                      "the Patients of the failed transaction must not be stored");
+}
+
 // http://hl7.org/fhir/R4/http.html#transaction: a batch's entries succeed or fail alone.
 void CheckBatch(Check& c) {
   std::string existing_identifier = c.UniqueId();
@@ -967,6 +997,9 @@ constexpr CheckEntry kChecks[] = {
     {"transaction-urn-uuid", "transaction resolving urn:uuid: references", CheckTransactionUrnUuid},
     {"transaction-rollback", "transaction with a failing entry: 4xx, nothing stored",
      CheckTransactionRollback},
+    {"transaction-overlap",
+     "transaction writing a resource twice, or with a repeated fullUrl: 400, nothing stored",
+     CheckTransactionOverlap},
     {"batch", "batch with a good and a failing entry: per-entry statuses", CheckBatch},
     {"search-identifier", "Patient?identifier=system|value: one match, total 1",
      CheckSearchIdentifier},

@@ -228,6 +228,12 @@ class Preparer {
 
 class TransactionRunner {
  public:
+  // Why an entry cannot be run: the HTTP status and the issues.
+  struct Failure {
+    int http_status;
+    fhir::Status cause;
+  };
+
   TransactionRunner(RestService& service, const RestRequest& request, std::vector<Entry>& entries,
                     storage::WriteTransaction& txn)
       : service_(service), request_(request), entries_(entries), txn_(txn) {
@@ -266,16 +272,19 @@ class TransactionRunner {
       }
       // A transaction entry's resource is not written to JSON and parsed again: the model
       // parsed with the Bundle (references rewritten) goes to the interaction as it is.
-      if (HandsOverResource(*e)) {
+      const bool hand_over = HandsOverResource(*e);
+      RestRequest request = EntryRequest(request_, *e, hand_over);
+      if (hand_over) {
         auto at = creating_at.find(e->index);
         PreparedVersion* prepared =
             at != creating_at.end() ? preparer_->Get(at->second) : nullptr;
-        e->response = service_.HandleIn(EntryRequest(request_, *e, /*hand_over=*/true), txn_,
-                                        e->entry->resource.release(), prepared, &spent_);
+        e->response = service_.HandleIn(request, txn_, e->entry->resource.release(), prepared,
+                                        &spent_);
       } else {
-        e->response = service_.HandleIn(EntryRequest(request_, *e), txn_);
+        e->response = service_.HandleIn(request, txn_);
       }
       if (e->response.status >= 400) return e->response;
+      if (auto failed = CheckWrittenOnce(*e, request)) return failed;
     }
     return std::nullopt;
   }
@@ -302,11 +311,14 @@ class TransactionRunner {
         if (req.if_none_exist.value) {
           auto ids = search::FindMatches(txn_, type, ParseQuery(*req.if_none_exist.value),
                                          access_.get());
-          if (!ids.ok()) return Fail(e, ErrorResponse(ids.status()));
+          if (!ids.ok()) return Fail(e, ErrorResponse(ids.status()).status, ids.status());
           if (ids->size() > 1) {
-            return Fail(e, ErrorResponse(412, IssueType::kMultipleMatches,
-                                         "ifNoneExist matches " + std::to_string(ids->size()) +
-                                             " resources"));
+            return Fail(e, 412,
+                        fhir::Status(IssueType::kMultipleMatches,
+                                     "ifNoneExist matches " + std::to_string(ids->size()) +
+                                         " resources",
+                                     "Bundle.entry[" + std::to_string(e.index) +
+                                         "].request.ifNoneExist"));
           }
           if (ids->size() == 1) {
             existing_[e.index] = type + "/" + (*ids)[0];
@@ -330,21 +342,45 @@ class TransactionRunner {
   std::optional<RestResponse> RewriteReferences() {
     for (Entry& e : entries_) {
       for (std::string* ref : e.references) {
-        if (auto f = Resolve(*ref)) return Fail(e, *f);
+        if (auto f = Resolve(*ref)) return Fail(e, f->http_status, f->cause);
       }
     }
     return std::nullopt;
   }
 
-  // Rewrites one reference in place; returns an error response when it cannot be resolved.
-  std::optional<RestResponse> Resolve(std::string& ref) {
+  // A transaction writes each resource once: "if any resource identities (including resolved
+  // identities from conditional update/delete) overlap", it fails (http.html#trules). `e` was
+  // just written by `request`; records the resource it wrote (a conditional delete's are not
+  // known here) and fails when an earlier entry wrote it.
+  std::optional<RestResponse> CheckWrittenOnce(const Entry& e, const RestRequest& request) {
+    if (e.method == "GET" || e.method == "HEAD") return std::nullopt;
+    std::string identity;
+    if (!e.response.location.empty()) {  // a create or update: Type/id/_history/n
+      identity = e.response.location.substr(0, e.response.location.find("/_history/"));
+    } else if (e.method == "DELETE" && request.segments.size() == 2 && request.params.empty()) {
+      identity = request.segments[0] + "/" + request.segments[1];
+    }
+    if (identity.empty()) return std::nullopt;
+    auto [at, added] = written_.emplace(identity, e.index);
+    if (added) return std::nullopt;
+    return Fail(e, 400,
+                fhir::Status(IssueType::kBusinessRule,
+                             "Entry " + std::to_string(e.index) + " writes " + identity +
+                                 ", which entry " + std::to_string(at->second) +
+                                 " writes too; a transaction may write each resource once",
+                             "Bundle.entry[" + std::to_string(e.index) + "].request.url"));
+  }
+
+  // Rewrites one reference in place; returns why it cannot be resolved, if it cannot.
+  std::optional<Failure> Resolve(std::string& ref) {
     if (auto it = ids_.find(ref); it != ids_.end()) {
       ref = it->second;
       return std::nullopt;
     }
     if (ref.rfind("urn:uuid:", 0) == 0 || ref.rfind("urn:oid:", 0) == 0) {
-      return ErrorResponse(400, IssueType::kNotFound,
-                           "The reference " + ref + " names no entry of the transaction");
+      return Failure{400, fhir::Status(IssueType::kNotFound,
+                                       "The reference " + ref +
+                                           " names no entry of the transaction")};
     }
     std::size_t q = ref.find('?');
     if (q == std::string::npos || ref.find("://") != std::string::npos) return std::nullopt;
@@ -357,15 +393,17 @@ class TransactionRunner {
     }
     std::string type = ref.substr(0, q);
     if (fhir::FindResourceType(type) == nullptr) {
-      return ErrorResponse(400, IssueType::kNotFound,
-                           "Unknown resource type in conditional reference " + ref);
+      return Failure{400, fhir::Status(IssueType::kNotFound,
+                                       "Unknown resource type in conditional reference " + ref)};
     }
     auto ids = search::FindMatches(txn_, type, ParseQuery(ref.substr(q + 1)), access_.get());
-    if (!ids.ok()) return ErrorResponse(ids.status());
+    if (!ids.ok()) return Failure{ErrorResponse(ids.status()).status, ids.status()};
     if (ids->size() != 1) {
-      return ErrorResponse(412, ids->empty() ? IssueType::kNotFound : IssueType::kMultipleMatches,
-                           "The conditional reference " + ref + " matches " +
-                               std::to_string(ids->size()) + " resources; it must match one");
+      return Failure{412, fhir::Status(ids->empty() ? IssueType::kNotFound
+                                                     : IssueType::kMultipleMatches,
+                                       "The conditional reference " + ref + " matches " +
+                                           std::to_string(ids->size()) +
+                                           " resources; it must match one")};
     }
     std::string resolved = type + "/" + (*ids)[0];
     conditional_.emplace(ref, resolved);
@@ -373,13 +411,23 @@ class TransactionRunner {
     return std::nullopt;
   }
 
-  // The failure of entry `e`, which fails the whole transaction.
-  static RestResponse Fail(const Entry& e, RestResponse r) {
-    r.body = OperationOutcomeOf(fhir::Status(
-        std::vector<fhir::Issue>{{fhir::Severity::kError, IssueType::kProcessing,
-                                  "Entry " + std::to_string(e.index) + " (" + e.method + " " +
-                                      e.url + ") failed; the transaction was rolled back",
-                                  "Bundle.entry[" + std::to_string(e.index) + "]"}}));
+  // The failure of entry `e` for `cause`, which fails the whole transaction: the cause's
+  // issues (placed at the entry when they name no element), then which entry failed, as sent.
+  static RestResponse Fail(const Entry& e, int http_status, const fhir::Status& cause) {
+    const std::string at = "Bundle.entry[" + std::to_string(e.index) + "]";
+    std::vector<fhir::Issue> issues = cause.issues();
+    for (fhir::Issue& issue : issues) {
+      if (issue.expression.empty()) issue.expression = at;
+    }
+    const auto& sent = *e.entry->request;
+    issues.push_back({fhir::Severity::kError, IssueType::kProcessing,
+                      "Entry " + std::to_string(e.index) + " (" +
+                          sent.method.value.value_or("") + " " + sent.url.value.value_or("") +
+                          ") failed; the transaction was rolled back",
+                      at});
+    RestResponse r;
+    r.status = http_status;
+    r.body = OperationOutcomeOf(fhir::Status(std::move(issues)));
     return r;
   }
 
@@ -390,6 +438,7 @@ class TransactionRunner {
   std::map<std::string, std::string> ids_;           // fullUrl -> Type/id
   std::map<std::size_t, std::string> existing_;      // entry index -> Type/id found
   std::map<std::string, std::string> conditional_;   // conditional reference -> Type/id
+  std::map<std::string, std::size_t> written_;       // Type/id written -> the entry that did
   std::set<std::size_t> created_;
   std::unique_ptr<auth::AccessControl> access_;
   // What the entries no longer need, freed with the runner, after the commit: outside the write
@@ -447,6 +496,24 @@ RestResponse ProcessBundle(RestService& service, const RestRequest& request, boo
     }
     entries.push_back(
         {i, &entry, *entry.request->method.value, *entry.request->url.value, {}, {}});
+  }
+  // bdl-7: fullUrls are unique, unless the entries are different versions of one resource.
+  std::map<std::pair<std::string, std::string>, std::size_t> full_urls;  // (url, versionId)
+  for (std::size_t i = 0; i < bundle.entry.size(); ++i) {
+    const fhir::Bundle::Entry& entry = bundle.entry[i];
+    if (!entry.full_url.value) continue;
+    std::string version;
+    if (entry.resource && entry.resource->meta && entry.resource->meta->version_id.value) {
+      version = *entry.resource->meta->version_id.value;
+    }
+    auto [at, added] = full_urls.emplace(std::pair{*entry.full_url.value, version}, i);
+    if (!added) {
+      return ErrorResponse(400, IssueType::kInvariant,
+                           "Entries " + std::to_string(at->second) + " and " + std::to_string(i) +
+                               " have the same fullUrl " + *entry.full_url.value +
+                               "; fullUrls must be unique in a Bundle (bdl-7)",
+                           "Bundle.entry[" + std::to_string(i) + "].fullUrl");
+    }
   }
   // Scopes (server/auth): a forbidden entry fails a transaction whole, and gets 403 in a batch.
   std::vector<std::string> forbidden(entries.size());  // the 403 diagnostics; "" = allowed

@@ -271,6 +271,96 @@ TEST_CASE("transaction: urn:uuid references, all or nothing") {
         "Patient/" + patient_id);
 }
 
+// A Bundle's fullUrls are unique (bdl-7); a transaction writes each resource once
+// (http.html#trules); an entry that fails says why, then which entry it was. Nothing is stored.
+TEST_CASE("transaction: duplicate fullUrls, a resource written twice, unresolved references") {
+  Fixture f;
+  const std::string dup_full_url = R"({"resourceType":"Bundle","type":"TYPE","entry":[
+    {"fullUrl":"urn:uuid:61ebe359-bfdc-4613-8bf2-c5e300945f0a",
+     "resource":{"resourceType":"Patient"},"request":{"method":"POST","url":"Patient"}},
+    {"fullUrl":"urn:uuid:61ebe359-bfdc-4613-8bf2-c5e300945f0a",
+     "resource":{"resourceType":"Patient","active":true},
+     "request":{"method":"POST","url":"Patient"}}]})";
+  for (const std::string type : {"transaction", "batch"}) {
+    std::string body = dup_full_url;
+    body.replace(body.find("TYPE"), 4, type);
+    RestResponse r = f.Call("POST", "", body);
+    CHECK(r.status == 400);
+    CHECK(At(r.body, "issue[0].code") == "invariant");
+    CHECK(At(r.body, "issue[0].expression[0]") == "Bundle.entry[1].fullUrl");
+    CHECK(At(r.body, "issue[0].diagnostics") ==
+          "Entries 0 and 1 have the same fullUrl urn:uuid:61ebe359-bfdc-4613-8bf2-c5e300945f0a; "
+          "fullUrls must be unique in a Bundle (bdl-7)");
+  }
+  // Different versions of one resource may share a fullUrl.
+  RestResponse versions = f.Call("POST", "", R"({"resourceType":"Bundle","type":"batch","entry":[
+    {"fullUrl":"http://x/Patient/v","resource":{"resourceType":"Patient","id":"v",
+     "meta":{"versionId":"1"}},"request":{"method":"PUT","url":"Patient/v"}},
+    {"fullUrl":"http://x/Patient/v","resource":{"resourceType":"Patient","id":"v",
+     "meta":{"versionId":"2"},"active":true},"request":{"method":"PUT","url":"Patient/v"}}]})");
+  CHECK(versions.status == 200);
+  CHECK(At(versions.body, "entry[1].response.status") == "200 OK");
+  CHECK(At(f.Call("GET", "Patient/v").body, "active") == "true");
+
+  // Two updates of one resource, and an update and a delete of another: each fails whole.
+  RestResponse twice = f.Call("POST", "", R"({"resourceType":"Bundle","type":"transaction","entry":[
+    {"resource":{"resourceType":"Patient","id":"x1"},"request":{"method":"PUT","url":"Patient/x1"}},
+    {"resource":{"resourceType":"Patient","id":"x1","active":true},
+     "request":{"method":"PUT","url":"Patient/x1"}}]})");
+  CHECK(twice.status == 400);
+  CHECK(At(twice.body, "issue[0].code") == "business-rule");
+  CHECK(At(twice.body, "issue[0].diagnostics") ==
+        "Entry 1 writes Patient/x1, which entry 0 writes too; a transaction may write each "
+        "resource once");
+  CHECK(At(twice.body, "issue[0].expression[0]") == "Bundle.entry[1].request.url");
+  CHECK(At(twice.body, "issue[1].diagnostics") ==
+        "Entry 1 (PUT Patient/x1) failed; the transaction was rolled back");
+  CHECK(f.Call("GET", "Patient/x1").status == 404);
+  RestResponse put_delete =
+      f.Call("POST", "", R"({"resourceType":"Bundle","type":"transaction","entry":[
+    {"resource":{"resourceType":"Patient","id":"x2"},"request":{"method":"PUT","url":"Patient/x2"}},
+    {"request":{"method":"DELETE","url":"Patient/x2"}}]})");
+  CHECK(put_delete.status == 400);
+  CHECK(At(put_delete.body, "issue[0].diagnostics") ==
+        "Entry 0 writes Patient/x2, which entry 1 writes too; a transaction may write each "
+        "resource once");
+  CHECK(f.Call("GET", "Patient/x2").status == 404);
+  // The same in a batch is two separate interactions.
+  RestResponse batch = f.Call("POST", "", R"({"resourceType":"Bundle","type":"batch","entry":[
+    {"resource":{"resourceType":"Patient","id":"x3"},"request":{"method":"PUT","url":"Patient/x3"}},
+    {"resource":{"resourceType":"Patient","id":"x3","active":true},
+     "request":{"method":"PUT","url":"Patient/x3"}}]})");
+  CHECK(batch.status == 200);
+  CHECK(At(f.Call("GET", "Patient/x3").body, "meta.versionId") == "2");
+
+  // An unresolved reference: the reason first, as sent (a POST, not the PUT it became).
+  RestResponse unresolved =
+      f.Call("POST", "", R"({"resourceType":"Bundle","type":"transaction","entry":[
+    {"resource":{"resourceType":"Patient","id":"x4"},"request":{"method":"PUT","url":"Patient/x4"}},
+    {"resource":{"resourceType":"Observation","status":"final","code":{"text":"x"},
+                 "subject":{"reference":"urn:uuid:0e4e1b8a-5a2b-4f4e-9d55-000000000000"}},
+     "request":{"method":"POST","url":"Observation"}}]})");
+  CHECK(unresolved.status == 400);
+  CHECK(At(unresolved.body, "issue[0].code") == "not-found");
+  CHECK(At(unresolved.body, "issue[0].diagnostics") ==
+        "The reference urn:uuid:0e4e1b8a-5a2b-4f4e-9d55-000000000000 names no entry of the "
+        "transaction");
+  CHECK(At(unresolved.body, "issue[0].expression[0]") == "Bundle.entry[1]");
+  CHECK(At(unresolved.body, "issue[1].diagnostics") ==
+        "Entry 1 (POST Observation) failed; the transaction was rolled back");
+  CHECK(f.Call("GET", "Patient/x4").status == 404);
+  RestResponse ambiguous =
+      f.Call("POST", "", R"({"resourceType":"Bundle","type":"transaction","entry":[
+    {"resource":{"resourceType":"Observation","status":"final","code":{"text":"x"},
+                 "subject":{"reference":"Patient?_id=v,x3"}},
+     "request":{"method":"POST","url":"Observation"}}]})");
+  CHECK(ambiguous.status == 412);
+  CHECK(At(ambiguous.body, "issue[0].code") == "multiple-matches");
+  CHECK(At(ambiguous.body, "issue[0].diagnostics") ==
+        "The conditional reference Patient?_id=v,x3 matches 2 resources; it must match one");
+  CHECK(At(f.Call("GET", "Observation").body, "total") == "0");
+}
+
 // A transaction creating many resources has them prepared (JSON, index entries) on a thread of
 // its own while the earlier ones are written (bundle_processor's Preparer, from 16 entries on):
 // each is stored as version 1 with its references rewritten and is found by its index entries;
