@@ -271,6 +271,18 @@ TEST_CASE("transaction: urn:uuid references, all or nothing") {
         "Patient/" + patient_id);
 }
 
+// `r` is a failed transaction's answer: `status`, and an OperationOutcome whose first issue is
+// the cause (`code`, `diagnostics`, at `expression`) and whose second names the entry, as sent.
+void CheckEntryFailed(const RestResponse& r, int status, const std::string& code,
+                      const std::string& diagnostics, const std::string& expression,
+                      const std::string& entry) {
+  CHECK(r.status == status);
+  CHECK(At(r.body, "issue[0].code") == code);
+  CHECK(At(r.body, "issue[0].diagnostics") == diagnostics);
+  CHECK(At(r.body, "issue[0].expression[0]") == expression);
+  CHECK(At(r.body, "issue[1].diagnostics") == entry + " failed; the transaction was rolled back");
+}
+
 // A Bundle's fullUrls are unique (bdl-7); a transaction writes each resource once
 // (http.html#trules); an entry that fails says why, then which entry it was. Nothing is stored.
 TEST_CASE("transaction: duplicate fullUrls, a resource written twice, unresolved references") {
@@ -307,23 +319,19 @@ TEST_CASE("transaction: duplicate fullUrls, a resource written twice, unresolved
     {"resource":{"resourceType":"Patient","id":"x1"},"request":{"method":"PUT","url":"Patient/x1"}},
     {"resource":{"resourceType":"Patient","id":"x1","active":true},
      "request":{"method":"PUT","url":"Patient/x1"}}]})");
-  CHECK(twice.status == 400);
-  CHECK(At(twice.body, "issue[0].code") == "business-rule");
-  CHECK(At(twice.body, "issue[0].diagnostics") ==
-        "Entry 1 writes Patient/x1, which entry 0 writes too; a transaction may write each "
-        "resource once");
-  CHECK(At(twice.body, "issue[0].expression[0]") == "Bundle.entry[1].request.url");
-  CHECK(At(twice.body, "issue[1].diagnostics") ==
-        "Entry 1 (PUT Patient/x1) failed; the transaction was rolled back");
+  CheckEntryFailed(twice, 400, "business-rule",
+                   "Entry 1 writes Patient/x1, which entry 0 writes too; a transaction may "
+                   "write each resource once",
+                   "Bundle.entry[1].request.url", "Entry 1 (PUT Patient/x1)");
   CHECK(f.Call("GET", "Patient/x1").status == 404);
   RestResponse put_delete =
       f.Call("POST", "", R"({"resourceType":"Bundle","type":"transaction","entry":[
     {"resource":{"resourceType":"Patient","id":"x2"},"request":{"method":"PUT","url":"Patient/x2"}},
     {"request":{"method":"DELETE","url":"Patient/x2"}}]})");
-  CHECK(put_delete.status == 400);
-  CHECK(At(put_delete.body, "issue[0].diagnostics") ==
-        "Entry 0 writes Patient/x2, which entry 1 writes too; a transaction may write each "
-        "resource once");
+  CheckEntryFailed(put_delete, 400, "business-rule",
+                   "Entry 0 writes Patient/x2, which entry 1 writes too; a transaction may "
+                   "write each resource once",
+                   "Bundle.entry[0].request.url", "Entry 0 (PUT Patient/x2)");
   CHECK(f.Call("GET", "Patient/x2").status == 404);
   // The same in a batch is two separate interactions.
   RestResponse batch = f.Call("POST", "", R"({"resourceType":"Bundle","type":"batch","entry":[
@@ -340,24 +348,20 @@ TEST_CASE("transaction: duplicate fullUrls, a resource written twice, unresolved
     {"resource":{"resourceType":"Observation","status":"final","code":{"text":"x"},
                  "subject":{"reference":"urn:uuid:0e4e1b8a-5a2b-4f4e-9d55-000000000000"}},
      "request":{"method":"POST","url":"Observation"}}]})");
-  CHECK(unresolved.status == 400);
-  CHECK(At(unresolved.body, "issue[0].code") == "not-found");
-  CHECK(At(unresolved.body, "issue[0].diagnostics") ==
-        "The reference urn:uuid:0e4e1b8a-5a2b-4f4e-9d55-000000000000 names no entry of the "
-        "transaction");
-  CHECK(At(unresolved.body, "issue[0].expression[0]") == "Bundle.entry[1]");
-  CHECK(At(unresolved.body, "issue[1].diagnostics") ==
-        "Entry 1 (POST Observation) failed; the transaction was rolled back");
+  CheckEntryFailed(unresolved, 400, "not-found",
+                   "The reference urn:uuid:0e4e1b8a-5a2b-4f4e-9d55-000000000000 names no entry "
+                   "of the transaction",
+                   "Bundle.entry[1]", "Entry 1 (POST Observation)");
   CHECK(f.Call("GET", "Patient/x4").status == 404);
   RestResponse ambiguous =
       f.Call("POST", "", R"({"resourceType":"Bundle","type":"transaction","entry":[
     {"resource":{"resourceType":"Observation","status":"final","code":{"text":"x"},
                  "subject":{"reference":"Patient?_id=v,x3"}},
      "request":{"method":"POST","url":"Observation"}}]})");
-  CHECK(ambiguous.status == 412);
-  CHECK(At(ambiguous.body, "issue[0].code") == "multiple-matches");
-  CHECK(At(ambiguous.body, "issue[0].diagnostics") ==
-        "The conditional reference Patient?_id=v,x3 matches 2 resources; it must match one");
+  CheckEntryFailed(ambiguous, 412, "multiple-matches",
+                   "The conditional reference Patient?_id=v,x3 matches 2 resources; it must "
+                   "match one",
+                   "Bundle.entry[0]", "Entry 0 (POST Observation)");
   CHECK(At(f.Call("GET", "Observation").body, "total") == "0");
 }
 
