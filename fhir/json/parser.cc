@@ -8,6 +8,7 @@
 #include "fhir/base/primitive_format.h"
 #include "fhir/model/registry.h"
 #include "fhir/r4/datatypes.h"
+#include "fhir/xhtml/narrative_check.h"
 
 namespace fhir::json {
 namespace {
@@ -72,7 +73,7 @@ bool FormatOk(PrimitiveKind kind, std::string_view text) {
     case PrimitiveKind::kDateTime: return IsValidDateTime(text);
     case PrimitiveKind::kInstant: return IsValidInstant(text);
     case PrimitiveKind::kTime: return IsValidTime(text);
-    case PrimitiveKind::kXhtml: return text.size() >= 4 && text.substr(0, 4) == "<div";
+    case PrimitiveKind::kXhtml: return true;  // ValueOk checks it as a narrative
     case PrimitiveKind::kString:
     case PrimitiveKind::kMarkdown: return IsValidString(text);
     case PrimitiveKind::kBoolean:
@@ -325,6 +326,23 @@ class Walker {
 
   // --- values -----------------------------------------------------------------------------
 
+  // Whether `text` is a valid `kind`; reports why not. A narrative's XHTML is checked against
+  // txt-1 and txt-2 (fhir/xhtml/narrative_check.h): a rule broken by well-formed XHTML is an
+  // invariant (422), malformed XHTML an invalid value (400).
+  bool ValueOk(PrimitiveKind kind, std::string_view text) {
+    if (kind == PrimitiveKind::kXhtml) {
+      std::optional<xhtml::NarrativeProblem> problem = xhtml::CheckNarrative(text);
+      if (!problem) return true;
+      Error(problem->rule ? IssueType::kInvariant : IssueType::kValue,
+            "Invalid narrative: " + problem->text);
+      return false;
+    }
+    if (FormatOk(kind, text)) return true;
+    Error(IssueType::kValue, "Invalid " + std::string(PrimitiveName(kind)) + " '" + Clip(text) +
+                                 "'");
+    return false;
+  }
+
   void SystemString(const JsonValue& v, const FieldInfo& field, std::string& out) {
     if (!v.is_string()) {
       bool scalar = !v.is_object() && !v.is_array() && !v.is_null();
@@ -337,11 +355,7 @@ class Walker {
       Error(IssueType::kValue, "Empty strings are not allowed");
       return;
     }
-    if (!FormatOk(format, v.str())) {
-      Error(IssueType::kValue, "Invalid " + std::string(PrimitiveName(format)) + " '" +
-                                   Clip(v.str()) + "'");
-      return;
-    }
+    if (!ValueOk(format, v.str())) return;
     out.assign(v.str());
   }
 
@@ -475,11 +489,7 @@ class Walker {
       Error(IssueType::kValue, "Empty strings are not allowed");
       return;
     }
-    if (!FormatOk(kind, v.str())) {
-      Error(IssueType::kValue,
-            "Invalid " + std::string(PrimitiveName(kind)) + " '" + Clip(v.str()) + "'");
-      return;
-    }
+    if (!ValueOk(kind, v.str())) return;
     if (field.required_codes != nullptr && kind == PrimitiveKind::kCode &&
         !field.required_codes->Contains(v.str())) {
       Error(IssueType::kCodeInvalid, "The code '" + Clip(v.str()) +

@@ -452,6 +452,26 @@ std::vector<InvalidCase> FormatCases() {
        IssueType::kValue, "Patient.name[0].id"},
       {"xhtml: not a div", Patient(R"("text":{"status":"generated","div":"<p>x</p>"})"),
        IssueType::kValue, "Patient.text.div"},
+      {"xhtml: a div outside the XHTML namespace", Patient(R"("text":{"status":"generated","div":"<div>x</div>"})"),
+       IssueType::kValue, "Patient.text.div"},
+      {"xhtml: not well-formed", Patient(R"("text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\"><p>x</div>"})"),
+       IssueType::kValue, "Patient.text.div"},
+      {"xhtml: an HTML entity", Patient(R"("text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\">a&nbsp;b</div>"})"),
+       IssueType::kValue, "Patient.text.div"},
+      {"xhtml: a DOCTYPE", Patient(R"("text":{"status":"generated","div":"<!DOCTYPE div><div xmlns=\"http://www.w3.org/1999/xhtml\">x</div>"})"),
+       IssueType::kValue, "Patient.text.div"},
+      {"txt-1: <script>", Patient(R"("text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\"><script>x()</script></div>"})"),
+       IssueType::kInvariant, "Patient.text.div"},
+      {"txt-1: an event attribute", Patient(R"("text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\"><p onclick=\"x()\">x</p></div>"})"),
+       IssueType::kInvariant, "Patient.text.div"},
+      {"txt-1: a javascript: link", Patient(R"("text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\"><a href=\" JavaScript:x()\">x</a></div>"})"),
+       IssueType::kInvariant, "Patient.text.div"},
+      {"txt-1: an element of another namespace", Patient(R"("text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\"><svg xmlns=\"http://www.w3.org/2000/svg\"/>x</div>"})"),
+       IssueType::kInvariant, "Patient.text.div"},
+      {"txt-2: whitespace only", Patient(R"("text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\"> <p>\n</p> </div>"})"),
+       IssueType::kInvariant, "Patient.text.div"},
+      {"txt-1 in a contained resource", Patient(R"("contained":[{"resourceType":"Patient","id":"c","text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\"><iframe/>x</div>"}}])"),
+       IssueType::kInvariant, "Patient.contained[0].text.div"},
 
       // --- codes outside a required ValueSet ---
       {"code-invalid: gender mal", Patient(R"("gender":"mal")"), IssueType::kCodeInvalid, "Patient.gender"},
@@ -460,7 +480,7 @@ std::vector<InvalidCase> FormatCases() {
        IssueType::kCodeInvalid, "Patient.contact[0].gender"},
       {"code-invalid: HumanName.use", Patient(R"("name":[{"use":"formal","family":"A"}])"),
        IssueType::kCodeInvalid, "Patient.name[0].use"},
-      {"code-invalid: Narrative.status", Patient(R"("text":{"status":"made-up","div":"<div>x</div>"})"),
+      {"code-invalid: Narrative.status", Patient(R"("text":{"status":"made-up","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\">x</div>"})"),
        IssueType::kCodeInvalid, "Patient.text.status"},
       {"code-invalid: Observation.status", R"({"resourceType":"Observation","status":"done","code":{"text":"c"}})",
        IssueType::kCodeInvalid, "Observation.status"},
@@ -488,7 +508,7 @@ std::vector<InvalidCase> RequiredAndNestingCases() {
        IssueType::kRequired, "Patient.modifierExtension[0].url"},
       {"Narrative.div missing", Patient(R"("text":{"status":"generated"})"),
        IssueType::kRequired, "Patient.text.div"},
-      {"Narrative.status missing", Patient(R"("text":{"div":"<div>x</div>"})"),
+      {"Narrative.status missing", Patient(R"("text":{"div":"<div xmlns=\"http://www.w3.org/1999/xhtml\">x</div>"})"),
        IssueType::kRequired, "Patient.text.status"},
       {"choice element missing", R"({"resourceType":"MedicationRequest","status":"active","intent":"order","subject":{"reference":"Patient/1"}})",
        IssueType::kRequired, "MedicationRequest.medication"},
@@ -572,7 +592,7 @@ TEST_CASE("invalid elements fail with their issue and location") {
 
 TEST_CASE("invalid primitive values fail with their issue and location") {
   const std::vector<InvalidCase> cases = FormatCases();
-  CHECK(cases.size() == 66);
+  CHECK(cases.size() == 76);
   for (const InvalidCase& c : cases) CheckInvalid(c);
 }
 
@@ -652,7 +672,7 @@ TEST_CASE("the same document is valid once the errors are removed") {
       R"({"resourceType":"Observation","_status":{"extension":[{"url":"http://e","valueCode":"x"}]},)"
       R"("code":{"text":"c"},"valueTime":"23:59:60"})",
       R"({"resourceType":"Patient","contained":[{"resourceType":"Patient","id":"a"}],)"
-      R"("text":{"status":"generated","div":"<div>x</div>"}})",
+      R"("text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\">x</div>"}})",
   };
   for (std::string_view json : valid) {
     CAPTURE(json);

@@ -146,7 +146,7 @@ TEST_CASE("every official R4 example reads back from its XML unchanged") {
   }
   MESSAGE(passed << " examples read back from XML unchanged (" << divs
                  << " with a narrative whose attributes hold line breaks)");
-  CHECK(passed == 5292);
+  CHECK(passed == 5288);  // 5,306 less the invalid ones of roundtrip_skips.txt
 }
 
 }  // namespace
