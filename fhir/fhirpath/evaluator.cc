@@ -22,6 +22,7 @@
 #include "fhir/fhirpath/units.h"
 #include "fhir/model/registry.h"
 #include "fhir/r4/resource.h"
+#include "fhir/xhtml/narrative_check.h"
 
 namespace fhir::fhirpath {
 namespace internal {
@@ -1632,8 +1633,12 @@ Result<Collection> Evaluator::CallFunction(const Node& node, const Collection& i
     case Fn::kMemberOf:
       // Terminology is not available to the engine: unknown.
       return Collection{};
-    case Fn::kHtmlChecks:
-      return BoolResult(true);
+    case Fn::kHtmlChecks: {
+      // txt-1 and txt-2 on a narrative's XHTML (fhir/xhtml/narrative_check.h).
+      FHIR_ASSIGN_OR_RETURN(std::optional<std::string> div, InputString(input, node.name));
+      if (!div) return Collection{};
+      return BoolResult(!xhtml::CheckNarrative(*div).has_value());
+    }
     case Fn::kSort:
       return Sort(node, input);
     case Fn::kLowBoundary:

@@ -13,6 +13,7 @@
 #include "fhir/json/dom.h"
 #include "fhir/json/parser.h"
 #include "fhir/model/registry.h"
+#include "fhir/r4/patient.h"
 #include "fhir/r4/resource.h"
 
 namespace fhir::fhirpath {
@@ -118,6 +119,22 @@ TEST_CASE("paths walk the model: repeated, primitive and typed values") {
   CHECK(Texts(Eval(*patient, "name[1].given | name[0].family")) ==
         Strings{"FHIR.string:Jim", "FHIR.string:Chalmers"});
   CHECK(Texts(Eval(*patient, "birthDate.extension.value")) == Strings{"FHIR.time:14:35:45"});
+}
+
+TEST_CASE("htmlChecks(): txt-1 and txt-2 on a narrative") {
+  auto patient = Load(
+      R"({"resourceType":"Patient","text":{"status":"generated",)"
+      R"("div":"<div xmlns=\"http://www.w3.org/1999/xhtml\"><p>Peter</p></div>"}})");
+  CHECK(Texts(Eval(*patient, "text.div.htmlChecks()")) == Strings{"System.Boolean:true"});
+  CHECK(Eval(*patient, "name.text.htmlChecks()").empty());
+  // The parser refuses such a narrative; set in the model, the invariant catches it.
+  auto& text = static_cast<Patient&>(*patient).text;
+  REQUIRE(text);
+  Narrative* narrative = &*text;
+  narrative->div.value = R"(<div xmlns="http://www.w3.org/1999/xhtml"><script>x</script></div>)";
+  CHECK(Texts(Eval(*patient, "text.div.htmlChecks()")) == Strings{"System.Boolean:false"});
+  narrative->div.value = R"(<div xmlns="http://www.w3.org/1999/xhtml"> </div>)";
+  CHECK(Texts(Eval(*patient, "text.div.htmlChecks()")) == Strings{"System.Boolean:false"});
 }
 
 TEST_CASE("choice elements: the active alternative by name, typed names, is/as/ofType") {
