@@ -216,6 +216,11 @@ std::string CapabilityStatementJson(const CapabilityInput& input) {
       writer.EndObject();
     }
     writer.EndArray();
+    // Compartment searches (GET Patient/123/Immunization, GET Patient/123/*) work for each.
+    writer.Key("compartment");
+    writer.StartArray();
+    for (const fhir::CompartmentDef& def : fhir::AllCompartments()) WriteString(writer, def.url);
+    writer.EndArray();
   }
   writer.EndObject();
   writer.EndArray();

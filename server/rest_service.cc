@@ -479,6 +479,25 @@ class Interactions {
     return search::RunSearch(target, type.name, request_.params, Strict(request_), path, &filter);
   }
 
+  // GET [compartment]/[id]/*?...: every resource in the compartment of the resource, of any
+  // type (narrowed by _type), with the parameters of a system search.
+  RestResponse CompartmentSearchAll(const fhir::TypeInfo& owner, const std::string& id) {
+    storage::CompartmentFilter filter;
+    filter.owner_type = owner.name;
+    filter.owner_ids = {id};
+    filter.type_params = fhir::search::CompartmentTypeParams(owner.name);
+    if (filter.type_params.empty()) {
+      return ErrorResponse(404, IssueType::kNotFound,
+                           std::string(owner.name) + " is not a compartment (R4 has Patient, "
+                                                     "Encounter, RelatedPerson, Practitioner and "
+                                                     "Device)");
+    }
+    search::SearchTarget target{ctx_.store, ctx_.txn, options_.base_url, ctx_.access.get()};
+    std::string path = std::string(owner.name) + "/" + id + "/*";
+    return search::RunSearch(target, std::string_view(), request_.params, Strict(request_), path,
+                             &filter);
+  }
+
   // GET [type]?... and POST [type]/_search (form body), GET [base]?... (type null).
   RestResponse Search(const fhir::TypeInfo* type) {
     search::Params params = request_.params;
@@ -868,6 +887,10 @@ RestResponse RestService::Dispatch(const RestRequest& request, Context& context)
   if (s.size() == 3 && s[2] == "_history") {
     if (!get) return not_allowed("GET");
     return i.History(type, id);
+  }
+  if (s.size() == 3 && s[2] == "*") {
+    if (!get) return not_allowed("GET");
+    return i.CompartmentSearchAll(*type, id);
   }
   if (s.size() == 3 && fhir::FindResourceType(s[2]) != nullptr) {
     if (!get) return not_allowed("GET");

@@ -48,6 +48,7 @@ struct CompartmentMember {
 
 struct CompartmentDef {
   std::string_view code;                       // "Patient"
+  std::string_view url;  // "http://hl7.org/fhir/CompartmentDefinition/patient"
   std::span<const CompartmentMember> members;  // sorted by type; types without params left out
 };
 

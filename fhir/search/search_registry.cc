@@ -218,6 +218,18 @@ const CompartmentMember* FindCompartmentMember(std::string_view compartment, std
   return nullptr;
 }
 
+std::vector<std::pair<std::string, std::string>> CompartmentTypeParams(
+    std::string_view compartment) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const CompartmentDef& def : AllCompartments()) {
+    if (def.code != compartment) continue;
+    for (const CompartmentMember& member : def.members) {
+      for (std::string_view param : member.params) out.emplace_back(member.type, param);
+    }
+  }
+  return out;
+}
+
 const SearchParameterDef* SearchRegistry::FindByUrl(std::string_view url) const {
   std::span<const SearchParameterDef> all = AllSearchParameters();
   auto it = std::lower_bound(all.begin(), all.end(), url,

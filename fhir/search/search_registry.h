@@ -61,6 +61,11 @@ class SearchRegistry {
 // nullptr when no resource of that type is ever in it.
 const CompartmentMember* FindCompartmentMember(std::string_view compartment, std::string_view type);
 
+// Every (type, parameter) that puts a resource in compartment `compartment` ("Patient"), by
+// type; empty when `compartment` is not one of the R4 compartments.
+std::vector<std::pair<std::string, std::string>> CompartmentTypeParams(
+    std::string_view compartment);
+
 // The top-level union branches of a FHIRPath expression ("A.x | B.y.where(a | b)" -> "A.x",
 // "B.y.where(a | b)"), split outside parentheses, brackets and string literals.
 std::vector<std::string> SplitUnion(std::string_view expression);

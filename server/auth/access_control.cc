@@ -34,14 +34,7 @@ void AddTypeParams(std::string_view type,
 }
 
 std::vector<std::pair<std::string, std::string>> AllTypeParams() {
-  std::vector<std::pair<std::string, std::string>> out;
-  for (const fhir::CompartmentDef& def : fhir::AllCompartments()) {
-    if (def.code != kPatient) continue;
-    for (const fhir::CompartmentMember& member : def.members) {
-      for (std::string_view param : member.params) out.emplace_back(member.type, param);
-    }
-  }
-  return out;
+  return fhir::search::CompartmentTypeParams(kPatient);
 }
 
 // Every resource type with members in the Patient compartment, plus Patient.

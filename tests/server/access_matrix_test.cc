@@ -516,6 +516,11 @@ const Path& CompartmentImm() {
                       http::verb::get, "/fhir/Patient/pat-alice-7f3/Immunization"};
   return p;
 }
+const Path& CompartmentAll() {
+  static const Path p{Kind::kSearch, "compartment search Patient/pat-alice-7f3/*",
+                      http::verb::get, "/fhir/Patient/pat-alice-7f3/*"};
+  return p;
+}
 const Path& SystemSearch() {
   static const Path p{Kind::kSearch, "system search ?_type=Immunization,Observation",
                       http::verb::get, "/fhir?_type=Immunization,Observation"};
@@ -883,6 +888,9 @@ std::vector<Row> Matrix() {
       {W::kConsented, S::kActive, &CompartmentImm(), 200, {I(kImmAlice)}, kBrunoIds, 1, false,
        kByConsent},
       {W::kOtherResident, S::kActive, &CompartmentImm(), 403, {}, {kImmAlice, kObsAlice, kConsent}},
+      {W::kOtherResident, S::kActive, &CompartmentAll(), 403, {}, {kImmAlice, kObsAlice, kConsent}},
+      {W::kNotConsented, S::kActive, &CompartmentAll(), 200, {},
+       Join({{kImmAlice, kObsAlice, kConsent}, kBrunoIds}), 0, true},
       {W::kNotConsented, S::kActive, &SystemSearch(), 200, {O(kObsNobody)},
        Join({kAliceIds, kBrunoIds}), 1, true},
       {W::kResident, S::kNone, &SystemSearch(), 200, {I(kImmAlice), O(kObsAlice)},

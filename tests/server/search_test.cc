@@ -410,6 +410,12 @@ TEST_CASE("the CapabilityStatement lists exactly the search parameters that work
   CHECK(names.count("combo-code-value-concept") == 1);
   CHECK(names.count("_text") == 0);                 // no expression to index
   CHECK(json.find("\"search-system\"") != std::string::npos);
+  // Compartment searches work for the five R4 compartments.
+  CHECK(At(json, "rest[0].compartment[0]") == "http://hl7.org/fhir/CompartmentDefinition/device");
+  CHECK(At(json, "rest[0].compartment[2]") == "http://hl7.org/fhir/CompartmentDefinition/patient");
+  CHECK(At(json, "rest[0].compartment[4]") ==
+        "http://hl7.org/fhir/CompartmentDefinition/relatedPerson");
+  CHECK(At(json, "rest[0].compartment[5]").empty());
 }
 
 TEST_CASE("compartment search: GET Patient/id/Type uses the R4 CompartmentDefinition") {
@@ -423,6 +429,23 @@ TEST_CASE("compartment search: GET Patient/id/Type uses the R4 CompartmentDefini
   CHECK(At(r.body, "total") == "2");
   // ValueSets are never in a patient's compartment.
   CHECK(f.Call("GET", "Patient/p1/ValueSet").status == 404);
+
+  // GET [compartment]/[id]/*: every type at once, narrowed by _type.
+  CHECK(f.Search("Patient/p1/*") == IdSet{"o1", "o3"});
+  CHECK(f.Search("Patient/p3/*") == IdSet{"c1"});
+  CHECK(f.Search("Patient/p3/*?_type=Observation").empty());
+  CHECK(f.Search("Practitioner/d1/*") == IdSet{"p3"});  // through general-practitioner
+  r = f.Call("GET", "Patient/p1/*?_count=1");
+  REQUIRE(r.status == 200);
+  CHECK(At(r.body, "total") == "2");
+  CHECK(At(r.body, "link[0].url") == "http://test/fhir/Patient/p1/*?_count=1");
+  CHECK(At(r.body, "entry[0].resource.resourceType") == "Observation");
+  RestResponse no_compartment = f.Call("GET", "ValueSet/vs1/*");
+  CHECK(no_compartment.status == 404);
+  CHECK(At(no_compartment.body, "issue[0].diagnostics") ==
+        "ValueSet is not a compartment (R4 has Patient, Encounter, RelatedPerson, Practitioner "
+        "and Device)");
+  CHECK(f.Call("POST", "Patient/p1/*", "{}").status == 405);
 }
 
 TEST_CASE("paging links of the default order are cursors: writes between pages skip nothing") {

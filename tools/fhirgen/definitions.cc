@@ -343,7 +343,7 @@ void LoadSearchParams(const std::string& path, Definitions& defs) {
   rapidjson::Document compartments = ReadJson(compartments_path);
   if (!compartments.IsArray()) Fail(compartments_path + ": expected an array");
   for (const auto& cd : compartments.GetArray()) {
-    Compartment c{Str(cd, "code"), {}};
+    Compartment c{Str(cd, "code"), Str(cd, "url"), {}};
     auto resources = cd.FindMember("resource");
     if (resources != cd.MemberEnd() && resources->value.IsArray()) {
       for (const auto& r : resources->value.GetArray()) {

@@ -62,6 +62,7 @@ struct SearchParam {
 
 struct Compartment {
   std::string code;
+  std::string url;  // the CompartmentDefinition's canonical URL
   std::vector<std::pair<std::string, std::vector<std::string>>> members;  // (type, params)
 };
 

@@ -539,11 +539,12 @@ OutputFile SearchParamsSource(const Definitions& defs) {
     p.Emit("constexpr CompartmentMember $s$[] = {\n", {{"s", symbol}});
     for (const auto& m : members) p.Emit("    $m$,\n", {{"m", m}});
     p.Emit("};\n");
-    compartments.push_back("    {" + Quote(c.code) + ", " + symbol + "},\n");
+    compartments.push_back("    {" + Quote(c.code) + ", " + Quote(c.url) + ", " + symbol +
+                           "},\n");
   }
   p.Emit("\nconstexpr CompartmentDef kCompartments[] = {\n");
   for (const auto& row : compartments) p.Emit("$r$", {{"r", row}});
-  if (compartments.empty()) p.Emit("    {\"\", {}},\n");
+  if (compartments.empty()) p.Emit("    {\"\", \"\", {}},\n");
   p.Emit(
       "};\n\n}  // namespace\n\n"
       "std::span<const SearchParameterDef> AllSearchParameters() { return kSearchParameters; }\n"
