@@ -389,15 +389,21 @@ class Interactions {
     q.id = id;
     for (const auto& [key, value] : request_.params) {
       if (key == "_count") {
-        if (!ParseCount(value, q.count)) return BadParam(key, value);
+        if (!ParseCount(value, q.count)) return BadParam(key, value, "a non-negative integer");
       } else if (key == "_since") {
-        if (!fhir::IsValidInstant(value)) return BadParam(key, value);
+        if (!fhir::IsValidInstant(value)) {
+          return BadParam(key, value, "an instant with a time zone, e.g. 2024-01-31T12:00:00Z");
+        }
         q.since = NormalizeInstant(value);
       } else if (key == "_at") {
-        if (!fhir::IsValidDateTime(value)) return BadParam(key, value);
+        if (!fhir::IsValidDateTime(value)) {
+          return BadParam(key, value, "a date or dateTime, e.g. 2024-01-31 or 2024-01-31T12:00:00Z");
+        }
         q.at = NormalizeInstant(value);
       } else if (key == "_cursor") {
-        if (!ParseInt(value, q.before_sequence)) return BadParam(key, value);
+        if (!ParseInt(value, q.before_sequence)) {
+          return BadParam(key, value, "a cursor from a history page's link");
+        }
       } else if (key == "_format" || key == "_pretty") {
       } else if (Strict(request_)) {
         return ErrorResponse(400, IssueType::kNotSupported,
@@ -700,9 +706,13 @@ class Interactions {
     return r;
   }
 
-  RestResponse BadParam(const std::string& key, const std::string& value) {
+  // A 400 for `key`=`value`, saying what the parameter takes (`expected`).
+  RestResponse BadParam(const std::string& key, const std::string& value,
+                        const std::string& expected) {
     return ErrorResponse(400, IssueType::kValue,
-                         "Invalid value '" + value + "' for parameter " + key, key);
+                         "Invalid value '" + value + "' for parameter " + key + ": expected " +
+                             expected,
+                         key);
   }
 
   static std::string Location(const StoredVersion& v) {

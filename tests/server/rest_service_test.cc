@@ -82,6 +82,22 @@ TEST_CASE("create, read, vread, update, no-op update, delete, history") {
   CHECK(At(history.body, "entry[2].request.method") == "POST");
   CHECK(At(history.body, "entry[2].resource.meta.versionId") == "1");
   CHECK(At(history.body, "entry[0].resource") == "");
+
+  // _since takes an instant, _at a date or dateTime, _count a number: a 400 says which.
+  RestResponse since = f.Call("GET", "Patient/" + id + "/_history?_since=2099-01-01");
+  CHECK(since.status == 400);
+  CHECK(At(since.body, "issue[0].diagnostics") ==
+        "Invalid value '2099-01-01' for parameter _since: expected an instant with a time zone, "
+        "e.g. 2024-01-31T12:00:00Z");
+  CHECK(At(since.body, "issue[0].expression[0]") == "_since");
+  RestResponse at = f.Call("GET", "_history?_at=yesterday");
+  CHECK(at.status == 400);
+  CHECK(At(at.body, "issue[0].diagnostics") ==
+        "Invalid value 'yesterday' for parameter _at: expected a date or dateTime, e.g. "
+        "2024-01-31 or 2024-01-31T12:00:00Z");
+  CHECK(At(f.Call("GET", "Patient/_history?_count=-1").body, "issue[0].diagnostics") ==
+        "Invalid value '-1' for parameter _count: expected a non-negative integer");
+  CHECK(At(f.Call("GET", "Patient/" + id + "/_history?_at=2000").body, "total") == "0");
 }
 
 TEST_CASE("update as create with a client id; id and type mismatches are 400") {
