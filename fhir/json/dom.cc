@@ -133,6 +133,9 @@ void* JsonDocument::AllocateBytes(std::size_t bytes, std::size_t align) {
 }
 
 Status JsonDocument::Parse(std::string_view json) {
+  // A UTF-8 byte order mark, which some Windows tools write, is ignored (RFC 8259 8.1 allows it);
+  // byte offsets in errors count from after it.
+  if (json.starts_with("\xEF\xBB\xBF")) json.remove_prefix(3);
   if (!json.empty() && std::memchr(json.data(), 0, json.size()) != nullptr) {
     return Status(IssueType::kStructure, "The JSON contains a NUL byte");
   }

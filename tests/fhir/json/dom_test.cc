@@ -267,6 +267,20 @@ TEST_CASE("JsonDocument rejects a NUL byte anywhere") {
   }
 }
 
+TEST_CASE("JsonDocument ignores a leading UTF-8 byte order mark, and only that") {
+  JsonDocument doc;
+  Status status = doc.Parse("\xEF\xBB\xBF{\"a\":1}");
+  REQUIRE_MESSAGE(status.ok(), status.ToString());
+  REQUIRE(doc.root().Find("a") != nullptr);
+  CHECK(doc.root().Find("a")->str() == "1");
+  // Twice, or anywhere else, it is not JSON.
+  for (std::string_view json : {"\xEF\xBB\xBF\xEF\xBB\xBF{}"sv, "{}\xEF\xBB\xBF"sv,
+                                "\xEF\xBB{}"sv}) {
+    JsonDocument bad;
+    CHECK_FALSE(bad.Parse(json).ok());
+  }
+}
+
 TEST_CASE("JsonDocument allows 200 levels of nesting, not 201") {
   CHECK(JsonDocument::kMaxDepth == 200);
   {
