@@ -33,10 +33,6 @@ void AddTypeParams(std::string_view type,
   for (std::string_view param : member->params) out.emplace_back(type, param);
 }
 
-std::vector<std::pair<std::string, std::string>> AllTypeParams() {
-  return fhir::search::CompartmentTypeParams(kPatient);
-}
-
 // Every resource type with members in the Patient compartment, plus Patient.
 std::set<std::string> CompartmentTypes() {
   std::set<std::string> out{std::string(kPatient)};
@@ -340,7 +336,7 @@ fhir::Result<std::optional<std::vector<storage::CompartmentFilter>>> AccessContr
     storage::CompartmentFilter f;
     f.owner_type = kPatient;
     f.owner_ids = {*patient};
-    f.type_params = AllTypeParams();
+    f.type_params = fhir::search::CompartmentTypeParams(kPatient);
     f.include_owners = true;
     filters.push_back(std::move(f));
     return std::optional(std::move(filters));
@@ -395,7 +391,7 @@ fhir::Result<std::optional<std::vector<storage::CompartmentFilter>>> AccessContr
   ownerless.negate = true;
   ownerless.include_owners = true;
   if (!requested.empty() && requested.count(std::string(kAuditEvent)) == 0) {
-    ownerless.type_params = AllTypeParams();
+    ownerless.type_params = fhir::search::CompartmentTypeParams(kPatient);
     filters.push_back(std::move(ownerless));
   } else {
     std::set<std::string> ownerless_types = requested;
