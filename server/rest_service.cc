@@ -350,7 +350,7 @@ class Interactions {
       if (auto refused = RefuseCurrent(*current, auth::Interaction::kPatch)) return *refused;
       if (fhirpath_patch) {
         // Errors: 400 for a malformed patch, 422 when it cannot apply or makes an invalid resource.
-        auto stored = fhir::json::ParseResource(current->json);
+        auto stored = fhir::json::ParseResource(current->json, fhir::json::kStoredJson);
         if (!stored.ok()) return ErrorResponse(stored.status());
         auto result = fhir::patch::ApplyFhirPathPatch(**stored, *fhirpath_patch);
         if (!result.ok()) return ErrorResponse(result.status());

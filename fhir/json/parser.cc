@@ -328,9 +328,10 @@ class Walker {
 
   // Whether `text` is a valid `kind`; reports why not. A narrative's XHTML is checked against
   // txt-1 and txt-2 (fhir/xhtml/narrative_check.h): a rule broken by well-formed XHTML is an
-  // invariant (422), malformed XHTML an invalid value (400).
+  // invariant (422), malformed XHTML an invalid value (400); not for stored JSON.
   bool ValueOk(PrimitiveKind kind, std::string_view text) {
     if (kind == PrimitiveKind::kXhtml) {
+      if (!options_.check_narratives) return true;
       std::optional<xhtml::NarrativeProblem> problem = xhtml::CheckNarrative(text);
       if (!problem) return true;
       Error(problem->rule ? IssueType::kInvariant : IssueType::kValue,

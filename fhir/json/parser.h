@@ -15,7 +15,15 @@ struct ParseOptions {
   // Unknown elements become warnings and are dropped instead of failing the parse
   // (`Prefer: handling=lenient`). Every other rule stays strict.
   bool lenient = false;
+  // Narratives (`Narrative.div`) are checked against txt-1 and txt-2
+  // (fhir/xhtml/narrative_check.h). Off only for JSON the server stored earlier: it was
+  // validated when written, perhaps by rules older than today's, and must stay readable.
+  bool check_narratives = true;
 };
+
+// For re-parsing stored versions (access decisions, reindexing, patching the stored version):
+// the rules of incoming bodies that can tighten between releases are not applied again.
+inline constexpr ParseOptions kStoredJson{.lenient = false, .check_narratives = false};
 
 // Parses a resource from its R4 JSON form (http://hl7.org/fhir/R4/json.html), strictly:
 // unknown or missing resourceType, unknown elements, wrong JSON types, array vs single value,

@@ -703,7 +703,7 @@ void AuditLog::MaterializeOldest() {
         }
         storage::StoredVersion& v = *made;
         // Indexed like any resource.
-        auto resource = fhir::json::ParseResource(v.json);
+        auto resource = fhir::json::ParseResource(v.json, fhir::json::kStoredJson);
         if (!resource.ok()) {
           std::cerr << "fhir-server: audit: invalid AuditEvent: "
                     << resource.status().ToString() << "\n";

@@ -152,7 +152,7 @@ fhir::Status AccessControl::LoadActor() {
     FHIR_ASSIGN_OR_RETURN(std::vector<storage::StoredVersion> roles,
                           Find("PractitionerRole", {{"practitioner", *id}}));
     for (const storage::StoredVersion& v : roles) {
-      auto role = fhir::json::Parse<fhir::PractitionerRole>(v.json);
+      auto role = fhir::json::Parse<fhir::PractitionerRole>(v.json, fhir::json::kStoredJson);
       if (!role.ok()) continue;
       if (role->active.value && !*role->active.value) continue;
       // A role that ended (or has not begun) makes no member of the Organization.
@@ -172,7 +172,7 @@ fhir::Status AccessControl::LoadAllConsents() {
   FHIR_ASSIGN_OR_RETURN(std::vector<storage::StoredVersion> found,
                         Find("Consent", {{"status", "active"}}));
   for (const storage::StoredVersion& v : found) {
-    auto consent = fhir::json::Parse<fhir::Consent>(v.json);
+    auto consent = fhir::json::Parse<fhir::Consent>(v.json, fhir::json::kStoredJson);
     if (!consent.ok() || !consent->patient) continue;
     std::string patient = ReferenceTarget(*consent->patient, kPatient);
     if (patient.empty()) continue;
@@ -190,7 +190,7 @@ fhir::Status AccessControl::LoadConsentsOf(const std::string& patient_id) {
                         Find("Consent", {{"patient", "Patient/" + patient_id},
                                          {"status", "active"}}));
   for (const storage::StoredVersion& v : found) {
-    auto consent = fhir::json::Parse<fhir::Consent>(v.json);
+    auto consent = fhir::json::Parse<fhir::Consent>(v.json, fhir::json::kStoredJson);
     if (consent.ok()) list.push_back(std::make_unique<fhir::Consent>(std::move(consent).value()));
   }
   return fhir::Status::Ok();
@@ -278,7 +278,7 @@ fhir::Result<AccessControl::Verdict> AccessControl::DecideStored(const storage::
                                                                  Interaction interaction) {
   if (ModeFor(v.type, interaction) == Mode::kUnrestricted) return Verdict{};
   FHIR_ASSIGN_OR_RETURN(std::unique_ptr<fhir::Resource> resource,
-                        fhir::json::ParseResource(v.json));
+                        fhir::json::ParseResource(v.json, fhir::json::kStoredJson));
   return Decide(*resource, interaction);
 }
 

@@ -15,7 +15,7 @@ fhir::Status EnsureSearchIndex(storage::Store& store, bool force) {
       [](const storage::StoredVersion& v) {
         // Stored JSON was validated when written; a resource that no longer parses (a stricter
         // parser) keeps no index entries rather than blocking the reindex.
-        auto resource = fhir::json::ParseResource(v.json);
+        auto resource = fhir::json::ParseResource(v.json, fhir::json::kStoredJson);
         if (!resource.ok()) return fhir::search::IndexEntries{};
         return fhir::search::ExtractIndexEntries(**resource);
       },

@@ -61,6 +61,7 @@ class Fixture {
     return service_->Handle(r);
   }
   RestResponse Call(RestRequest r) { return service_->Handle(r); }
+  storage::Store& store() { return *store_; }
 
  private:
   std::filesystem::path path_;

@@ -18,6 +18,7 @@
 #include "fhir/search/normalize.h"
 #include "fhir/search/search_registry.h"
 #include "server/capability.h"
+#include "server/search/reindex.h"
 #include "server/search/search_interaction.h"
 #include "server/search/search_parser.h"
 #include "storage/sqlite/sqlite_store.h"
@@ -869,4 +870,58 @@ TEST_CASE("search: _contained=true|both finds the containers; false (the default
       f.Call("GET", "Medication?_contained=true&_containedType=contained&code=1234", {}, Strict);
   CHECK(contained_type.status == 400);
   CHECK(At(contained_type.body, "issue[0].expression[0]") == "_containedType");
+}
+
+TEST_CASE("stored JSON with a narrative today's rules refuse stays indexed and patchable") {
+  // Written before narratives were checked (no XHTML namespace, an HTML entity): the reindex
+  // that a new index version starts must still index it, and a FHIRPath Patch must start from it.
+  Fixture f;
+  {
+    auto txn = f.store().BeginWrite();
+    REQUIRE(txn.ok());
+    storage::StoredVersion v;
+    v.type = "Patient";
+    v.id = "legacy";
+    v.version = 1;
+    v.last_updated = "2025-01-01T00:00:00.000Z";
+    v.json = R"({"resourceType":"Patient","id":"legacy","meta":{"versionId":"1",)"
+             R"("lastUpdated":"2025-01-01T00:00:00.000Z"},"text":{"status":"generated",)"
+             R"("div":"<div>Ann&nbsp;Old</div>"},"name":[{"family":"Oldrecord"}]})";
+    REQUIRE((*txn)->Put(v, {}).ok());
+    REQUIRE((*txn)->Commit().ok());
+  }
+  // As an incoming body the narrative is refused; as stored JSON it parses.
+  CHECK(fhir::json::ParseResource(f.Call("GET", "Patient/legacy").body).status().type() ==
+        fhir::IssueType::kValue);
+  CHECK(fhir::json::ParseResource(f.Call("GET", "Patient/legacy").body,
+                                  fhir::json::kStoredJson).ok());
+
+  CHECK(Ids(f.Call("GET", "Patient?family=oldrecord")).empty());
+  REQUIRE(server::search::EnsureSearchIndex(f.store(), true).ok());
+  CHECK(Ids(f.Call("GET", "Patient?family=oldrecord")) == std::set<std::string>{"legacy"});
+
+  // A patch that leaves the old narrative in place makes a new version today's rules refuse
+  // (422 naming it); one that replaces it applies to the stored version.
+  auto patch = [](const std::string& path, const std::string& value) {
+    return R"({"resourceType":"Parameters","parameter":[{"name":"operation","part":[)"
+           R"({"name":"type","valueCode":"replace"},{"name":"path","valueString":")" +
+           path + R"("},{"name":"value",)" + value + "}]}]}";
+  };
+  auto fhir_json = [](server::RestRequest& r) { r.content_type = "application/fhir+json"; };
+  RestResponse kept = f.Call("PATCH", "Patient/legacy",
+                             patch("Patient.name.family", R"("valueString":"Newrecord")"), fhir_json);
+  CHECK(kept.status == 422);
+  CHECK(At(kept.body, "issue[0].expression[0]") == "Parameters.parameter[0]");
+  CHECK(At(kept.body, "issue[1].expression[0]") == "Patient.text.div");
+  CHECK(At(kept.body, "issue[1].diagnostics") ==
+        "Invalid narrative: the narrative must be a <div> in the XHTML namespace "
+        "(http://www.w3.org/1999/xhtml)");
+  RestResponse fixed =
+      f.Call("PATCH", "Patient/legacy",
+             patch("Patient.text.div",
+                   R"("valueString":"<div xmlns=\"http://www.w3.org/1999/xhtml\">Ann Old</div>")"),
+             fhir_json);
+  CHECK(fixed.status == 200);
+  CHECK(At(fixed.body, "meta.versionId") == "2");
+  CHECK(At(fixed.body, "name[0].family") == "Oldrecord");
 }
