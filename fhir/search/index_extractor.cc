@@ -1,11 +1,14 @@
 #include "fhir/search/index_extractor.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdint>
 #include <limits>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -57,6 +60,15 @@ std::vector<Node> Children(const Node& node, std::string_view name) {
   void* vector = field->get(Mutable(node.object));
   std::size_t n = field->type->vector_size(vector);
   for (std::size_t i = 0; i < n; ++i) out.push_back({field->type, field->type->vector_at(vector, i)});
+  return out;
+}
+
+// The child `name` of `node` as a list: its items when repeated, else the child if present.
+std::vector<Node> Items(const Node& node, std::string_view name) {
+  std::vector<Node> out = Children(node, name);
+  if (out.empty()) {
+    if (Node single = Child(node, name)) out.push_back(single);
+  }
   return out;
 }
 
@@ -126,7 +138,9 @@ class Extractor {
  public:
   explicit Extractor(IndexEntries& out) : out_(out) {}
 
-  void Add(const SearchParameterDef& def, const fhirpath::Value& value) {
+  // `skipped`: HumanName/Address parts another parameter indexes (BoundParam::skipped_parts).
+  void Add(const SearchParameterDef& def, const fhirpath::Value& value,
+           std::span<const std::string_view> skipped = {}) {
     if (value.kind() != fhirpath::Value::Kind::kElement) {
       AddSystem(def, value);
       return;
@@ -135,7 +149,7 @@ class Extractor {
     if (!node) return;
     switch (def.type) {
       case SearchParamType::kString:
-        AddString(def.code, node);
+        AddString(def.code, node, skipped);
         break;
       case SearchParamType::kToken:
         AddToken(def.code, node);
@@ -206,20 +220,21 @@ class Extractor {
     out_.strings.push_back({code, NormalizeString(text), std::string(text)});
   }
 
-  void AddString(std::string_view param, const Node& node) {
+  void AddString(std::string_view param, const Node& node,
+                 std::span<const std::string_view> skipped) {
     const std::string code(param);
     std::string_view type = node.type->name;
+    auto parts = [&](std::initializer_list<std::string_view> names) {
+      for (std::string_view part : names) {
+        if (std::find(skipped.begin(), skipped.end(), part) != skipped.end()) continue;
+        for (const Node& item : Items(node, part)) StringValueEntry(code, Text(item));
+      }
+    };
+    // The parts of index_sharing.cc's lists, in the order of the element definitions.
     if (type == "HumanName") {
-      StringValueEntry(code, Text(Child(node, "text")));
-      StringValueEntry(code, Text(Child(node, "family")));
-      for (const char* part : {"given", "prefix", "suffix"}) {
-        for (const Node& item : Children(node, part)) StringValueEntry(code, Text(item));
-      }
+      parts({"text", "family", "given", "prefix", "suffix"});
     } else if (type == "Address") {
-      for (const Node& line : Children(node, "line")) StringValueEntry(code, Text(line));
-      for (const char* part : {"text", "city", "district", "state", "postalCode", "country"}) {
-        StringValueEntry(code, Text(Child(node, part)));
-      }
+      parts({"line", "text", "city", "district", "state", "postalCode", "country"});
     } else if (node.type->kind == TypeKind::kPrimitive) {
       if (std::optional<std::string> text = PrimitiveText(node)) StringValueEntry(code, *text);
     }
@@ -486,7 +501,7 @@ IndexEntries ExtractIndexEntries(const Resource& resource) {
   Extractor extractor(out);
   const TypeInfo& type = resource.type_info();
   for (const BoundParam& param : SearchRegistry::Get().ForType(type.name)) {
-    if (param.expression.empty()) continue;
+    if (param.expression.empty() || !param.own_rows) continue;
     const SearchParamType kind = param.def->type;
     if (kind == SearchParamType::kSpecial) continue;
     if (kind == SearchParamType::kComposite && param.components.empty()) continue;
@@ -501,7 +516,9 @@ IndexEntries ExtractIndexEntries(const Resource& resource) {
       AddComposite(param, resource, *values, out);
       continue;
     }
-    for (const fhirpath::Value& value : *values) extractor.Add(*param.def, value);
+    for (const fhirpath::Value& value : *values) {
+      extractor.Add(*param.def, value, param.skipped_parts);
+    }
   }
   // Contained resources (never nested: dom-2), indexed under ContainedType(type, slot).
   if (type.base != nullptr && type.base->name == "DomainResource") {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "fhir/model/registry.h"
+#include "fhir/search/index_sharing.h"
 
 namespace fhir::search {
 namespace {
@@ -152,8 +153,10 @@ SearchRegistry::SearchRegistry() {
         }
       }
       if (!applies) continue;
-      BoundParam param{&def, entry.type, ExpressionForType(def.expression, info->name), nullptr,
-                       {}};
+      BoundParam param;
+      param.def = &def;
+      param.type = entry.type;
+      param.expression = ExpressionForType(def.expression, info->name);
       if (!param.expression.empty()) {
         auto parsed = fhirpath::Parse(param.expression);
         if (parsed.ok()) param.parsed = *std::move(parsed);
@@ -163,6 +166,7 @@ SearchRegistry::SearchRegistry() {
     }
     std::sort(entry.params.begin(), entry.params.end(),
               [](const BoundParam& a, const BoundParam& b) { return a.def->code < b.def->code; });
+    ShareIndexRows(entry.type, entry.params);
     types_.push_back(std::move(entry));
   }
   std::sort(types_.begin(), types_.end(),
@@ -197,6 +201,16 @@ std::span<const BoundParam> SearchRegistry::ForType(std::string_view type) const
                              [](const TypeParams& t, std::string_view name) { return t.type < name; });
   if (it == types_.end() || it->type != type) return {};
   return it->params;
+}
+
+std::vector<SharedRows> SearchRegistry::AllSharedRows() const {
+  std::vector<SharedRows> out;
+  for (const TypeParams& t : types_) {
+    for (const BoundParam& p : t.params) {
+      for (std::string_view other : p.rows_also_in) out.push_back({t.type, p.def->code, other});
+    }
+  }
+  return out;
 }
 
 const BoundParam* SearchRegistry::Find(std::string_view type, std::string_view code) const {

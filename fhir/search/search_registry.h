@@ -23,7 +23,7 @@ struct BoundComponent {
 };
 
 struct BoundParam {
-  const SearchParameterDef* def;
+  const SearchParameterDef* def = nullptr;
   std::string type;        // the resource type it is bound to
   std::string expression;  // empty: not indexable from the resource (e.g. _id, special)
   // `expression` parsed once when the registry is built; null when empty or unparsable.
@@ -31,6 +31,20 @@ struct BoundParam {
   // Composite parameters: the components in the definition's order; empty when one of them
   // cannot be resolved or parsed (the parameter is then neither indexed nor searchable).
   std::vector<BoundComponent> components;
+  // Index rows shared with other parameters of the type (fhir/search/index_sharing.h).
+  // own_rows false: no rows are written under this code; its values are all in the rows of
+  // rows_also_in. skipped_parts: HumanName/Address parts ("family") left to another parameter.
+  // rows_also_in: every other parameter whose rows a search of this one reads too.
+  bool own_rows = true;
+  std::vector<std::string_view> skipped_parts;
+  std::vector<std::string_view> rows_also_in;
+};
+
+// A parameter whose search also reads the rows of another (BoundParam::rows_also_in).
+struct SharedRows {
+  std::string_view type;
+  std::string_view code;
+  std::string_view rows_of;
 };
 
 class SearchRegistry {
@@ -45,6 +59,8 @@ class SearchRegistry {
   // Every parameter of `type`, sorted by code; empty for an unknown type.
   std::span<const BoundParam> ForType(std::string_view type) const;
   const SearchParameterDef* FindByUrl(std::string_view url) const;
+  // Every (type, parameter, other parameter) of rows_also_in, for the store's queries.
+  std::vector<SharedRows> AllSharedRows() const;
 
  private:
   SearchRegistry();

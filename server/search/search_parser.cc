@@ -365,7 +365,9 @@ class Parser {
       if (values[i].empty()) return Bad(key, "component " + std::to_string(i + 1) + " is empty");
       std::optional<IndexTable> table = TableOf(component.def->type);
       if (!table) return Unsupported(key, "a component of an unsupported type");
-      BoundParam component_param{component.def, param.type, "", nullptr, {}};
+      BoundParam component_param;
+      component_param.def = component.def;
+      component_param.type = param.type;
       Criterion scratch;
       Match part;
       FHIR_RETURN_IF_ERROR(ParseValue(component_param, *table, "", values[i], key, scratch, part));

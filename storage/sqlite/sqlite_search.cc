@@ -3,11 +3,15 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
+#include <sqlite3.h>
+
 #include "fhir/search/index_entries.h"
 #include "fhir/search/normalize.h"
+#include "fhir/search/search_registry.h"
 
 namespace storage::sqlite {
 namespace {
@@ -246,7 +250,7 @@ class Compiler {
       std::string c2 = Alias("c");
       sql += " AND " + c + ".id IN (SELECT " + r + ".target_id FROM idx_reference " + r +
              " JOIN current " + c2 + " ON " + c2 + ".rid = " + r + ".rid WHERE " + r +
-             ".pid IN (SELECT pid FROM params WHERE type = ? AND code = ?) AND " + r +
+             ".pid IN (SELECT pid FROM param_codes WHERE type = ? AND code = ?) AND " + r +
              ".target_type = " + c + ".type AND ";
       binds.emplace_back(has.query->type);
       binds.emplace_back(has.param);
@@ -346,7 +350,7 @@ class Compiler {
     binds.emplace_back(f.owner_type);
     ids(r + ".target_id");
     if (!f.type_params.empty()) {
-      sql += " AND " + r + ".pid IN (SELECT pid FROM params WHERE ";
+      sql += " AND " + r + ".pid IN (SELECT pid FROM param_codes WHERE ";
       for (std::size_t i = 0; i < f.type_params.size(); ++i) {
         if (i > 0) sql += " OR ";
         sql += "(type = ? AND code = ?)";
@@ -355,7 +359,7 @@ class Compiler {
       }
       sql += "))";
     } else {
-      sql += " AND " + r + ".pid IN (SELECT pid FROM params WHERE type = " + c +
+      sql += " AND " + r + ".pid IN (SELECT pid FROM param_codes WHERE type = " + c +
              ".type AND code IN (";
       for (std::size_t i = 0; i < f.params.size(); ++i) {
         sql += i == 0 ? "?" : ", ?";
@@ -373,19 +377,31 @@ class Compiler {
     sql += "))";
   }
 
+  // Whether `code` on `type` (a resource type, or a contained one: "#Patient#2") reads the rows
+  // of other parameters too.
+  static bool SharesRows(std::string_view type, std::string_view code) {
+    while (type.starts_with('#')) type.remove_prefix(1);
+    type = type.substr(0, type.find('#'));
+    const fhir::search::BoundParam* param = fhir::search::SearchRegistry::Get().Find(type, code);
+    return param != nullptr && !param->rows_also_in.empty();
+  }
+
   // The parameter ids of `code` on the query's type (or on any type). `equal`: the one id by
   // `=`, so that the rows of one token or reference come out of its value index, which holds
   // the rid, in rid order (a DISTINCT count needs no sort; a probe is one seek of (pid, code,
   // rid)). Otherwise `IN`: a probe on a value index without the rid must look the rid up, but
   // with `=` SQLite would rather range over the value index.
+  // A parameter that reads other parameters' rows too (fhir/search/index_sharing.h) has
+  // several ids: always `IN`.
   void ParamFilter(const SearchQuery& query, const std::string& t, const std::string& code,
                    bool equal, std::string& sql, Binds& binds) {
     if (!query.type.empty()) {
+      if (equal && SharesRows(query.type, code)) equal = false;
       sql += t + ".pid " + (equal ? "=" : "IN") +
-             " (SELECT pid FROM params WHERE type = ? AND code = ?)";
+             " (SELECT pid FROM param_codes WHERE type = ? AND code = ?)";
       binds.emplace_back(query.type);
     } else {
-      sql += t + ".pid IN (SELECT pid FROM params WHERE code = ?)";
+      sql += t + ".pid IN (SELECT pid FROM param_codes WHERE code = ?)";
     }
     binds.emplace_back(code);
   }
@@ -831,7 +847,7 @@ class Compiler {
     }
     sql += std::string("(SELECT ") + (key.descending ? "max(" : "min(") + t + "." + column +
            ") FROM " + TableName(key.table) + " " + t + " WHERE " + t + ".rid = " + c + ".rid AND " +
-           t + ".pid IN (SELECT pid FROM params WHERE type = " + c + ".type AND code = ?))" +
+           t + ".pid IN (SELECT pid FROM param_codes WHERE type = " + c + ".type AND code = ?))" +
            direction + " NULLS LAST";
     binds.emplace_back(key.param);
     return Status::Ok();
@@ -860,6 +876,47 @@ std::int64_t MatchesToWalk(std::int64_t resources, std::int64_t rows) {
 
 bool WalkIsCheaper(std::int64_t matches, std::int64_t resources, std::int64_t rows) {
   return matches > 0 && rows > 0 && matches >= MatchesToWalk(resources, rows);
+}
+
+fhir::Status DeclareParamCodes(sqlite3* db) {
+  auto failed = [db](const char* what) {
+    return fhir::Status(fhir::IssueType::kException,
+                        std::string("SQLite error while ") + what + ": " + sqlite3_errmsg(db));
+  };
+  const char* declare = R"sql(
+CREATE TEMP TABLE param_shares(type TEXT NOT NULL, code TEXT NOT NULL, rows_of TEXT NOT NULL,
+  PRIMARY KEY(type, code, rows_of)) WITHOUT ROWID;
+CREATE TEMP VIEW param_codes(pid, type, code) AS
+  SELECT pid, type, code FROM main.params
+  UNION ALL
+  SELECT p.pid, s.type, s.code FROM param_shares s
+    JOIN main.params p ON p.type = s.type AND p.code = s.rows_of;
+)sql";
+  if (sqlite3_exec(db, declare, nullptr, nullptr, nullptr) != SQLITE_OK) {
+    return failed("declaring param_codes");
+  }
+  sqlite3_stmt* insert = nullptr;
+  if (sqlite3_prepare_v2(db, "INSERT INTO param_shares VALUES(?, ?, ?)", -1, &insert, nullptr) !=
+      SQLITE_OK) {
+    return failed("preparing the param_shares insert");
+  }
+  auto bind = [insert](int i, std::string_view text) {
+    return sqlite3_bind_text64(insert, i, text.data(), text.size(), SQLITE_TRANSIENT,
+                               SQLITE_UTF8) == SQLITE_OK;
+  };
+  bool ok = true;
+  for (const fhir::search::SharedRows& shared :
+       fhir::search::SearchRegistry::Get().AllSharedRows()) {
+    for (int slot = 0; ok && slot <= fhir::search::kContainedSlots; ++slot) {
+      const std::string type = slot == 0 ? std::string(shared.type)
+                                         : fhir::search::ContainedType(shared.type, slot);
+      ok = bind(1, type) && bind(2, shared.code) && bind(3, shared.rows_of) &&
+           sqlite3_step(insert) == SQLITE_DONE && sqlite3_reset(insert) == SQLITE_OK;
+    }
+  }
+  fhir::Status status = ok ? fhir::Status::Ok() : failed("filling param_shares");
+  sqlite3_finalize(insert);
+  return status;
 }
 
 }  // namespace storage::sqlite

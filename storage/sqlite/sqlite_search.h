@@ -8,7 +8,18 @@
 #include "fhir/base/status.h"
 #include "storage/search_query.h"
 
+struct sqlite3;
+
 namespace storage::sqlite {
+
+// Declares on connection `db` the temporary view `param_codes(pid, type, code)` that every query
+// here reads parameter ids from: a parameter's own id, and the ids of the parameters whose rows
+// it shares (fhir/search/index_sharing.h: Patient `phonetic` reads the rows of `name`, `family`
+// and `given`). Per connection, from the registry of this build, so that a file never holds a
+// mapping that an older or newer server disagrees with. Contained resources' types
+// ("#Patient", "#Patient#2") share as their resource type does. Every connection of a store
+// runs it once, after the schema exists.
+fhir::Status DeclareParamCodes(sqlite3* db);
 
 // A SearchQuery compiled to SQL over the schema of sqlite_store.cc: `where` is a condition on
 // `current c` (alias c) that the total counts, `cursor` the keyset paging condition the page

@@ -616,7 +616,7 @@ Result<std::vector<StoredVersion>> IncludeOn(Connection& connection,
         " AND src.type = ? AND c.deleted = 0";
     values = {id_list, key_list, include.source_type};
     if (include.param != "*") {
-      sql += " AND r.pid IN (SELECT pid FROM params WHERE type = ? AND code = ?)";
+      sql += " AND r.pid IN (SELECT pid FROM param_codes WHERE type = ? AND code = ?)";
       values.push_back(include.source_type);
       values.push_back(include.param);
     }
@@ -634,7 +634,7 @@ Result<std::vector<StoredVersion>> IncludeOn(Connection& connection,
       values.push_back(include.source_type);
     }
     if (include.param != "*") {
-      sql += " AND r.pid IN (SELECT pid FROM params WHERE type = ? AND code = ?)";
+      sql += " AND r.pid IN (SELECT pid FROM param_codes WHERE type = ? AND code = ?)";
       values.push_back(include.source_type);
       values.push_back(include.param);
     }
@@ -1632,6 +1632,7 @@ Status SqliteWriteTransaction::EndWrite(bool released) {
 
 // --- Opening ---------------------------------------------------------------------------------
 
+
 Status UseWal(Connection& connection) {
   FHIR_ASSIGN_OR_RETURN(Statement statement, connection.Prepare("PRAGMA journal_mode = WAL"));
   FHIR_ASSIGN_OR_RETURN(bool row, statement.Step());
@@ -1728,6 +1729,7 @@ fhir::Result<std::unique_ptr<storage::Store>> OpenSqliteStore(const SqliteOption
   FHIR_RETURN_IF_ERROR(writer->Exec(kCoveringIndexSql));
   FHIR_RETURN_IF_ERROR(writer->Exec(kCompositeIndexSql));
   FHIR_RETURN_IF_ERROR(writer->Exec(kJournalSql));
+  FHIR_RETURN_IF_ERROR(DeclareParamCodes(writer->db()));
 
   sqlite3* writer_db = writer->db();
   auto store = std::make_unique<SqliteStore>(std::move(writer), options.cache_bytes);
@@ -1738,6 +1740,7 @@ fhir::Result<std::unique_ptr<storage::Store>> OpenSqliteStore(const SqliteOption
     // Read-only connections: a bug in a read path cannot write.
     FHIR_ASSIGN_OR_RETURN(std::unique_ptr<Connection> reader,
                           Connection::Open(options.path, SQLITE_OPEN_READONLY));
+    FHIR_RETURN_IF_ERROR(DeclareParamCodes(reader->db()));
     store->AddReader(std::move(reader));
   }
   std::unique_ptr<Store> result = std::move(store);

@@ -391,10 +391,11 @@ TEST_CASE("SqliteStore: _include and _revinclude follow the given keys only") {
 }
 
 // The query plan SQLite chooses for `sql` (EXPLAIN QUERY PLAN, its steps joined by "; "), read on
-// a connection of its own; parameters stay unbound.
+// a connection of its own with the store's param_codes view; parameters stay unbound.
 std::string QueryPlan(const std::string& path, const std::string& sql) {
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  REQUIRE(DeclareParamCodes(db).ok());
   sqlite3_stmt* statement = nullptr;
   const std::string explain = "EXPLAIN QUERY PLAN " + sql;
   int rc = sqlite3_prepare_v2(db, explain.c_str(), -1, &statement, nullptr);
@@ -413,6 +414,7 @@ std::string QueryPlan(const std::string& path, const std::string& sql) {
 Strings ReferenceIndexes(const std::string& path) {
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  REQUIRE(DeclareParamCodes(db).ok());
   sqlite3_stmt* statement = nullptr;
   REQUIRE(sqlite3_prepare_v2(db,
                              "SELECT name FROM sqlite_master WHERE type = 'index' AND"

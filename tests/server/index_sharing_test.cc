@@ -1,0 +1,167 @@
+// Index rows shared between search parameters (fhir/search/index_sharing.h): which parameters
+// share, which rows a resource gets, and that searches of every sharing parameter find what
+// they found when each had rows of its own.
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <doctest/doctest.h>
+
+#include "fhir/json/parser.h"
+#include "fhir/search/index_extractor.h"
+#include "fhir/search/search_registry.h"
+#include "tests/server/rest_fixture.h"
+
+namespace server::testing {
+namespace {
+
+using Codes = std::vector<std::string_view>;
+
+const fhir::search::BoundParam& Param(std::string_view type, std::string_view code) {
+  const fhir::search::BoundParam* p = fhir::search::SearchRegistry::Get().Find(type, code);
+  REQUIRE_MESSAGE(p != nullptr, (std::string(type) + "." + std::string(code)));
+  return *p;
+}
+
+TEST_CASE("index sharing: the parameters R4's expressions let share rows") {
+  // Alias of a HumanName parameter that itself leaves family and given to their parameters.
+  CHECK_FALSE(Param("Patient", "phonetic").own_rows);
+  CHECK(Param("Patient", "phonetic").rows_also_in == Codes{"family", "given", "name"});
+  CHECK(Param("Patient", "name").own_rows);
+  CHECK(Param("Patient", "name").skipped_parts == Codes{"family", "given"});
+  CHECK(Param("Patient", "name").rows_also_in == Codes{"family", "given"});
+  CHECK(Param("Patient", "address").skipped_parts ==
+        Codes{"city", "country", "postalCode", "state"});
+  CHECK(Param("Patient", "address").rows_also_in ==
+        Codes{"address-city", "address-country", "address-postalcode", "address-state"});
+  CHECK(Param("Patient", "family").rows_also_in.empty());
+  CHECK(Param("Practitioner", "phonetic").rows_also_in == Codes{"family", "given", "name"});
+  // Person has no family or given parameter: name keeps every part.
+  CHECK(Param("Person", "name").skipped_parts.empty());
+  CHECK(Param("Person", "phonetic").rows_also_in == Codes{"name"});
+
+  // Unions of other parameters' branches.
+  CHECK_FALSE(Param("Observation", "combo-code").own_rows);
+  CHECK(Param("Observation", "combo-code").rows_also_in == Codes{"code", "component-code"});
+  CHECK(Param("Observation", "combo-value-quantity").rows_also_in ==
+        Codes{"component-value-quantity", "value-quantity"});
+  CHECK(Param("Observation", "combo-value-concept").rows_also_in ==
+        Codes{"component-value-concept", "value-concept"});
+  CHECK(Param("Observation", "code").own_rows);
+  CHECK(Param("Observation", "code").rows_also_in.empty());
+
+  // Same expression: the first code keeps the rows.
+  CHECK_FALSE(Param("Coverage", "patient").own_rows);
+  CHECK(Param("Coverage", "patient").rows_also_in == Codes{"beneficiary"});
+  CHECK_FALSE(Param("DeviceUseStatement", "subject").own_rows);
+  CHECK(Param("DeviceUseStatement", "subject").rows_also_in == Codes{"patient"});
+
+  // Not shared: a filtered expression (`where(resolve() is Patient)`), composites, _tag.
+  CHECK(Param("Observation", "patient").own_rows);
+  CHECK(Param("Observation", "patient").rows_also_in.empty());
+  CHECK(Param("Observation", "code-value-quantity").rows_also_in.empty());
+  CHECK(Param("Observation", "_tag").rows_also_in.empty());
+
+  // Every parameter read through another has rows of its own or reads only ones that have.
+  for (const fhir::search::SharedRows& shared :
+       fhir::search::SearchRegistry::Get().AllSharedRows()) {
+    CHECK_MESSAGE(Param(shared.type, shared.rows_of).own_rows,
+                  (std::string(shared.type) + "." + std::string(shared.code) + " reads " +
+                   std::string(shared.rows_of)));
+  }
+}
+
+const char kPatient[] =
+    R"({"resourceType":"Patient","id":"p1","name":[{"use":"official","family":"Chalmers",)"
+    R"("given":["Peter","James"]},{"use":"usual","given":["Jim"],"prefix":["Mr"]}],)"
+    R"("address":[{"text":"534 Erewhon St PeasantVille","line":["534 Erewhon St"],)"
+    R"("city":"PleasantVille","district":"Rainbow","state":"Vic","postalCode":"3999"}]})";
+
+TEST_CASE("index sharing: a Patient's string rows, each value once") {
+  auto patient = fhir::json::ParseResource(kPatient);
+  REQUIRE(patient.ok());
+  std::map<std::string, std::set<std::string>> rows;
+  int count = 0;
+  for (const fhir::search::StringEntry& e :
+       fhir::search::ExtractIndexEntries(**patient).strings) {
+    rows[e.param].insert(e.exact);
+    ++count;
+  }
+  CHECK(rows == std::map<std::string, std::set<std::string>>{
+                    {"family", {"Chalmers"}},
+                    {"given", {"Peter", "James", "Jim"}},
+                    {"name", {"Mr"}},
+                    {"address", {"534 Erewhon St PeasantVille", "534 Erewhon St", "Rainbow"}},
+                    {"address-city", {"PleasantVille"}},
+                    {"address-state", {"Vic"}},
+                    {"address-postalcode", {"3999"}},
+                });
+  CHECK(count == 11);  // 23 before sharing: name, phonetic and address repeated the parts
+}
+
+TEST_CASE("index sharing: searches of every sharing parameter find what they did") {
+  Fixture f;
+  REQUIRE(f.Call("PUT", "Patient/p1", kPatient).status == 201);
+  REQUIRE(f.Call("PUT", "Patient/p2",
+                 R"({"resourceType":"Patient","id":"p2","name":[{"family":"Peterson"}],)"
+                 R"("address":[{"city":"Vicksburg"}]})")
+              .status == 201);
+  REQUIRE(f.Call("PUT", "Patient/p3", R"({"resourceType":"Patient","id":"p3","gender":"male"})")
+              .status == 201);
+  auto ids = [&](const std::string& query) {
+    RestResponse r = f.Call("GET", query);
+    REQUIRE_MESSAGE(r.status == 200, (query + " -> " + r.body));
+    std::vector<std::string> out;
+    for (int i = 0;; ++i) {
+      std::string id = At(r.body, "entry[" + std::to_string(i) + "].resource.id");
+      if (id.empty()) break;
+      out.push_back(id);
+    }
+    return out;
+  };
+  using Ids = std::vector<std::string>;
+  CHECK(ids("Patient?name=chalmers") == Ids{"p1"});  // a family, through `family`'s rows
+  CHECK(ids("Patient?name=jim") == Ids{"p1"});       // a given, through `given`'s rows
+  CHECK(ids("Patient?name=mr") == Ids{"p1"});        // a prefix, in `name`'s own rows
+  CHECK(ids("Patient?name=peter&_sort=_id") == Ids{"p1", "p2"});
+  CHECK(ids("Patient?phonetic=peter&_sort=_id") == Ids{"p1", "p2"});
+  CHECK(ids("Patient?phonetic=mr") == Ids{"p1"});
+  CHECK(ids("Patient?family=peter") == Ids{"p2"});
+  CHECK(ids("Patient?given=peter") == Ids{"p1"});
+  CHECK(ids("Patient?name:exact=James") == Ids{"p1"});
+  CHECK(ids("Patient?name:exact=james").empty());
+  CHECK(ids("Patient?phonetic:contains=erso") == Ids{"p2"});
+  CHECK(ids("Patient?name:missing=true") == Ids{"p3"});
+  CHECK(ids("Patient?phonetic:missing=false&_sort=_id") == Ids{"p1", "p2"});
+  // Sorting by name reads the smallest value of all its rows: "chalmers" < "peterson".
+  CHECK(ids("Patient?_sort=-name&name:missing=false") == Ids{"p2", "p1"});
+  CHECK(ids("Patient?address=pleasantville") == Ids{"p1"});  // the city
+  CHECK(ids("Patient?address=vic&_sort=_id") == Ids{"p1", "p2"});  // state; city Vicksburg
+  CHECK(ids("Patient?address-city=vic") == Ids{"p2"});
+  CHECK(ids("Patient?address=rainbow") == Ids{"p1"});  // the district, address's own row
+  CHECK(ids("Patient?address-state=vic") == Ids{"p1"});
+
+  // A union: combo-code reads code and component-code; :not and :missing as before.
+  REQUIRE(f.Call("PUT", "Observation/o1",
+                 R"({"resourceType":"Observation","id":"o1","status":"final","code":{"coding":)"
+                 R"([{"system":"http://loinc.org","code":"85354-9"}]},"component":[{"code":)"
+                 R"({"coding":[{"system":"http://loinc.org","code":"8480-6"}]}}]})")
+              .status == 201);
+  REQUIRE(f.Call("PUT", "Observation/o2",
+                 R"({"resourceType":"Observation","id":"o2","status":"final","code":{"coding":)"
+                 R"([{"system":"http://loinc.org","code":"8480-6"}]}})")
+              .status == 201);
+  CHECK(ids("Observation?combo-code=8480-6&_sort=_id") == Ids{"o1", "o2"});
+  CHECK(ids("Observation?combo-code=http://loinc.org|85354-9") == Ids{"o1"});
+  CHECK(ids("Observation?code=8480-6") == Ids{"o2"});
+  CHECK(ids("Observation?combo-code:not=85354-9") == Ids{"o2"});
+  CHECK(ids("Observation?combo-code:missing=true").empty());
+  CHECK(ids("Observation?_sort=combo-code,_id") == Ids{"o1", "o2"});
+}
+
+}  // namespace
+}  // namespace server::testing
