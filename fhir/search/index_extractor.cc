@@ -11,6 +11,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -494,6 +495,46 @@ void AddComposite(const BoundParam& param, const Resource& resource,
   }
 }
 
+// Drops the entries of parameter `whole` equal (`key`) to an entry of one of its `subsets`
+// (BoundParam::subsets): a search of `whole` reads those in the subset's rows.
+template <class Entry, class Key>
+void LeaveToSubsets(std::vector<Entry>& entries, std::string_view whole,
+                    std::span<const std::string_view> subsets, Key key) {
+  std::vector<decltype(key(entries.front()))> kept_elsewhere;
+  for (const Entry& e : entries) {
+    if (std::find(subsets.begin(), subsets.end(), e.param) != subsets.end()) {
+      kept_elsewhere.push_back(key(e));
+    }
+  }
+  if (kept_elsewhere.empty()) return;
+  std::erase_if(entries, [&](const Entry& e) {
+    return e.param == whole && std::find(kept_elsewhere.begin(), kept_elsewhere.end(), key(e)) !=
+                                   kept_elsewhere.end();
+  });
+}
+
+void LeaveToSubsets(IndexEntries& out, const BoundParam& param) {
+  const std::string_view whole = param.def->code;
+  std::span<const std::string_view> subsets = param.subsets;
+  LeaveToSubsets(out.strings, whole, subsets,
+                 [](const StringEntry& e) { return std::tuple(e.normalized, e.exact); });
+  LeaveToSubsets(out.tokens, whole, subsets, [](const TokenEntry& e) {
+    return std::tuple(e.system, e.code, e.text, e.type_system, e.type_code);
+  });
+  LeaveToSubsets(out.dates, whole, subsets,
+                 [](const DateEntry& e) { return std::tuple(e.low, e.high); });
+  LeaveToSubsets(out.numbers, whole, subsets,
+                 [](const NumberEntry& e) { return std::tuple(e.low, e.high); });
+  LeaveToSubsets(out.quantities, whole, subsets, [](const QuantityEntry& e) {
+    return std::tuple(e.system, e.code, e.low, e.high);
+  });
+  LeaveToSubsets(out.references, whole, subsets, [](const ReferenceEntry& e) {
+    return std::tuple(e.target_type, e.target_id, e.version, e.url, e.identifier_system,
+                      e.identifier_value);
+  });
+  LeaveToSubsets(out.uris, whole, subsets, [](const UriEntry& e) { return std::tuple(e.value); });
+}
+
 }  // namespace
 
 IndexEntries ExtractIndexEntries(const Resource& resource) {
@@ -519,6 +560,9 @@ IndexEntries ExtractIndexEntries(const Resource& resource) {
     for (const fhirpath::Value& value : *values) {
       extractor.Add(*param.def, value, param.skipped_parts);
     }
+  }
+  for (const BoundParam& param : SearchRegistry::Get().ForType(type.name)) {
+    if (param.own_rows && !param.subsets.empty()) LeaveToSubsets(out, param);
   }
   // Contained resources (never nested: dom-2), indexed under ContainedType(type, slot).
   if (type.base != nullptr && type.base->name == "DomainResource") {

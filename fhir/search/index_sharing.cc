@@ -66,6 +66,48 @@ void ShareParts(std::string_view type, std::vector<BoundParam>& params) {
   }
 }
 
+// Whether `expression` is `whole.where(...)`: one where() call on all of `whole`.
+bool FiltersWhole(std::string_view expression, std::string_view whole) {
+  if (!expression.starts_with(whole) || !expression.substr(whole.size()).starts_with(".where(") ||
+      !expression.ends_with(")")) {
+    return false;
+  }
+  // The where( opened after `whole` must close at the very end.
+  int depth = 0;
+  char quote = 0;
+  for (std::size_t i = whole.size() + 6; i < expression.size(); ++i) {
+    char c = expression[i];
+    if (quote != 0) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == quote) {
+        quote = 0;
+      }
+      continue;
+    }
+    if (c == '\'' || c == '`' || c == '"') quote = c;
+    if (c == '(') ++depth;
+    if (c == ')' && --depth == 0) return i + 1 == expression.size();
+  }
+  return false;
+}
+
+// Single-branch parameters whose values another filters leave those values to it.
+void ShareSubsets(std::vector<BoundParam>& params) {
+  for (BoundParam& whole : params) {
+    if (!Shareable(whole) || SplitUnion(whole.expression).size() != 1) continue;
+    for (const BoundParam& part : params) {
+      if (&part == &whole || !Shareable(part) || part.def->type != whole.def->type ||
+          SplitUnion(part.expression).size() != 1 ||
+          !FiltersWhole(part.expression, whole.expression)) {
+        continue;
+      }
+      whole.subsets.push_back(part.def->code);
+      whole.rows_also_in.push_back(part.def->code);
+    }
+  }
+}
+
 // Parameters whose branches are the branches of others of their kind write no rows.
 void ShareUnions(std::vector<BoundParam>& params) {
   std::vector<std::vector<std::string>> branches(params.size());
@@ -112,6 +154,7 @@ void ShareUnions(std::vector<BoundParam>& params) {
     if (!remaining.empty() || cover.empty()) continue;
     params[b].own_rows = false;
     params[b].skipped_parts.clear();
+    params[b].subsets.clear();
     params[b].rows_also_in = std::move(cover);
   }
 }
@@ -148,6 +191,7 @@ void Close(std::vector<BoundParam>& params) {
 
 void ShareIndexRows(std::string_view type, std::vector<BoundParam>& params) {
   ShareParts(type, params);
+  ShareSubsets(params);
   ShareUnions(params);
   Close(params);
 }

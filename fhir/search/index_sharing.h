@@ -7,10 +7,13 @@
 // they belong to cut a Patient's index rows by a third (see README, benchmarks) and gives
 // the same results: each value is still in the rows a search of any of those parameters reads.
 //
-// Three rules, from the bound expressions (BoundParam::expression, one resource type):
+// Four rules, from the bound expressions (BoundParam::expression, one resource type):
 //  - parts: a string parameter on a HumanName or Address element `T.e` leaves the part `p`
 //    to a string parameter whose expression is exactly `T.e.p` (`name` leaves `family` and
 //    `given` to those parameters; `address` leaves `city` to `address-city`);
+//  - subset: a parameter whose expression filters another's, `E.where(...)` of `E` (Observation
+//    `patient` of `subject`, Patient `email` of `telecom`), keeps its rows, and the other
+//    leaves those values out of its own;
 //  - union: a parameter whose union branches are exactly the branches of other parameters of
 //    its kind (`combo-code` = `code` | `component-code`) writes no rows of its own;
 //  - alias: of parameters with the same branches (`name`, `phonetic`), only the first by code
@@ -23,7 +26,7 @@
 
 namespace fhir::search {
 
-// Sets own_rows, skipped_parts and rows_also_in of `params`, the parameters of resource type
+// Sets own_rows, skipped_parts, subsets and rows_also_in of `params`, the parameters of resource type
 // `type` sorted by code.
 void ShareIndexRows(std::string_view type, std::vector<BoundParam>& params);
 

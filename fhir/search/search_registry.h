@@ -35,8 +35,11 @@ struct BoundParam {
   // own_rows false: no rows are written under this code; its values are all in the rows of
   // rows_also_in. skipped_parts: HumanName/Address parts ("family") left to another parameter.
   // rows_also_in: every other parameter whose rows a search of this one reads too.
+  // subsets: parameters whose values are a filtered part of this one's (`X.subject` and
+  // `X.subject.where(resolve() is Patient)`): the values they index are left out of this one's.
   bool own_rows = true;
   std::vector<std::string_view> skipped_parts;
+  std::vector<std::string_view> subsets;
   std::vector<std::string_view> rows_also_in;
 };
 

@@ -44,6 +44,13 @@ TEST_CASE("index sharing: the parameters R4's expressions let share rows") {
   CHECK(Param("Person", "name").skipped_parts.empty());
   CHECK(Param("Person", "phonetic").rows_also_in == Codes{"name"});
 
+  // Subsets: a filter of another parameter's expression keeps its rows; the other reads them.
+  CHECK(Param("Observation", "subject").own_rows);
+  CHECK(Param("Observation", "subject").subsets == Codes{"patient"});
+  CHECK(Param("Observation", "subject").rows_also_in == Codes{"patient"});
+  CHECK(Param("Patient", "telecom").subsets == Codes{"email", "phone"});
+  CHECK(Param("Patient", "telecom").rows_also_in == Codes{"email", "phone"});
+
   // Unions of other parameters' branches.
   CHECK_FALSE(Param("Observation", "combo-code").own_rows);
   CHECK(Param("Observation", "combo-code").rows_also_in == Codes{"code", "component-code"});
@@ -60,7 +67,7 @@ TEST_CASE("index sharing: the parameters R4's expressions let share rows") {
   CHECK_FALSE(Param("DeviceUseStatement", "subject").own_rows);
   CHECK(Param("DeviceUseStatement", "subject").rows_also_in == Codes{"patient"});
 
-  // Not shared: a filtered expression (`where(resolve() is Patient)`), composites, _tag.
+  // Not shared: a filtered expression itself, composites, _tag.
   CHECK(Param("Observation", "patient").own_rows);
   CHECK(Param("Observation", "patient").rows_also_in.empty());
   CHECK(Param("Observation", "code-value-quantity").rows_also_in.empty());
@@ -101,6 +108,19 @@ TEST_CASE("index sharing: a Patient's string rows, each value once") {
                     {"address-postalcode", {"3999"}},
                 });
   CHECK(count == 11);  // 23 before sharing: name, phonetic and address repeated the parts
+
+  auto with_telecom = fhir::json::ParseResource(
+      R"({"resourceType":"Patient","telecom":[{"system":"email","value":"a@b.org"},)"
+      R"({"system":"phone","value":"555-1"},{"system":"fax","value":"555-2"}]})");
+  REQUIRE(with_telecom.ok());
+  std::vector<std::string> tokens;
+  for (const fhir::search::TokenEntry& e :
+       fhir::search::ExtractIndexEntries(**with_telecom).tokens) {
+    if (e.param != "deceased") tokens.push_back(e.param + " " + e.system + "|" + e.code);
+  }
+  std::sort(tokens.begin(), tokens.end());
+  CHECK(tokens == std::vector<std::string>{"email email|a@b.org", "phone phone|555-1",
+                                           "telecom fax|555-2"});
 }
 
 TEST_CASE("index sharing: searches of every sharing parameter find what they did") {
@@ -161,6 +181,49 @@ TEST_CASE("index sharing: searches of every sharing parameter find what they did
   CHECK(ids("Observation?combo-code:not=85354-9") == Ids{"o2"});
   CHECK(ids("Observation?combo-code:missing=true").empty());
   CHECK(ids("Observation?_sort=combo-code,_id") == Ids{"o1", "o2"});
+
+  // Subsets: a subject that is a Patient is in `patient`'s rows, a Group in `subject`'s own.
+  REQUIRE(f.Call("PUT", "Group/g1",
+                 R"({"resourceType":"Group","id":"g1","type":"person","actual":true})")
+              .status == 201);
+  REQUIRE(f.Call("PUT", "Observation/o3",
+                 R"({"resourceType":"Observation","id":"o3","status":"final","code":{"text":"x"},)"
+                 R"("subject":{"reference":"Patient/p1"}})")
+              .status == 201);
+  REQUIRE(f.Call("PUT", "Observation/o4",
+                 R"({"resourceType":"Observation","id":"o4","status":"final","code":{"text":"x"},)"
+                 R"("subject":{"reference":"Group/g1"}})")
+              .status == 201);
+  CHECK(ids("Observation?subject=Patient/p1") == Ids{"o3"});
+  CHECK(ids("Observation?subject:Patient=p1") == Ids{"o3"});
+  CHECK(ids("Observation?patient=p1") == Ids{"o3"});
+  CHECK(ids("Observation?subject=Group/g1") == Ids{"o4"});
+  CHECK(ids("Observation?patient=Group/g1").empty());
+  CHECK(ids("Observation?subject:missing=false&_sort=_id") == Ids{"o3", "o4"});
+  CHECK(ids("Observation?patient:missing=false") == Ids{"o3"});
+  CHECK(ids("Observation?subject:missing=true&_sort=_id") == Ids{"o1", "o2"});
+  CHECK(ids("Observation?subject:Patient.name=chalmers") == Ids{"o3"});
+  CHECK(ids("Patient?_has:Observation:subject:code:text=x") == Ids{"p1"});
+  RestResponse included = f.Call("GET", "Observation?_id=o3&_include=Observation:subject");
+  CHECK(At(included.body, "entry[1].resource.id") == "p1");
+  CHECK(At(included.body, "entry[1].search.mode") == "include");
+  RestResponse revincluded = f.Call("GET", "Group?_id=g1&_revinclude=Observation:subject");
+  CHECK(At(revincluded.body, "entry[1].resource.id") == "o4");
+  CHECK(At(revincluded.body, "entry[2].resource.id") == "");
+
+  // Patient telecom: email and phone keep their values; telecom reads them.
+  REQUIRE(f.Call("PUT", "Patient/p4",
+                 R"({"resourceType":"Patient","id":"p4","telecom":[{"system":"email",)"
+                 R"("value":"a@b.org"},{"system":"phone","value":"555-1"},)"
+                 R"({"system":"fax","value":"555-2"}]})")
+              .status == 201);
+  CHECK(ids("Patient?telecom=a@b.org") == Ids{"p4"});
+  CHECK(ids("Patient?telecom=555-1") == Ids{"p4"});
+  CHECK(ids("Patient?telecom=fax|555-2") == Ids{"p4"});
+  CHECK(ids("Patient?email=a@b.org") == Ids{"p4"});
+  CHECK(ids("Patient?phone=555-1") == Ids{"p4"});
+  CHECK(ids("Patient?phone=555-2").empty());
+  CHECK(ids("Patient?email=555-1").empty());
 }
 
 }  // namespace
