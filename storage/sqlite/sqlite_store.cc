@@ -813,7 +813,9 @@ class SqliteStore;
 struct Submission;
 struct CommitGroup {
   int members = 0;  // transactions released into the group (guarded by the store's write_mu_)
-  std::vector<Submission*> shared;  // the WriteShared members, told at the end (write_mu_)
+  // The WriteShared members, told at the end (write_mu_). Shared: the holder wakes them after
+  // releasing write_mu_, when a member woken otherwise may already have returned.
+  std::vector<std::shared_ptr<Submission>> shared;
   int puts = 0;     // Puts in it so far (changed by the write gate's holder only)
   std::vector<std::string> keys;  // CurrentCache keys of the Puts (changed by the gate's holder)
   bool done = false;
@@ -1223,10 +1225,11 @@ class SqliteStore final : public Store {
 
   Status WriteShared(const std::function<bool(WriteTransaction&)>& work) override {
     if (t_expected != nullptr && t_expected->store == this) Arrived(*t_expected);
-    Submission submission;
+    auto shared = std::make_shared<Submission>();
+    Submission& submission = *shared;
     submission.work = &work;
     std::unique_lock<std::mutex> lock(write_mu_);
-    queue_.push_back(&submission);
+    queue_.push_back(shared);  // `shared` keeps it alive until this call returns
     if (!writing_ && waiting_ == 0) {  // a BeginWrite woken for the gate goes first
       writing_ = true;
       submission.holder = true;
@@ -1441,17 +1444,21 @@ class SqliteStore final : public Store {
     if (--on_the_way_ == 0) arrival_cv_.notify_one();
   }
 
-  // Ends the open group with `status` for its members. REQUIRES: write_mu_ held.
-  void FinishGroupLocked(Status status) {
+  // Ends the open group with `status` for its members. With `wake`, its WriteShared members are
+  // left there for the caller to wake after releasing write_mu_ (woken while it is held, each
+  // blocked again at once on the mutex: two context switches instead of one). REQUIRES:
+  // write_mu_ held.
+  void FinishGroupLocked(Status status, std::vector<std::shared_ptr<Submission>>* wake = nullptr) {
     group_->status = std::move(status);
     group_->done = true;
     // Parameter ids created by members of a group that did not commit are not in the file.
     if (!group_->status.ok() && group_->members > 0) param_cache_.clear();
-    for (Submission* member : group_->shared) {
+    for (const std::shared_ptr<Submission>& member : group_->shared) {
       member->status = group_->status;
       member->done = true;
-      member->cv.notify_one();
+      if (wake == nullptr) member->cv.notify_one();
     }
+    if (wake != nullptr) *wake = std::move(group_->shared);
     group_.reset();
     group_cv_.notify_all();
   }
@@ -1467,8 +1474,13 @@ class SqliteStore final : public Store {
     if (writer_->InTransaction()) (void)writer_->Run("ROLLBACK");  // a COMMIT that failed
     // Before any member hears of the commit (and its client reads again).
     if (members) cache_.Committed(group->keys);
+    std::vector<std::shared_ptr<Submission>> wake;
     lock.lock();
-    FinishGroupLocked(std::move(status));
+    FinishGroupLocked(std::move(status), &wake);
+    if (wake.empty()) return;
+    lock.unlock();
+    for (const std::shared_ptr<Submission>& member : wake) member->cv.notify_one();
+    lock.lock();
   }
 
   // The gate's holder is done: commits the open group unless a writer is there to join it (and
@@ -1509,14 +1521,14 @@ class SqliteStore final : public Store {
   void RunQueue(std::unique_lock<std::mutex>& lock, const Submission& own) {
     while (true) {
       while (!queue_.empty() && !((waiting_ > 0 || own.done) && group_ == nullptr)) {
-        Submission* next = queue_.front();
+        std::shared_ptr<Submission> next = std::move(queue_.front());
         queue_.pop_front();
         lock.unlock();
         const bool released = RunShared(*next);
         lock.lock();
         if (released) {
           ++group_->members;
-          group_->shared.push_back(next);
+          group_->shared.push_back(std::move(next));
           if (GroupFullLocked()) CommitOpenGroup(lock);
         } else {
           next->done = true;
@@ -1556,7 +1568,7 @@ class SqliteStore final : public Store {
   int on_the_way_ = 0;  // guarded by write_mu_: threads between ExpectWrite and BeginWrite
   bool writing_ = false;  // guarded by write_mu_: a WriteTransaction holds the writer
   int waiting_ = 0;       // guarded by write_mu_: threads waiting in BeginWrite
-  std::deque<Submission*> queue_;  // guarded by write_mu_: WriteShared calls not yet run
+  std::deque<std::shared_ptr<Submission>> queue_;  // guarded by write_mu_: WriteShared calls not yet run
   // The group the writer's open SQLite transaction belongs to; null between groups. Changed only
   // by the gate's holder, under write_mu_.
   std::shared_ptr<CommitGroup> group_;
