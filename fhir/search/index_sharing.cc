@@ -66,32 +66,6 @@ void ShareParts(std::string_view type, std::vector<BoundParam>& params) {
   }
 }
 
-// Whether `expression` is `whole.where(...)`: one where() call on all of `whole`.
-bool FiltersWhole(std::string_view expression, std::string_view whole) {
-  if (!expression.starts_with(whole) || !expression.substr(whole.size()).starts_with(".where(") ||
-      !expression.ends_with(")")) {
-    return false;
-  }
-  // The where( opened after `whole` must close at the very end.
-  int depth = 0;
-  char quote = 0;
-  for (std::size_t i = whole.size() + 6; i < expression.size(); ++i) {
-    char c = expression[i];
-    if (quote != 0) {
-      if (c == '\\') {
-        ++i;
-      } else if (c == quote) {
-        quote = 0;
-      }
-      continue;
-    }
-    if (c == '\'' || c == '`' || c == '"') quote = c;
-    if (c == '(') ++depth;
-    if (c == ')' && --depth == 0) return i + 1 == expression.size();
-  }
-  return false;
-}
-
 // Single-branch parameters whose values another filters leave those values to it.
 void ShareSubsets(std::vector<BoundParam>& params) {
   for (BoundParam& whole : params) {
@@ -99,7 +73,7 @@ void ShareSubsets(std::vector<BoundParam>& params) {
     for (const BoundParam& part : params) {
       if (&part == &whole || !Shareable(part) || part.def->type != whole.def->type ||
           SplitUnion(part.expression).size() != 1 ||
-          !FiltersWhole(part.expression, whole.expression)) {
+          !IsWhereOf(part.expression, whole.expression)) {
         continue;
       }
       whole.subsets.push_back(part.def->code);

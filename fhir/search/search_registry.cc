@@ -66,17 +66,14 @@ std::string_view ComponentExpression(const SearchParameterDef& def, std::size_t 
 
 }  // namespace
 
-std::vector<std::string> SplitUnion(std::string_view expression) {
-  std::vector<std::string> out;
+namespace {
+
+// Calls visit(i, depth) for each character of `expression` outside its string literals, with
+// the bracket depth after it; stops early when visit returns false.
+template <class Visit>
+void ScanOutsideLiterals(std::string_view expression, Visit visit) {
   int depth = 0;
   char quote = 0;
-  std::size_t start = 0;
-  auto flush = [&](std::size_t end) {
-    std::string_view part = expression.substr(start, end - start);
-    while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
-    while (!part.empty() && part.back() == ' ') part.remove_suffix(1);
-    if (!part.empty()) out.emplace_back(part);
-  };
   for (std::size_t i = 0; i < expression.size(); ++i) {
     char c = expression[i];
     if (quote != 0) {
@@ -92,7 +89,7 @@ std::vector<std::string> SplitUnion(std::string_view expression) {
       case '`':
       case '"':
         quote = c;
-        break;
+        continue;
       case '(':
       case '[':
       case '{':
@@ -103,18 +100,56 @@ std::vector<std::string> SplitUnion(std::string_view expression) {
       case '}':
         --depth;
         break;
-      case '|':
-        if (depth == 0) {
-          flush(i);
-          start = i + 1;
-        }
-        break;
       default:
         break;
     }
+    if (!visit(i, depth)) return;
   }
+}
+
+}  // namespace
+
+std::vector<std::string> SplitUnion(std::string_view expression) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  auto flush = [&](std::size_t end) {
+    std::string_view part = expression.substr(start, end - start);
+    while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
+    while (!part.empty() && part.back() == ' ') part.remove_suffix(1);
+    if (!part.empty()) out.emplace_back(part);
+  };
+  ScanOutsideLiterals(expression, [&](std::size_t i, int depth) {
+    if (expression[i] == '|' && depth == 0) {
+      flush(i);
+      start = i + 1;
+    }
+    return true;
+  });
   flush(expression.size());
   return out;
+}
+
+bool IsWhereOf(std::string_view expression, std::string_view whole) {
+  constexpr std::string_view kWhere = ".where(";
+  if (whole.empty() || !expression.starts_with(whole) ||
+      !expression.substr(whole.size()).starts_with(kWhere)) {
+    return false;
+  }
+  // The where( after `whole` must close at the very end, and `whole` be one closed term.
+  bool closed_at_end = false;
+  bool whole_closed = true;
+  ScanOutsideLiterals(expression, [&](std::size_t i, int depth) {
+    if (i < whole.size()) {
+      if (depth == 0 && expression[i] == '|') whole_closed = false;
+      return true;
+    }
+    if (i > whole.size() + kWhere.size() - 1 && depth == 0) {
+      closed_at_end = i + 1 == expression.size();
+      return false;
+    }
+    return true;
+  });
+  return whole_closed && closed_at_end;
 }
 
 std::string ExpressionForType(std::string_view expression, std::string_view type) {

@@ -89,6 +89,10 @@ std::vector<std::pair<std::string, std::string>> CompartmentTypeParams(
 // "B.y.where(a | b)"), split outside parentheses, brackets and string literals.
 std::vector<std::string> SplitUnion(std::string_view expression);
 
+// Whether `expression` is `whole.where(...)`: one where() call on all of `whole`, a single
+// branch ("Observation.subject.where(resolve() is Patient)" of "Observation.subject").
+bool IsWhereOf(std::string_view expression, std::string_view whole);
+
 // The part of `expression` that applies to resources of `type`: its branches rooted at `type`,
 // at a base type (Resource, DomainResource: rewritten to `type`) or at no type name, joined with
 // " | ". Empty if none applies.

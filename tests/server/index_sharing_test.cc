@@ -82,6 +82,18 @@ TEST_CASE("index sharing: the parameters R4's expressions let share rows") {
   }
 }
 
+TEST_CASE("index sharing: IsWhereOf recognises one where() on a whole expression") {
+  using fhir::search::IsWhereOf;
+  CHECK(IsWhereOf("Observation.subject.where(resolve() is Patient)", "Observation.subject"));
+  CHECK(IsWhereOf("Patient.telecom.where(system='email')", "Patient.telecom"));
+  CHECK(IsWhereOf("A.b.where(c = ')' and d.exists())", "A.b"));  // a parenthesis in a literal
+  CHECK_FALSE(IsWhereOf("A.b.where(c).d", "A.b"));          // more after the where()
+  CHECK_FALSE(IsWhereOf("A.b.where(c) | A.e", "A.b"));      // another branch
+  CHECK_FALSE(IsWhereOf("A.bc.where(c)", "A.b"));           // another element
+  CHECK_FALSE(IsWhereOf("A.b | A.c.where(x)", "A.b | A.c"));  // `whole` is not one term
+  CHECK_FALSE(IsWhereOf("A.b", "A.b"));
+}
+
 const char kPatient[] =
     R"({"resourceType":"Patient","id":"p1","name":[{"use":"official","family":"Chalmers",)"
     R"("given":["Peter","James"]},{"use":"usual","given":["Jim"],"prefix":["Mr"]}],)"
