@@ -532,6 +532,59 @@ void CheckSearchReference(Check& c) {
                 {o1, o2}, "either Patient");
 }
 
+// Parameters that R4 defines over the same values find the same resources: `name` and its
+// parts `family` and `given` (and `phonetic`, over `name`), `address` and `address-city`,
+// `telecom` and its filters `email` and `phone`, Observation `combo-code` and `code` /
+// `component-code`. (A server that indexes each value once, as ours does, must still answer
+// every one of them.)
+void CheckSearchSharedValues(Check& c) {
+  TestData d(c);
+  std::string p1 = d.Create(
+      "Patient", R"("name":[{"family":"Chalmers","given":["Peter","James"],"prefix":["Mr"]}],)"
+                 R"("address":[{"line":["534 Erewhon St"],"city":"PleasantVille","state":"Vic"}],)"
+                 R"("telecom":[{"system":"email","value":"peter@example.org"},)"
+                 R"({"system":"phone","value":"555-0101"}])");
+  std::string p2 = d.Create("Patient", R"("name":[{"family":"Peterson"}],)"
+                                       R"("address":[{"city":"Vicksburg"}])");
+  ExpectMatches(c, d.Query("Patient", Param("name", "chalmers")), {p1}, "name by the family");
+  ExpectMatches(c, d.Query("Patient", Param("name", "james")), {p1}, "name by a given name");
+  ExpectMatches(c, d.Query("Patient", Param("name", "mr")), {p1}, "name by the prefix");
+  ExpectMatches(c, d.Query("Patient", Param("name", "peter")), {p1, p2},
+                "name: a given name of one, the start of the other's family");
+  ExpectMatches(c, d.Query("Patient", Param("family", "peter")), {p2}, "family only");
+  ExpectMatches(c, d.Query("Patient", Param("given", "peter")), {p1}, "given only");
+  ExpectMatches(c, d.Query("Patient", Param("phonetic", "Chalmers")), {p1},
+                "phonetic: the same name sounds the same");
+  ExpectMatches(c, d.Query("Patient", Param("name:exact", "James")), {p1}, "name:exact, a given");
+  ExpectMatches(c, d.Query("Patient", Param("address", "pleasantville")), {p1},
+                "address by the city");
+  ExpectMatches(c, d.Query("Patient", Param("address", "vic")), {p1, p2},
+                "address: one's state, the other's city");
+  ExpectMatches(c, d.Query("Patient", Param("address-city", "vic")), {p2}, "address-city only");
+  ExpectMatches(c, d.Query("Patient", Param("address-state", "vic")), {p1}, "address-state only");
+  ExpectMatches(c, d.Query("Patient", Param("telecom", "peter@example.org")), {p1},
+                "telecom by the email address");
+  ExpectMatches(c, d.Query("Patient", Param("telecom", "555-0101")), {p1},
+                "telecom by the phone number");
+  ExpectMatches(c, d.Query("Patient", Param("email", "peter@example.org")), {p1}, "email");
+  ExpectMatches(c, d.Query("Patient", Param("phone", "555-0101")), {p1}, "phone");
+  ExpectMatches(c, d.Query("Patient", Param("email", "555-0101")), {}, "a phone is no email");
+
+  std::string o1 = d.Create(
+      "Observation",
+      ObservationMembers(kLoinc, "85354-9",
+                         R"("component":[{"code":{"coding":[{"system":"http://loinc.org",)"
+                         R"("code":"8480-6"}]}}])"));
+  std::string o2 = d.Create("Observation", ObservationMembers(kLoinc, "8480-6"));
+  ExpectMatches(c, d.Query("Observation", Param("combo-code", "8480-6")), {o1, o2},
+                "combo-code: a component's code or the code");
+  ExpectMatches(c, d.Query("Observation", Param("code", "8480-6")), {o2}, "code only");
+  ExpectMatches(c, d.Query("Observation", Param("component-code", "8480-6")), {o1},
+                "component-code only");
+  ExpectMatches(c, d.Query("Observation", Param("combo-code:not", "85354-9")), {o2},
+                "combo-code:not");
+}
+
 // :identifier matches Reference.identifier (a logical reference), not the target's identifier.
 void CheckSearchReferenceIdentifier(Check& c) {
   TestData d(c);
@@ -1082,6 +1135,10 @@ constexpr CheckEntry kSearchChecks[] = {
     {"search-number", "number: implicit precision and prefixes", CheckSearchNumber},
     {"search-quantity", "quantity: implicit precision, prefixes, system|code", CheckSearchQuantity},
     {"search-reference", "reference: Type/id, id, :Type", CheckSearchReference},
+    {"search-shared-values",
+     "parameters over the same values: name/family/given/phonetic, address/address-city, "
+     "telecom/email/phone, combo-code/code/component-code",
+     CheckSearchSharedValues},
     {"search-reference-identifier", "reference :identifier matches Reference.identifier",
      CheckSearchReferenceIdentifier},
     {"search-missing", ":missing=true|false", CheckSearchMissing},
