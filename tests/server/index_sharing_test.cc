@@ -236,6 +236,17 @@ TEST_CASE("index sharing: searches of every sharing parameter find what they did
   CHECK(ids("Patient?phone=555-1") == Ids{"p4"});
   CHECK(ids("Patient?phone=555-2").empty());
   CHECK(ids("Patient?email=555-1").empty());
+
+  // Contained resources share as their type does ("#Patient" reads "#Patient"'s family rows).
+  REQUIRE(f.Call("PUT", "Observation/o5",
+                 R"({"resourceType":"Observation","id":"o5","status":"final","code":{"text":"x"},)"
+                 R"("contained":[{"resourceType":"Patient","id":"cp","name":[{"family":"Inside",)"
+                 R"("given":["Carl"]}]}],"subject":{"reference":"#cp"}})")
+              .status == 201);
+  CHECK(ids("Patient?_contained=true&name=inside") == Ids{"o5"});
+  CHECK(ids("Patient?_contained=true&phonetic=carl") == Ids{"o5"});
+  CHECK(ids("Patient?_contained=true&family=carl").empty());
+  CHECK(ids("Patient?_contained=true&given=carl") == Ids{"o5"});
 }
 
 }  // namespace
