@@ -917,6 +917,8 @@ void CheckSearchSystem(Check& c) {
   ExpectMatches(c, "?_type=Patient,Observation&" + tag, {patient, obs},
                 "the Patient and the Observation, not the Practitioner");
   ExpectMatches(c, "?" + tag, {patient, obs, practitioner}, "every type");
+  ExpectMatches(c, "?_type=Patient,Practitioner&" + tag + "&" + Param("given", "s"), {patient},
+                "a parameter both types have (R4: with _type, the others are common to them)");
 }
 
 // GET Patient/[id]/Observation: the Observations in the Patient's compartment.

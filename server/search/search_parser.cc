@@ -102,6 +102,9 @@ class Parser {
  public:
   explicit Parser(const TerminologyLookup& lookup) : lookup_(lookup) {}
 
+  // The types a system search names in _type: its other parameters may be any common to them.
+  void SetSystemTypes(std::vector<std::string> types) { system_types_ = std::move(types); }
+
   // One `key=value` of a search on `type`, added to `query`. Result parameters are handled by
   // the caller. Returns kNotSupported for parameters the server does not know or support.
   Status AddParam(const std::string& type, const std::string& key, const std::string& value,
@@ -123,14 +126,21 @@ class Parser {
     if (!type.empty()) {
       param = SearchRegistry::Get().Find(type, name);
     } else {
-      // A system search: parameters common to all resources.
+      // A system search: parameters common to all resources, or with _type, to its types.
       param = SearchRegistry::Get().Find("Patient", name);
       if (param != nullptr && param->def->base.size() != 1) param = nullptr;
       if (param != nullptr && param->def->base[0] != "Resource") param = nullptr;
+      if (param == nullptr) param = CommonToSystemTypes(name);
     }
     if (param == nullptr) {
-      return Unsupported(key, "unknown parameter" + (type.empty() ? std::string(" for a system search")
-                                                                   : " for " + type));
+      if (!type.empty()) return Unsupported(key, "unknown parameter for " + type);
+      if (system_types_.empty()) {
+        return Unsupported(key, "unknown parameter for a system search without _type (only "
+                                "parameters of every resource, e.g. _id, _lastUpdated)");
+      }
+      std::string types;
+      for (const std::string& t : system_types_) types += (types.empty() ? "" : ", ") + t;
+      return Unsupported(key, "not a parameter of the same type on every _type (" + types + ")");
     }
     std::optional<IndexTable> table = TableOf(param->def->type);
     if (param->def->type == fhir::SearchParamType::kComposite && !param->components.empty()) {
@@ -518,7 +528,22 @@ class Parser {
     return Status::Ok();
   }
 
+  // The parameter `name` of the first of system_types_ when every one of them has a parameter
+  // of that name and search type (R4 search.html: with _type, the other parameters must be
+  // common to the types listed); otherwise nullptr. Its values are read as its own; the store
+  // matches each resource against its own type's definition of the name.
+  const BoundParam* CommonToSystemTypes(const std::string& name) const {
+    const BoundParam* first = nullptr;
+    for (const std::string& t : system_types_) {
+      const BoundParam* p = SearchRegistry::Get().Find(t, name);
+      if (p == nullptr || (first != nullptr && p->def->type != first->def->type)) return nullptr;
+      if (first == nullptr) first = p;
+    }
+    return first;
+  }
+
   const TerminologyLookup& lookup_;
+  std::vector<std::string> system_types_;
 };
 
 Result<Include> ParseInclude(const std::string& key, const std::string& value, bool reverse) {
@@ -602,6 +627,16 @@ Result<ParsedSearch> ParseSearch(std::string_view type, const Params& params, bo
   ParsedSearch out;
   out.query.type = type;
   Parser parser(lookup);
+  if (type.empty()) {
+    std::vector<std::string> system_types;
+    for (const auto& [key, value] : params) {
+      if (key != "_type") continue;
+      for (const std::string& name : SplitUnescaped(value, ',')) {
+        if (fhir::FindResourceType(name) != nullptr) system_types.push_back(name);
+      }
+    }
+    parser.SetSystemTypes(std::move(system_types));
+  }
   std::string contained = "false";
   for (const auto& [key, value] : params) {
     if (key == "_format" || key == "_pretty") continue;

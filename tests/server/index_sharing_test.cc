@@ -176,6 +176,9 @@ TEST_CASE("index sharing: searches of every sharing parameter find what they did
   CHECK(ids("Patient?address-city=vic") == Ids{"p2"});
   CHECK(ids("Patient?address=rainbow") == Ids{"p1"});  // the district, address's own row
   CHECK(ids("Patient?address-state=vic") == Ids{"p1"});
+  // System and compartment searches read the shared rows too.
+  CHECK(ids("?_type=Patient&phonetic=peter&_sort=_id") == Ids{"p1", "p2"});
+  CHECK(ids("?_type=Patient&name=jim") == Ids{"p1"});
 
   // A union: combo-code reads code and component-code; :not and :missing as before.
   REQUIRE(f.Call("PUT", "Observation/o1",
@@ -215,6 +218,8 @@ TEST_CASE("index sharing: searches of every sharing parameter find what they did
   CHECK(ids("Observation?patient:missing=false") == Ids{"o3"});
   CHECK(ids("Observation?subject:missing=true&_sort=_id") == Ids{"o1", "o2"});
   CHECK(ids("Observation?subject:Patient.name=chalmers") == Ids{"o3"});
+  CHECK(ids("Patient/p1/Observation") == Ids{"o3"});
+  CHECK(ids("Patient/p1/*?_type=Observation") == Ids{"o3"});
   CHECK(ids("Patient?_has:Observation:subject:code:text=x") == Ids{"p1"});
   RestResponse included = f.Call("GET", "Observation?_id=o3&_include=Observation:subject");
   CHECK(At(included.body, "entry[1].resource.id") == "p1");

@@ -929,3 +929,34 @@ TEST_CASE("stored JSON with a narrative today's rules refuse stays indexed and p
   CHECK(At(fixed.body, "meta.versionId") == "2");
   CHECK(At(fixed.body, "name[0].family") == "Oldrecord");
 }
+
+TEST_CASE("search: a system search with _type takes the parameters common to its types") {
+  SearchFixture f;
+  // Each type's own definition of the name applies (Patient-name, Practitioner-name).
+  CHECK(f.Search("?_type=Patient,Practitioner&name=house") == IdSet{"d1"});
+  CHECK(f.Search("?_type=Patient,Practitioner&family=mull") == IdSet{"p1", "p2"});
+  CHECK(f.Search("?_type=Observation,Condition&code=8480-6") == IdSet{"o1", "o3"});
+  CHECK(f.Search("?_type=Observation,Condition&subject=Patient/p3") == IdSet{"c1"});
+  CHECK(f.Search("?_type=Observation,Condition&subject=Patient/p1&status=final") ==
+        IdSet{"o1", "o3"});  // Condition has no `status`: ignored (lenient), with an outcome
+  // A compartment search takes the system search's parameters.
+  CHECK(f.Search("Patient/p1/*?_type=Observation,Condition&code=8480-6") == IdSet{"o1", "o3"});
+  CHECK(f.Search("Patient/p3/*?_type=Observation,Condition&code:text=asthma") == IdSet{"c1"});
+
+  // Not common: strict is a 400 naming the parameter and why; lenient ignores it.
+  RestResponse missing = f.Call("GET", "?_type=Patient,Observation&name=house", {}, Strict);
+  CHECK(missing.status == 400);
+  CHECK(At(missing.body, "issue[0].expression[0]") == "name");
+  CHECK(At(missing.body, "issue[0].diagnostics") ==
+        "Search parameter 'name': not a parameter of the same type on every _type "
+        "(Patient, Observation)");
+  RestResponse other_type =
+      f.Call("GET", "?_type=DiagnosticReport,Task&performer=Practitioner/d1", {}, Strict);
+  CHECK(other_type.status == 400);  // a reference on one, a token on the other
+  CHECK(At(other_type.body, "issue[0].expression[0]") == "performer");
+  RestResponse no_type = f.Call("GET", "?name=house", {}, Strict);
+  CHECK(no_type.status == 400);
+  CHECK(At(no_type.body, "issue[0].diagnostics") ==
+        "Search parameter 'name': unknown parameter for a system search without _type (only "
+        "parameters of every resource, e.g. _id, _lastUpdated)");
+}
