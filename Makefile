@@ -4,8 +4,7 @@
 # Both build incrementally with CMake + Ninja.
 
 DEB_PACKAGES := cmake ninja-build g++ clang libclang-rt-14-dev rapidjson-dev libboost-dev \
-                doctest-dev libsqlite3-dev libssl-dev libexpat1-dev libre2-dev libjemalloc-dev \
-                xz-utils
+                doctest-dev libsqlite3-dev libssl-dev libexpat1-dev libre2-dev xz-utils
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RUN_ARGS ?=
 # ccache, when the machine has it, makes rebuilds in a second build directory cheap.
