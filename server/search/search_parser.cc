@@ -1,7 +1,9 @@
 #include "server/search/search_parser.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <deque>
 #include <map>
 #include <set>
 #include <memory>
@@ -528,22 +530,59 @@ class Parser {
     return Status::Ok();
   }
 
-  // The parameter `name` of the first of system_types_ when every one of them has a parameter
-  // of that name and search type (R4 search.html: with _type, the other parameters must be
-  // common to the types listed); otherwise nullptr. Its values are read as its own; the store
-  // matches each resource against its own type's definition of the name.
-  const BoundParam* CommonToSystemTypes(const std::string& name) const {
-    const BoundParam* first = nullptr;
+  // The parameter `name` when every one of system_types_ has a parameter of that name and
+  // search type (R4 search.html: with _type, the other parameters must be common to the types
+  // listed); otherwise nullptr. The store matches each resource by its own type's definition;
+  // the value is read by one that holds for all: the first type's for strings, tokens, dates,
+  // numbers, quantities and uris (read the same whatever the definition), for references one
+  // whose targets are all the types' targets (a bare id or a chain may mean any of them), and
+  // composites only under one shared definition (their components may differ).
+  const BoundParam* CommonToSystemTypes(const std::string& name) {
+    std::vector<const BoundParam*> params;
     for (const std::string& t : system_types_) {
       const BoundParam* p = SearchRegistry::Get().Find(t, name);
-      if (p == nullptr || (first != nullptr && p->def->type != first->def->type)) return nullptr;
-      if (first == nullptr) first = p;
+      if (p == nullptr || (!params.empty() && p->def->type != params[0]->def->type)) {
+        return nullptr;
+      }
+      params.push_back(p);
     }
-    return first;
+    if (params.empty()) return nullptr;
+    bool one_definition = true;
+    for (const BoundParam* p : params) one_definition = one_definition && p->def == params[0]->def;
+    if (one_definition) return params[0];
+    switch (params[0]->def->type) {
+      case fhir::SearchParamType::kComposite:
+      case fhir::SearchParamType::kSpecial:
+        return nullptr;
+      case fhir::SearchParamType::kReference:
+        break;
+      default:
+        return params[0];
+    }
+    std::vector<std::string_view>& targets = merged_targets_.emplace_back();
+    bool any = false;  // a definition without targets refers to anything
+    for (const BoundParam* p : params) {
+      any = any || p->def->target.empty();
+      for (std::string_view target : p->def->target) {
+        if (std::find(targets.begin(), targets.end(), target) == targets.end()) {
+          targets.push_back(target);
+        }
+      }
+    }
+    if (any) targets.clear();
+    fhir::SearchParameterDef& def = merged_defs_.emplace_back(*params[0]->def);
+    def.target = targets;
+    BoundParam& merged = merged_params_.emplace_back(*params[0]);
+    merged.def = &def;
+    return &merged;
   }
 
   const TerminologyLookup& lookup_;
   std::vector<std::string> system_types_;
+  // Reference parameters made for a system search (CommonToSystemTypes), alive while parsing.
+  std::deque<std::vector<std::string_view>> merged_targets_;
+  std::deque<fhir::SearchParameterDef> merged_defs_;
+  std::deque<BoundParam> merged_params_;
 };
 
 Result<Include> ParseInclude(const std::string& key, const std::string& value, bool reverse) {

@@ -400,10 +400,23 @@ class Compiler {
       sql += t + ".pid " + (equal ? "=" : "IN") +
              " (SELECT pid FROM param_codes WHERE type = ? AND code = ?)";
       binds.emplace_back(query.type);
-    } else {
-      sql += t + ".pid IN (SELECT pid FROM param_codes WHERE code = ?)";
+      binds.emplace_back(code);
+      return;
     }
+    // A system search: the parameter of the types it names, never of contained resources
+    // (their rows are the container's, under types like "#Practitioner").
+    sql += t + ".pid IN (SELECT pid FROM param_codes WHERE code = ? AND ";
     binds.emplace_back(code);
+    if (query.types.empty()) {
+      sql += "substr(type, 1, 1) <> '#')";
+      return;
+    }
+    sql += "type IN (";
+    for (std::size_t i = 0; i < query.types.size(); ++i) {
+      sql += i == 0 ? "?" : ", ?";
+      binds.emplace_back(query.types[i]);
+    }
+    sql += "))";
   }
 
   Status CriterionSql(const SearchQuery& query, const Criterion& criterion, const std::string& c,

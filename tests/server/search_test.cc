@@ -939,6 +939,27 @@ TEST_CASE("search: a system search with _type takes the parameters common to its
   CHECK(f.Search("?_type=Observation,Condition&subject=Patient/p3") == IdSet{"c1"});
   CHECK(f.Search("?_type=Observation,Condition&subject=Patient/p1&status=final") ==
         IdSet{"o1", "o3"});  // Condition has no `status`: ignored (lenient), with an outcome
+  // Contained resources' rows are their container's, under "#Type" parameters: a system
+  // search does not read them (a Patient containing a Practitioner named House is no match).
+  f.Put("Patient", "pc1",
+        R"({"resourceType":"Patient","id":"pc1","name":[{"family":"Smith"}],"contained":[)"
+        R"({"resourceType":"Practitioner","id":"d","name":[{"family":"Housecont"}]}],)"
+        R"("generalPractitioner":[{"reference":"#d"}]})");
+  f.Put("Patient", "pc2",
+        R"({"resourceType":"Patient","id":"pc2","contained":[{"resourceType":"Organization",)"
+        R"("id":"o","name":"Housecont Org"}],"managingOrganization":{"reference":"#o"}})");
+  CHECK(f.Search("Patient?name=housecont").empty());
+  CHECK(f.Search("?_type=Patient&name=housecont").empty());
+  CHECK(f.Search("?_type=Patient,Practitioner&name=housecont").empty());
+  CHECK(f.Search("?_type=Patient&name:missing=true") == IdSet{"pc2"});
+  // A bare id means any target of any listed type's definition, whatever the order.
+  f.Put("Group", "g1", R"({"resourceType":"Group","id":"g1","type":"person","actual":true})");
+  f.Put("Observation", "og",
+        R"({"resourceType":"Observation","id":"og","status":"final","code":{"text":"x"},)"
+        R"("subject":{"reference":"Group/g1"}})");
+  CHECK(f.Search("?_type=Observation,EnrollmentRequest&subject=g1") == IdSet{"og"});
+  CHECK(f.Search("?_type=EnrollmentRequest,Observation&subject=g1") == IdSet{"og"});
+  CHECK(f.Search("?_type=EnrollmentRequest,Observation&subject:Group=g1") == IdSet{"og"});
   // A compartment search takes the system search's parameters.
   CHECK(f.Search("Patient/p1/*?_type=Observation,Condition&code=8480-6") == IdSet{"o1", "o3"});
   CHECK(f.Search("Patient/p3/*?_type=Observation,Condition&code:text=asthma") == IdSet{"c1"});
