@@ -140,7 +140,9 @@ bool IsWhereOf(std::string_view expression, std::string_view whole) {
   bool whole_closed = true;
   ScanOutsideLiterals(expression, [&](std::size_t i, int depth) {
     if (i < whole.size()) {
-      if (depth == 0 && expression[i] == '|') whole_closed = false;
+      // An operator at the top of `whole` ("A.b as X", "A | B") would bind looser than the
+      // where() after it: `whole` must be one term.
+      if (depth == 0 && (expression[i] == '|' || expression[i] == ' ')) whole_closed = false;
       return true;
     }
     if (i > whole.size() + kWhere.size() - 1 && depth == 0) {

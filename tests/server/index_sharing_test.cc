@@ -92,6 +92,8 @@ TEST_CASE("index sharing: IsWhereOf recognises one where() on a whole expression
   CHECK_FALSE(IsWhereOf("A.bc.where(c)", "A.b"));           // another element
   CHECK_FALSE(IsWhereOf("A.b | A.c.where(x)", "A.b | A.c"));  // `whole` is not one term
   CHECK_FALSE(IsWhereOf("A.b", "A.b"));
+  CHECK_FALSE(IsWhereOf("A.b as X.where(c)", "A.b as X"));  // `as` binds looser than where()
+  CHECK(IsWhereOf("(A.b as X).where(c)", "(A.b as X)"));
 }
 
 const char kPatient[] =
