@@ -546,29 +546,34 @@ void CheckSearchSharedValues(Check& c) {
                  R"({"system":"phone","value":"555-0101"}])");
   std::string p2 = d.Create("Patient", R"("name":[{"family":"Peterson"}],)"
                                        R"("address":[{"city":"Vicksburg"}])");
-  ExpectMatches(c, d.Query("Patient", Param("name", "chalmers")), {p1}, "name by the family");
-  ExpectMatches(c, d.Query("Patient", Param("name", "james")), {p1}, "name by a given name");
-  ExpectMatches(c, d.Query("Patient", Param("name", "mr")), {p1}, "name by the prefix");
-  ExpectMatches(c, d.Query("Patient", Param("name", "peter")), {p1, p2},
-                "name: a given name of one, the start of the other's family");
-  ExpectMatches(c, d.Query("Patient", Param("family", "peter")), {p2}, "family only");
-  ExpectMatches(c, d.Query("Patient", Param("given", "peter")), {p1}, "given only");
-  ExpectMatches(c, d.Query("Patient", Param("phonetic", "Chalmers")), {p1},
-                "phonetic: the same name sounds the same");
-  ExpectMatches(c, d.Query("Patient", Param("name:exact", "James")), {p1}, "name:exact, a given");
-  ExpectMatches(c, d.Query("Patient", Param("address", "pleasantville")), {p1},
-                "address by the city");
-  ExpectMatches(c, d.Query("Patient", Param("address", "vic")), {p1, p2},
-                "address: one's state, the other's city");
-  ExpectMatches(c, d.Query("Patient", Param("address-city", "vic")), {p2}, "address-city only");
-  ExpectMatches(c, d.Query("Patient", Param("address-state", "vic")), {p1}, "address-state only");
-  ExpectMatches(c, d.Query("Patient", Param("telecom", "peter@example.org")), {p1},
-                "telecom by the email address");
-  ExpectMatches(c, d.Query("Patient", Param("telecom", "555-0101")), {p1},
-                "telecom by the phone number");
-  ExpectMatches(c, d.Query("Patient", Param("email", "peter@example.org")), {p1}, "email");
-  ExpectMatches(c, d.Query("Patient", Param("phone", "555-0101")), {p1}, "phone");
-  ExpectMatches(c, d.Query("Patient", Param("email", "555-0101")), {}, "a phone is no email");
+  struct Case {
+    const char* param;
+    const char* value;
+    Refs expected;
+    const char* why;
+  };
+  const Case cases[] = {
+      {"name", "chalmers", {p1}, "name by the family"},
+      {"name", "james", {p1}, "name by a given name"},
+      {"name", "mr", {p1}, "name by the prefix"},
+      {"name", "peter", {p1, p2}, "name: a given name of one, the start of the other's family"},
+      {"family", "peter", {p2}, "family only"},
+      {"given", "peter", {p1}, "given only"},
+      {"phonetic", "Chalmers", {p1}, "phonetic: the same name sounds the same"},
+      {"name:exact", "James", {p1}, "name:exact, a given"},
+      {"address", "pleasantville", {p1}, "address by the city"},
+      {"address", "vic", {p1, p2}, "address: one's state, the other's city"},
+      {"address-city", "vic", {p2}, "address-city only"},
+      {"address-state", "vic", {p1}, "address-state only"},
+      {"telecom", "peter@example.org", {p1}, "telecom by the email address"},
+      {"telecom", "555-0101", {p1}, "telecom by the phone number"},
+      {"email", "peter@example.org", {p1}, "email"},
+      {"phone", "555-0101", {p1}, "phone"},
+      {"email", "555-0101", {}, "a phone is no email"},
+  };
+  for (const Case& k : cases) {
+    ExpectMatches(c, d.Query("Patient", Param(k.param, k.value)), k.expected, k.why);
+  }
 
   std::string o1 = d.Create(
       "Observation",
