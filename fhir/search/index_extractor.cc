@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdint>
-#include <limits>
 #include <initializer_list>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -231,7 +231,7 @@ class Extractor {
         for (const Node& item : Items(node, part)) StringValueEntry(code, Text(item));
       }
     };
-    // The parts of index_sharing.cc's lists, in the order of the element definitions.
+    // The parts listed in index_sharing.cc (kHumanNameParts, kAddressParts).
     if (type == "HumanName") {
       parts({"text", "family", "given", "prefix", "suffix"});
     } else if (type == "Address") {
