@@ -513,26 +513,47 @@ void LeaveToSubsets(std::vector<Entry>& entries, std::string_view whole,
   });
 }
 
+// A parameter and its subsets are of one search type: only that type's entries are looked at.
 void LeaveToSubsets(IndexEntries& out, const BoundParam& param) {
   const std::string_view whole = param.def->code;
   std::span<const std::string_view> subsets = param.subsets;
-  LeaveToSubsets(out.strings, whole, subsets,
-                 [](const StringEntry& e) { return std::tuple(e.normalized, e.exact); });
-  LeaveToSubsets(out.tokens, whole, subsets, [](const TokenEntry& e) {
-    return std::tuple(e.system, e.code, e.text, e.type_system, e.type_code);
-  });
-  LeaveToSubsets(out.dates, whole, subsets,
-                 [](const DateEntry& e) { return std::tuple(e.low, e.high); });
-  LeaveToSubsets(out.numbers, whole, subsets,
-                 [](const NumberEntry& e) { return std::tuple(e.low, e.high); });
-  LeaveToSubsets(out.quantities, whole, subsets, [](const QuantityEntry& e) {
-    return std::tuple(e.system, e.code, e.low, e.high);
-  });
-  LeaveToSubsets(out.references, whole, subsets, [](const ReferenceEntry& e) {
-    return std::tuple(e.target_type, e.target_id, e.version, e.url, e.identifier_system,
-                      e.identifier_value);
-  });
-  LeaveToSubsets(out.uris, whole, subsets, [](const UriEntry& e) { return std::tuple(e.value); });
+  switch (param.def->type) {
+    case SearchParamType::kString:
+      LeaveToSubsets(out.strings, whole, subsets,
+                     [](const StringEntry& e) { return std::tuple(e.normalized, e.exact); });
+      break;
+    case SearchParamType::kToken:
+      LeaveToSubsets(out.tokens, whole, subsets, [](const TokenEntry& e) {
+        return std::tuple(e.system, e.code, e.text, e.type_system, e.type_code);
+      });
+      break;
+    case SearchParamType::kDate:
+      LeaveToSubsets(out.dates, whole, subsets,
+                     [](const DateEntry& e) { return std::tuple(e.low, e.high); });
+      break;
+    case SearchParamType::kNumber:
+      LeaveToSubsets(out.numbers, whole, subsets,
+                     [](const NumberEntry& e) { return std::tuple(e.low, e.high); });
+      break;
+    case SearchParamType::kQuantity:
+      LeaveToSubsets(out.quantities, whole, subsets, [](const QuantityEntry& e) {
+        return std::tuple(e.system, e.code, e.low, e.high);
+      });
+      break;
+    case SearchParamType::kReference:
+      LeaveToSubsets(out.references, whole, subsets, [](const ReferenceEntry& e) {
+        return std::tuple(e.target_type, e.target_id, e.version, e.url, e.identifier_system,
+                          e.identifier_value);
+      });
+      break;
+    case SearchParamType::kUri:
+      LeaveToSubsets(out.uris, whole, subsets,
+                     [](const UriEntry& e) { return std::tuple(e.value); });
+      break;
+    case SearchParamType::kComposite:
+    case SearchParamType::kSpecial:
+      break;
+  }
 }
 
 }  // namespace

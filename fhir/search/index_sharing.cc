@@ -66,13 +66,13 @@ void ShareParts(std::string_view type, std::vector<BoundParam>& params) {
   }
 }
 
-// Single-branch parameters whose values another filters leave those values to it.
+// Parameters whose values another filters leave those values to it. IsWhereOf admits only a
+// single-term whole and a single-branch filter of it.
 void ShareSubsets(std::vector<BoundParam>& params) {
   for (BoundParam& whole : params) {
-    if (!Shareable(whole) || SplitUnion(whole.expression).size() != 1) continue;
+    if (!Shareable(whole)) continue;
     for (const BoundParam& part : params) {
       if (&part == &whole || !Shareable(part) || part.def->type != whole.def->type ||
-          SplitUnion(part.expression).size() != 1 ||
           !IsWhereOf(part.expression, whole.expression)) {
         continue;
       }
