@@ -3,7 +3,7 @@
 #   make test   installs what is missing, builds everything under ASan+UBSan and runs all tests
 # Both build incrementally with CMake + Ninja.
 
-DEB_PACKAGES := cmake ninja-build g++ clang libclang-rt-14-dev rapidjson-dev libboost-dev \
+DEB_PACKAGES := cmake ninja-build g++ clang libclang-rt-14-dev rapidjson-dev libboost-dev libboost-context-dev \
                 doctest-dev libsqlite3-dev libssl-dev libexpat1-dev libre2-dev xz-utils
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RUN_ARGS ?=

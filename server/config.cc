@@ -133,8 +133,8 @@ struct Option {
 };
 
 // One row per setting: flags, variables and --help all come from here, so they cannot drift.
-const std::array<Option, 23>& Options() {
-  static const std::array<Option, 23> options = {{
+const std::array<Option, 24>& Options() {
+  static const std::array<Option, 24> options = {{
       {"--host", "FHIR_HOST", "HOST", "address or host name to listen on",
        [](std::string_view v, Config& c) -> Error {
          if (v.empty()) return "expected an address or host name";
@@ -166,8 +166,12 @@ const std::array<Option, 23>& Options() {
       {"--threads", "FHIR_THREADS", "N", "I/O threads; 0 = one per hardware thread",
        [](std::string_view v, Config& c) { return SetNumber(v, 0, 1024, c.threads); },
        [](const Config& c) { return std::to_string(c.threads); }},
-      {"--write-threads", "FHIR_WRITE_THREADS", "N",
-       "threads for requests other than GET/HEAD (writes arriving together commit together)",
+      {"--write-fiber-threads", "FHIR_WRITE_FIBER_THREADS", "N",
+       "threads for creates, updates, patches and deletes, each on a fiber (writes arriving "
+       "together commit together)",
+       [](std::string_view v, Config& c) { return SetNumber(v, 1, 256, c.write_fiber_threads); },
+       [](const Config& c) { return std::to_string(c.write_fiber_threads); }},
+      {"--write-threads", "FHIR_WRITE_THREADS", "N", "threads for Bundles and POST _search",
        [](std::string_view v, Config& c) { return SetNumber(v, 1, 1024, c.write_threads); },
        [](const Config& c) { return std::to_string(c.write_threads); }},
       {"--max-body-bytes", "FHIR_MAX_BODY_BYTES", "N", "largest request body; more gets 413",

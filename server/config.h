@@ -22,9 +22,12 @@ struct Config {
   // commit).
   bool sync_full = false;
   int threads = 0;                  // io_context threads; 0 = std::thread::hardware_concurrency()
-  // Threads that run requests other than GET and HEAD. A write waits for the store's group
-  // commit; on these threads the waiting leaves the I/O threads free, and writes arriving
-  // together commit together (up to this many at a time).
+  // Threads that run single-resource writes (create, update, patch, delete), each write on a
+  // fiber of its own (server/write_fibers.h): a write waits for the store's group commit, and
+  // while it waits its thread runs other writes.
+  int write_fiber_threads = 4;
+  // Threads that run the other requests but GET and HEAD: Bundles and POST _search. A
+  // transaction Bundle holds the writer for its whole transaction.
   int write_threads = 32;
   // Largest request body; a larger one gets 413. Whole bodies are held in memory.
   size_t max_body_bytes = size_t{16} << 20;

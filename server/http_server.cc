@@ -41,6 +41,7 @@
 #include "server/operation_outcome.h"
 #include "server/session_stream.h"
 #include "server/tls_context.h"
+#include "server/write_fibers.h"
 
 namespace server {
 namespace {
@@ -150,11 +151,26 @@ struct ServerState {
   std::atomic<bool> stopping{false};
   SessionRegistry registry;
   std::unique_ptr<AccessLog> access_log;  // with config.access_log
-  // Runs the requests other than GET and HEAD (config.write_threads).
+  // Runs single-resource writes (config.write_fiber_threads).
+  std::unique_ptr<WriteFibers> write_fibers;
+  // Runs the other requests but GET and HEAD: Bundles and POST _search (config.write_threads).
   std::unique_ptr<net::thread_pool> write_pool;
 };
 
 std::string_view ToStd(beast::string_view text) { return {text.data(), text.size()}; }
+
+// A write of one resource (create, update, patch, delete): not a Bundle (POST to the base) nor
+// a POST _search, which may wait on other writers with their thread blocked.
+bool SingleResourceWrite(const Request& request, std::string_view base_path) {
+  if (request.method() != http::verb::post) return true;
+  std::string_view path = ToStd(request.target());
+  path = path.substr(0, path.find('?'));
+  if (!path.starts_with(base_path)) return true;  // answered 404 at once
+  path.remove_prefix(base_path.size());
+  while (path.starts_with('/')) path.remove_prefix(1);
+  while (path.ends_with('/')) path.remove_suffix(1);
+  return !path.empty() && !path.ends_with("_search");
+}
 
 // IMF-fixdate (RFC 9110 section 5.6.7), which HTTP/1.1 origin servers must send as Date.
 // Formatted once per second and thread.
@@ -321,16 +337,19 @@ class Session : public std::enable_shared_from_this<Session> {
     if (method == http::verb::get || method == http::verb::head) {
       return Answer(CallHandler(parser_->get()));
     }
-    // A write waits for its group commit on a write thread; the work guard keeps the I/O
-    // threads running (a graceful stop included) until the answer is posted back.
-    net::post(*state_.write_pool,
-              [self = shared_from_this(), guard = net::make_work_guard(stream_.get_executor())] {
-                Response response = self->CallHandler(self->parser_->get());
-                net::post(self->stream_.get_executor(),
-                          [self, response = std::move(response)]() mutable {
-                            self->Answer(std::move(response));
-                          });
-              });
+    // A write waits for its group commit on a write fiber or thread; the work guard keeps the
+    // I/O threads running (a graceful stop included) until the answer is posted back.
+    auto write = [self = shared_from_this(), guard = net::make_work_guard(stream_.get_executor())] {
+      Response response = self->CallHandler(self->parser_->get());
+      net::post(self->stream_.get_executor(), [self, response = std::move(response)]() mutable {
+        self->Answer(std::move(response));
+      });
+    };
+    if (SingleResourceWrite(parser_->get(), state_.config.base_path)) {
+      state_.write_fibers->Spawn(std::move(write));
+    } else {
+      net::post(*state_.write_pool, std::move(write));
+    }
   }
 
   void Answer(Response response) {
@@ -437,6 +456,7 @@ struct HttpServer::Impl {
     if (state.config.access_log) state.access_log = std::make_unique<AccessLog>();
     state.write_pool = std::make_unique<net::thread_pool>(
         static_cast<std::size_t>(std::max(1, state.config.write_threads)));
+    state.write_fibers = std::make_unique<WriteFibers>(state.config.write_fiber_threads);
   }
 
   void Accept() {
@@ -552,6 +572,7 @@ void HttpServer::Stop() {
   for (std::thread& worker : impl.workers) worker.join();
   impl.workers.clear();
   impl.state.write_pool->join();  // idle by now: each write held the I/O threads' work guard
+  impl.state.write_fibers->Join();
   if (impl.state.access_log) impl.state.access_log->Flush();
 }
 

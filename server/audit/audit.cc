@@ -567,7 +567,8 @@ void AuditLog::Submit(Event event) {
   }
   std::unique_lock lock(mutex_);
   if (stopping_) return;
-  progress_.wait(lock, [this] { return queue_.size() < options_.max_queue || stopping_; });
+  progress_fibers_.Wait(lock, progress_,
+                        [this] { return queue_.size() < options_.max_queue || stopping_; });
   queue_.push_back(std::move(event));
   ++submitted_;
   last_submit_ = std::chrono::steady_clock::now();
@@ -579,7 +580,8 @@ void AuditLog::Flush() {
   const std::uint64_t target = submitted_;
   ++flush_waiters_;
   wake_.notify_one();
-  progress_.wait(lock, [&] { return (done_ >= target && journal_empty_) || finished_; });
+  progress_fibers_.Wait(lock, progress_,
+                        [&] { return (done_ >= target && journal_empty_) || finished_; });
   --flush_waiters_;
 }
 
@@ -587,6 +589,7 @@ void AuditLog::Stop() {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
+    progress_fibers_.ResumeAll();
   }
   wake_.notify_one();
   progress_.notify_all();
@@ -628,8 +631,9 @@ void AuditLog::Run() {
       queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
       last = stopping_;
       materialize = journal_due();
+      progress_fibers_.ResumeAll();  // room in the queue
     }
-    progress_.notify_all();  // room in the queue
+    progress_.notify_all();
     if (!batch.empty()) Journal(batch);
     batch.clear();
     if (materialize) MaterializeOldest();
@@ -637,6 +641,7 @@ void AuditLog::Run() {
       std::lock_guard lock(mutex_);
       if (queue_.empty() && journal_empty_) {
         finished_ = true;
+        progress_fibers_.ResumeAll();
         break;
       }
     }
@@ -730,6 +735,7 @@ void AuditLog::MaterializeOldest() {
   backlog_ -= std::min(backlog_, stored + bad);
   // Also after a failure, so that Flush() and Stop() do not wait for what cannot be done now.
   if (empty || !status.ok()) journal_empty_ = true;
+  progress_fibers_.ResumeAll();
   progress_.notify_all();
 }
 

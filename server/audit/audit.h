@@ -27,6 +27,7 @@
 #include "server/auth/principal.h"
 #include "server/rest_types.h"
 #include "storage/store.h"
+#include "storage/suspension.h"
 
 namespace server::audit {
 
@@ -158,7 +159,8 @@ class AuditLog {
   LogOptions options_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;      // the writer: work or stop
-  std::condition_variable progress_;  // Flush() and a full queue: a batch ended
+  std::condition_variable progress_;  // Flush() and a full queue: a batch ended ...
+  storage::SuspendedFibers progress_fibers_;  // ... for threads, and for fibers (guarded)
   std::deque<Event> queue_;
   std::uint64_t submitted_ = 0;  // events accepted so far
   std::uint64_t done_ = 0;       // events written or failed so far

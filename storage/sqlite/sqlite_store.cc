@@ -25,6 +25,7 @@
 #include "storage/sqlite/sqlite_search.h"
 #include "storage/sqlite/wal_batch_vfs.h"
 #include "storage/store.h"
+#include "storage/suspension.h"
 
 namespace storage::sqlite {
 namespace {
@@ -823,14 +824,24 @@ struct CommitGroup {
 };
 
 // One Store::WriteShared call: queued until the gate's holder runs it. Guarded by the store's
-// write_mu_; `cv` wakes its caller when it is done or the gate is handed to it.
+// write_mu_; Wake() wakes its caller when it is done or the gate is handed to it.
 struct Submission {
   const std::function<bool(WriteTransaction&)>* work = nullptr;
-  std::condition_variable cv;
+  std::condition_variable cv;  // the caller's thread waits on it ...
+  std::shared_ptr<Suspendable> fiber;  // ... or, when set, the caller's fiber is suspended
   bool holder = false;  // the gate was handed to the caller's thread: it runs the queue
   bool done = false;
   Status status;               // the commit's outcome (Ok when `work` returned false)
   std::exception_ptr thrown;   // what `work` threw, rethrown on the caller's thread
+
+  // Lets the caller see what changed. With or without write_mu_ held.
+  void Wake() {
+    if (fiber != nullptr) {
+      fiber->Resume();
+    } else {
+      cv.notify_one();
+    }
+  }
 };
 
 // Members after which a group commits even though writers wait: bounds a member's wait.
@@ -1205,7 +1216,10 @@ class SqliteStore final : public Store {
   }
 
   Result<std::unique_ptr<WriteTransaction>> BeginWrite() override {
-    if (t_expected != nullptr && t_expected->store == this) Arrived(*t_expected);
+    if (t_expected != nullptr && t_expected->store == this) {
+      Arrived(*t_expected);
+      t_expected = nullptr;  // another fiber of this thread may announce its write
+    }
     // A flag and a condition variable rather than a mutex held by the transaction: the
     // transaction may end on another thread than the one that began it (a coroutine resumed
     // elsewhere), which std::mutex does not allow.
@@ -1224,10 +1238,14 @@ class SqliteStore final : public Store {
   }
 
   Status WriteShared(const std::function<bool(WriteTransaction&)>& work) override {
-    if (t_expected != nullptr && t_expected->store == this) Arrived(*t_expected);
+    if (t_expected != nullptr && t_expected->store == this) {
+      Arrived(*t_expected);
+      t_expected = nullptr;  // another fiber of this thread may announce its write
+    }
     auto shared = std::make_shared<Submission>();
     Submission& submission = *shared;
     submission.work = &work;
+    if (Suspendable* fiber = CurrentSuspendable()) submission.fiber = fiber->shared_from_this();
     std::unique_lock<std::mutex> lock(write_mu_);
     queue_.push_back(shared);  // `shared` keeps it alive until this call returns
     if (!writing_ && waiting_ == 0) {  // a BeginWrite woken for the gate goes first
@@ -1236,8 +1254,17 @@ class SqliteStore final : public Store {
     } else {
       arrival_cv_.notify_one();  // a holder about to commit may wait for it (kCommitDelay)
     }
+    const auto ready = [&] { return submission.done || submission.holder; };
     while (true) {
-      submission.cv.wait(lock, [&] { return submission.done || submission.holder; });
+      if (submission.fiber != nullptr) {
+        while (!ready()) {
+          lock.unlock();
+          submission.fiber->Suspend();
+          lock.lock();
+        }
+      } else {
+        submission.cv.wait(lock, ready);
+      }
       if (submission.done) break;
       // Handed the gate (or found it free): run the queue. A holder may leave it to a BeginWrite
       // before running its own call, and be handed the gate again later.
@@ -1456,7 +1483,7 @@ class SqliteStore final : public Store {
     for (const std::shared_ptr<Submission>& member : group_->shared) {
       member->status = group_->status;
       member->done = true;
-      if (wake == nullptr) member->cv.notify_one();
+      if (wake == nullptr) member->Wake();
     }
     if (wake != nullptr) *wake = std::move(group_->shared);
     group_.reset();
@@ -1479,7 +1506,7 @@ class SqliteStore final : public Store {
     FinishGroupLocked(std::move(status), &wake);
     if (wake.empty()) return;
     lock.unlock();
-    for (const std::shared_ptr<Submission>& member : wake) member->cv.notify_one();
+    for (const std::shared_ptr<Submission>& member : wake) member->Wake();
     lock.lock();
   }
 
@@ -1489,6 +1516,15 @@ class SqliteStore final : public Store {
   void EndGroupUnlessJoined(std::unique_lock<std::mutex>& lock) {
     if (group_ == nullptr) return;
     auto joiner = [this] { return waiting_ > 0 || !queue_.empty(); };
+    Suspendable* fiber = CurrentSuspendable();
+    if (fiber != nullptr && !GroupFullLocked() && !joiner() && on_the_way_ > 0) {
+      // A writer on its way may be a request queued on this fiber's thread: let the thread run
+      // what it has queued (the gate stays held), then wait for the others.
+      lock.unlock();
+      fiber->Resume();
+      fiber->Suspend();
+      lock.lock();
+    }
     if (!GroupFullLocked() && !joiner() && on_the_way_ > 0) {
       arrival_cv_.wait_for(lock, kCommitDelay, [&] { return joiner() || on_the_way_ == 0; });
     }
@@ -1506,7 +1542,7 @@ class SqliteStore final : public Store {
   void LeaveGateLocked() {
     if (!queue_.empty() && waiting_ == 0) {
       queue_.front()->holder = true;
-      queue_.front()->cv.notify_one();
+      queue_.front()->Wake();
       return;
     }
     writing_ = false;
@@ -1532,7 +1568,7 @@ class SqliteStore final : public Store {
           if (GroupFullLocked()) CommitOpenGroup(lock);
         } else {
           next->done = true;
-          next->cv.notify_one();
+          next->Wake();
         }
       }
       EndGroupUnlessJoined(lock);

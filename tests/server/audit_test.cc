@@ -27,6 +27,7 @@
 #include "server/capability.h"
 #include "server/handler.h"
 #include "server/rest_service.h"
+#include "server/write_fibers.h"
 #include "storage/sqlite/sqlite_store.h"
 #include "tests/server/rest_fixture.h"
 
@@ -932,6 +933,41 @@ TEST_CASE("audit: which requests may read AuditEvents") {
   CHECK_FALSE(audit::MayEntryReadAuditEvents("GET", "Patient/p1"));
   CHECK_FALSE(audit::MayEntryReadAuditEvents("POST", "AuditEvent"));
   CHECK_FALSE(audit::MayEntryReadAuditEvents("PUT", "Patient?identifier=x"));
+}
+
+TEST_CASE("audit: a write fiber waiting for room in a full queue leaves its thread to others") {
+  AuditServer server;
+  audit::LogOptions options;
+  options.source.site = "http://test/fhir";
+  options.interval = std::chrono::hours(1);  // the writer takes the queue only when asked
+  options.batch = 1000;
+  options.max_queue = 1;
+  audit::AuditLog log(server.store(), options);
+  log.Submit(ReadEvent("full-0"));  // the queue is full
+  std::atomic<bool> submitted{false};
+  std::atomic<bool> other_ran{false};
+  WriteFibers fibers(1);
+  fibers.Spawn([&] {
+    log.Submit(ReadEvent("full-1"));
+    submitted = true;
+  });
+  fibers.Spawn([&] { other_ran = true; });
+  const auto eventually = [](const std::atomic<bool>& flag) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!flag && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return flag.load();
+  };
+  // The second fiber runs while the first waits (a blocked thread would run it only after).
+  CHECK(eventually(other_ran));
+  CHECK_FALSE(submitted);
+  log.Flush();  // the writer takes the queue: room for the waiting fiber's event
+  CHECK(eventually(submitted));
+  fibers.Join();
+  log.Stop();
+  CHECK(log.written() == 2);
+  CHECK(At(server.Find("patient=full-1"), "total") == "1");
 }
 
 }  // namespace
