@@ -37,7 +37,7 @@ using fhir::Status;
 // PRAGMA user_version of the schema below. A file with a higher number was written by a newer
 // server and is refused rather than misread; a future schema change migrates from the lower
 // numbers inside EnsureSchema's transaction.
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;
 
 // Every version is a row of `versions`; `current` points at the newest version of each resource
 // (a delete marker included) so that a read is one primary-key lookup. The search index tables
@@ -45,7 +45,10 @@ constexpr int kSchemaVersion = 2;
 // so a search never has to filter out superseded versions; they refer to `current` by its rowid
 // `rid` and to a parameter by its id in `params` (type, code), which keeps the rows small.
 // AUTOINCREMENT keeps `seq` strictly increasing even if rows are ever removed, which the history
-// paging cursor relies on.
+// paging cursor relies on. A version finds its resource's other versions by the resource's
+// `rid` in `current` (schema 3): a new resource's rid is the highest yet, so its entry goes to
+// the end of `versions_by_rid`, where (type, id, version) put it on a random page of the index
+// (Patient ids are random on purpose), one page more per create in each commit.
 constexpr const char* kVersionsSql = R"sql(
 CREATE TABLE versions(
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -55,8 +58,19 @@ CREATE TABLE versions(
   last_updated TEXT NOT NULL,
   deleted INTEGER NOT NULL,
   json BLOB NOT NULL,
-  UNIQUE(type, id, version));
+  rid INTEGER NOT NULL);
 CREATE INDEX versions_by_type ON versions(type, seq);
+CREATE UNIQUE INDEX versions_by_rid ON versions(rid, version);
+)sql";
+
+// Schema 2 to 3: the versions learn their resource's rid (every version's resource has a row in
+// `current`). The old UNIQUE(type, id, version) stays with the table (SQLite drops a table
+// constraint only by copying the table); it still holds, it only costs its index updates.
+constexpr const char* kMigrateFrom2Sql = R"sql(
+ALTER TABLE versions ADD COLUMN rid INTEGER NOT NULL DEFAULT 0;
+UPDATE versions SET rid = (SELECT c.rid FROM current c WHERE c.type = versions.type
+                                                       AND c.id = versions.id);
+CREATE UNIQUE INDEX versions_by_rid ON versions(rid, version);
 )sql";
 
 constexpr const char* kCurrentAndIndexSql = R"sql(
@@ -414,8 +428,8 @@ Result<StoredVersion> ReadVersionOn(Connection& connection, std::string_view typ
                                     std::string_view id, std::int64_t version) {
   FHIR_ASSIGN_OR_RETURN(Statement statement,
                         connection.Prepare(std::string("SELECT ") + kVersionColumns +
-                                           " FROM versions v"
-                                           " WHERE v.type = ? AND v.id = ? AND v.version = ?"));
+                                           " FROM versions v WHERE v.rid = (SELECT rid FROM"
+                                           " current WHERE type = ? AND id = ?) AND v.version = ?"));
   statement.Bind(type);
   statement.Bind(id);
   statement.Bind(version);
@@ -427,17 +441,22 @@ Result<StoredVersion> ReadVersionOn(Connection& connection, std::string_view typ
   return ReadVersionRow(statement);
 }
 
-// The current version number of (type, id); 0 if the resource never existed.
-Result<std::int64_t> CurrentVersionOn(Connection& connection, std::string_view type,
-                                      std::string_view id) {
+// Where a resource stands: its row in `current` and its current version number.
+struct CurrentRow {
+  std::int64_t rid = 0;      // 0: the resource never existed
+  std::int64_t version = 0;  // 0: the resource never existed
+};
+
+Result<CurrentRow> CurrentRowOn(Connection& connection, std::string_view type,
+                                std::string_view id) {
   FHIR_ASSIGN_OR_RETURN(
       Statement statement,
-      connection.Prepare("SELECT version FROM current WHERE type = ? AND id = ?"));
+      connection.Prepare("SELECT rid, version FROM current WHERE type = ? AND id = ?"));
   statement.Bind(type);
   statement.Bind(id);
   FHIR_ASSIGN_OR_RETURN(bool row, statement.Step());
-  if (!row) return std::int64_t{0};
-  return statement.Int(0);
+  if (!row) return CurrentRow{};
+  return CurrentRow{statement.Int(0), statement.Int(1)};
 }
 
 // REQUIRES: the caller holds a read transaction on `connection`, so that the count and the page
@@ -450,13 +469,13 @@ Result<HistoryPage> HistoryOn(Connection& connection, const HistoryQuery& query)
   // bound string_views point into `query`, which outlives both statements.
   std::string where = " WHERE 1 = 1";
   std::vector<std::string_view> values;
-  if (!query.type.empty()) {
+  if (!query.id.empty()) {
+    where += " AND v.rid = (SELECT rid FROM current WHERE type = ? AND id = ?)";
+    values.push_back(query.type);
+    values.push_back(query.id);
+  } else if (!query.type.empty()) {
     where += " AND v.type = ?";
     values.push_back(query.type);
-  }
-  if (!query.id.empty()) {
-    where += " AND v.id = ?";
-    values.push_back(query.id);
   }
   if (query.since) {
     // Instants are written as UTC `YYYY-MM-DDThh:mm:ss.sssZ`, so text order is time order.
@@ -468,7 +487,7 @@ Result<HistoryPage> HistoryOn(Connection& connection, const HistoryQuery& query)
     // resource was deleted at that time).
     where +=
         " AND v.last_updated <= ? AND v.version = (SELECT max(w.version) FROM versions w"
-        " WHERE w.type = v.type AND w.id = v.id AND w.last_updated <= ?)";
+        " WHERE w.rid = v.rid AND w.last_updated <= ?)";
     values.push_back(*query.at);
     values.push_back(*query.at);
   }
@@ -887,18 +906,18 @@ class SqliteWriteTransaction final : public WriteTransaction {
     if (v.type.empty() || v.id.empty()) {
       return Status(IssueType::kValue, "a stored version needs a type and an id");
     }
-    FHIR_ASSIGN_OR_RETURN(std::int64_t current, CurrentVersionOn(connection_, v.type, v.id));
-    if (v.version != current + 1) {
+    FHIR_ASSIGN_OR_RETURN(CurrentRow current, CurrentRowOn(connection_, v.type, v.id));
+    if (v.version != current.version + 1) {
       return Status(IssueType::kConflict, Reference(v.type, v.id) + ": version " +
                                               std::to_string(v.version) +
                                               " is not the next version (the current version is " +
-                                              std::to_string(current) + ")");
+                                              std::to_string(current.version) + ")");
     }
     // A failure half-way (an SQLite error: the checks above come first) leaves rows of this Put
     // behind: the transaction can then only be rolled back. No savepoint per Put: a savepoint's
     // release walks its whole journal (300 us of CPU per AuditEvent in a batch of 500).
     FHIR_RETURN_IF_ERROR(BeforeWrite());
-    Result<std::int64_t> sequence = Write(v, current == 0, index);
+    Result<std::int64_t> sequence = Write(v, current.rid, index);
     if (!sequence.ok()) {
       broken_ = true;
       return sequence.status();
@@ -993,44 +1012,59 @@ class SqliteWriteTransaction final : public WriteTransaction {
     return Status::Ok();
   }
 
-  // The rows of one Put; returns the new version's sequence.
-  Result<std::int64_t> Write(const StoredVersion& v, bool is_new,
+  // The rows of one Put; returns the new version's sequence. `rid`: the resource's row in
+  // `current`, 0 for a new resource.
+  Result<std::int64_t> Write(const StoredVersion& v, std::int64_t rid,
                              const fhir::search::IndexEntries& index) {
+    const bool is_new = rid == 0;
+    if (is_new) {
+      // Its `seq` follows below, once the version has one.
+      FHIR_ASSIGN_OR_RETURN(
+          Statement insert,
+          connection_.Prepare("INSERT INTO current(type, id, version, seq, last_updated, deleted)"
+                              " VALUES(?, ?, ?, 0, ?, ?)"));
+      insert.Bind(v.type);
+      insert.Bind(v.id);
+      insert.Bind(v.version);
+      insert.Bind(v.last_updated);
+      insert.Bind(std::int64_t{v.deleted ? 1 : 0});
+      FHIR_RETURN_IF_ERROR(insert.Run());
+      rid = sqlite3_last_insert_rowid(connection_.db());
+    }
     {
       FHIR_ASSIGN_OR_RETURN(
           Statement insert,
-          connection_.Prepare("INSERT INTO versions(type, id, version, last_updated, deleted, json)"
-                              " VALUES(?, ?, ?, ?, ?, ?)"));
+          connection_.Prepare("INSERT INTO versions(type, id, version, last_updated, deleted, json,"
+                              " rid) VALUES(?, ?, ?, ?, ?, ?, ?)"));
       insert.Bind(v.type);
       insert.Bind(v.id);
       insert.Bind(v.version);
       insert.Bind(v.last_updated);
       insert.Bind(std::int64_t{v.deleted ? 1 : 0});
       insert.BindBlob(v.json);
+      insert.Bind(rid);
       FHIR_RETURN_IF_ERROR(insert.Run());
     }
     const std::int64_t sequence = sqlite3_last_insert_rowid(connection_.db());
-    std::int64_t rid = 0;
-    {
+    if (is_new) {
+      FHIR_ASSIGN_OR_RETURN(Statement update,
+                            connection_.Prepare("UPDATE current SET seq = ? WHERE rid = ?"));
+      update.Bind(sequence);
+      update.Bind(rid);
+      FHIR_RETURN_IF_ERROR(update.Run());
+    } else {
       FHIR_ASSIGN_OR_RETURN(
-          Statement upsert,
-          connection_.Prepare("INSERT INTO current(type, id, version, seq, last_updated, deleted)"
-                              " VALUES(?, ?, ?, ?, ?, ?) ON CONFLICT(type, id) DO UPDATE SET"
-                              " version = excluded.version, seq = excluded.seq,"
-                              " last_updated = excluded.last_updated, deleted = excluded.deleted"
-                              " RETURNING rid"));
-      upsert.Bind(v.type);
-      upsert.Bind(v.id);
-      upsert.Bind(v.version);
-      upsert.Bind(sequence);
-      upsert.Bind(v.last_updated);
-      upsert.Bind(std::int64_t{v.deleted ? 1 : 0});
-      FHIR_ASSIGN_OR_RETURN(bool row, upsert.Step());
-      if (!row) return Status(IssueType::kException, "SQLite returned no rid for the upsert");
-      rid = upsert.Int(0);
-      FHIR_RETURN_IF_ERROR(upsert.Run());
+          Statement update,
+          connection_.Prepare("UPDATE current SET version = ?, seq = ?, last_updated = ?,"
+                              " deleted = ? WHERE rid = ?"));
+      update.Bind(v.version);
+      update.Bind(sequence);
+      update.Bind(v.last_updated);
+      update.Bind(std::int64_t{v.deleted ? 1 : 0});
+      update.Bind(rid);
+      FHIR_RETURN_IF_ERROR(update.Run());
+      FHIR_RETURN_IF_ERROR(DropIndex(rid));
     }
-    if (!is_new) FHIR_RETURN_IF_ERROR(DropIndex(rid));
     if (!v.deleted) FHIR_RETURN_IF_ERROR(WriteIndex(v.type, rid, index));
     return sequence;
   }
@@ -1706,16 +1740,19 @@ Status CreateSchema(Connection& connection) {
   if (version == 0) {
     FHIR_RETURN_IF_ERROR(connection.Exec(kVersionsSql));
     FHIR_RETURN_IF_ERROR(connection.Exec(kCurrentAndIndexSql));
-  } else if (version == 1) {
-    FHIR_RETURN_IF_ERROR(connection.Exec(kMigrateFrom1Sql));
-    FHIR_RETURN_IF_ERROR(connection.Exec(kCurrentAndIndexSql));
-    FHIR_RETURN_IF_ERROR(connection.Exec(kMigrateFrom1CopySql));
+  } else if (version == 1 || version == 2) {
+    if (version == 1) {
+      FHIR_RETURN_IF_ERROR(connection.Exec(kMigrateFrom1Sql));
+      FHIR_RETURN_IF_ERROR(connection.Exec(kCurrentAndIndexSql));
+      FHIR_RETURN_IF_ERROR(connection.Exec(kMigrateFrom1CopySql));
+    }
+    FHIR_RETURN_IF_ERROR(connection.Exec(kMigrateFrom2Sql));
   } else {
     return Status(IssueType::kException, "the database has schema version " +
                                              std::to_string(version) + "; this server knows " +
                                              std::to_string(kSchemaVersion));
   }
-  return connection.Exec("PRAGMA user_version = 2");
+  return connection.Exec("PRAGMA user_version = 3");
 }
 
 Status EnsureSchema(Connection& connection) {

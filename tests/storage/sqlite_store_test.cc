@@ -1344,7 +1344,7 @@ TEST_CASE("OpenSqliteStore refuses a database of a newer schema version") {
   auto store = OpenSqliteStore(OptionsFor(path.str()));
   REQUIRE_FALSE(store.ok());
   CHECK(store.status().type() == IssueType::kException);
-  CHECK(store.status().diagnostics() == "the database has schema version 99; this server knows 2");
+  CHECK(store.status().diagnostics() == "the database has schema version 99; this server knows 3");
 }
 
 TEST_CASE("SqliteStore: the WAL is checkpointed into the database file while the server runs") {
@@ -1457,6 +1457,52 @@ TEST_CASE("OpenSqliteStore migrates a schema 1 file; Reindex rebuilds the search
   // New writes keep working on the migrated file (the next sequence follows the old ones).
   CHECK(PutOne(*store, Version("Patient", "b", 1, 2), {Identifier("sysA", "2")}) == 2);
   CHECK(Find(*store, Q("Patient").Tokens({Identifier("sysA", "")})) == (Ids{"a", "b"}));
+}
+
+TEST_CASE("OpenSqliteStore migrates a schema 2 file: versions find their resource by rid") {
+  TempPath path;
+  {
+    auto store = Open(path.str());
+    PutOne(*store, Version("Patient", "a", 1, 1));
+    PutOne(*store, Version("Patient", "b", 1, 2), {Identifier("sysB", "1")});
+    PutOne(*store, Version("Patient", "a", 2, 3));
+    PutOne(*store, Version("Patient", "b", 2, 4, /*deleted=*/true));
+  }
+  {
+    // Back to schema 2: versions without their rid.
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(path.str().c_str(), &db) == SQLITE_OK);
+    char* error = nullptr;
+    int rc = sqlite3_exec(db,
+                          "DROP INDEX versions_by_rid; ALTER TABLE versions DROP COLUMN rid;"
+                          " PRAGMA user_version = 2;",
+                          nullptr, nullptr, &error);
+    CHECK_MESSAGE(rc == SQLITE_OK, (error != nullptr ? error : ""));
+    sqlite3_free(error);
+    sqlite3_close(db);
+  }
+  auto store = Open(path.str());
+  auto a1 = store->ReadVersion("Patient", "a", 1);
+  REQUIRE(a1.ok());
+  CHECK(a1->json == Json("Patient", "a", 1));
+  auto b2 = store->ReadVersion("Patient", "b", 2);
+  REQUIRE(b2.ok());
+  CHECK(b2->deleted);
+  CHECK(store->ReadVersion("Patient", "a", 3).status().type() == IssueType::kNotFound);
+  CHECK(Sequences(History(*store, H().Type("Patient").Id("a"))) == std::vector<std::int64_t>{3, 1});
+  CHECK(Sequences(History(*store, H().Type("Patient").Id("b"))) == std::vector<std::int64_t>{4, 2});
+  // As of second 2, a was at version 1 and b at version 1.
+  CHECK(Sequences(History(*store, H().Type("Patient").At(Instant(2)))) ==
+        std::vector<std::int64_t>{2, 1});
+  // Writes go on: the next version of a, and b again after its deletion.
+  CHECK(PutOne(*store, Version("Patient", "a", 3, 5)) == 5);
+  CHECK(PutOne(*store, Version("Patient", "b", 3, 6), {Identifier("sysB", "2")}) == 6);
+  CHECK(Sequences(History(*store, H().Type("Patient").Id("a"))) ==
+        std::vector<std::int64_t>{5, 3, 1});
+  auto a3 = store->ReadVersion("Patient", "a", 3);
+  REQUIRE(a3.ok());
+  CHECK(a3->json == Json("Patient", "a", 3));
+  CHECK(Find(*store, Q("Patient").Tokens({Identifier("sysB", "2")})) == Ids{"b"});
 }
 
 }  // namespace
