@@ -1031,6 +1031,45 @@ TEST_CASE("SqliteStore: WriteShared work that rolls back after writing takes the
   CHECK(store->ReadCurrent("Patient", "after").ok());
 }
 
+// A first version of a resource that exists is found out by the insert of its `current` row,
+// which then writes nothing: WriteShared work that rolls back on that conflict leaves the group
+// it joined alone (a 50-ms head start puts it in the first transaction's group, as above).
+TEST_CASE("SqliteStore: a conflicting first version in WriteShared work does not fail the group") {
+  TempPath path;
+  auto store = Open(path.str());
+  PutOne(*store, Version("Patient", "taken", 1, 1));
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    CAPTURE(attempt);
+    const std::string first_id = "first-" + std::to_string(attempt);
+    auto first = store->BeginWrite();
+    REQUIRE(first.ok());
+    StoredVersion a = Version("Patient", first_id, 1, 2);
+    REQUIRE((*first)->Put(a, Ix({})).ok());
+    fhir::Status conflict;
+    fhir::Status second_status;
+    std::thread second([&] {
+      second_status = store->WriteShared([&](WriteTransaction& transaction) {
+        StoredVersion again = Version("Patient", "taken", 1, 2);
+        conflict = transaction.Put(again, Ix({}));
+        return conflict.ok();
+      });
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    fhir::Status committed = (*first)->Commit();
+    second.join();
+    CHECK(conflict.type() == IssueType::kConflict);
+    CHECK(conflict.diagnostics() ==
+          "Patient/taken: version 1 is not the next version (the current version is 1)");
+    CHECK(second_status.ok());
+    CHECK_MESSAGE(committed.ok(), committed.ToString());
+    CHECK(store->ReadCurrent("Patient", first_id).ok());
+  }
+  auto taken = store->ReadCurrent("Patient", "taken");
+  REQUIRE(taken.ok());
+  CHECK(taken->json == Json("Patient", "taken", 1));
+  CHECK(History(*store, H().Type("Patient").Id("taken")).total == 1);
+}
+
 // WriteShared calls from many threads run one after the other on whichever thread holds the
 // writer, beside BeginWrite transactions: each call's outcome is its own group's, work that
 // returns false without writing leaves the others alone, an exception reaches its caller (and
