@@ -171,7 +171,7 @@ const std::array<Option, 24>& Options() {
        "together commit together)",
        [](std::string_view v, Config& c) { return SetNumber(v, 1, 256, c.write_fiber_threads); },
        [](const Config& c) { return std::to_string(c.write_fiber_threads); }},
-      {"--write-threads", "FHIR_WRITE_THREADS", "N", "threads for Bundles and POST _search",
+      {"--write-threads", "FHIR_WRITE_THREADS", "N", "threads for Bundles, POST _search and bodies over 256 KiB",
        [](std::string_view v, Config& c) { return SetNumber(v, 1, 1024, c.write_threads); },
        [](const Config& c) { return std::to_string(c.write_threads); }},
       {"--max-body-bytes", "FHIR_MAX_BODY_BYTES", "N", "largest request body; more gets 413",

@@ -26,8 +26,8 @@ struct Config {
   // fiber of its own (server/write_fibers.h): a write waits for the store's group commit, and
   // while it waits its thread runs other writes.
   int write_fiber_threads = 4;
-  // Threads that run the other requests but GET and HEAD: Bundles and POST _search. A
-  // transaction Bundle holds the writer for its whole transaction.
+  // Threads that run the other requests but GET and HEAD: Bundles, POST _search and bodies
+  // over 256 KiB. A transaction Bundle holds the writer for its whole transaction.
   int write_threads = 32;
   // Largest request body; a larger one gets 413. Whole bodies are held in memory.
   size_t max_body_bytes = size_t{16} << 20;

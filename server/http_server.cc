@@ -153,15 +153,22 @@ struct ServerState {
   std::unique_ptr<AccessLog> access_log;  // with config.access_log
   // Runs single-resource writes (config.write_fiber_threads).
   std::unique_ptr<WriteFibers> write_fibers;
-  // Runs the other requests but GET and HEAD: Bundles and POST _search (config.write_threads).
+  // Runs the other requests but GET and HEAD: Bundles, POST _search, large bodies
+  // (config.write_threads).
   std::unique_ptr<net::thread_pool> write_pool;
 };
 
 std::string_view ToStd(beast::string_view text) { return {text.data(), text.size()}; }
 
-// A write of one resource (create, update, patch, delete): not a Bundle (POST to the base) nor
-// a POST _search, which may wait on other writers with their thread blocked.
+// Bodies up to this size are written on a fiber; larger ones on a thread of their own: a fiber
+// runs until it waits, and parsing a body of megabytes would hold up the other writes of its
+// thread (and the write gate, when it is handed to one of them meanwhile).
+constexpr std::size_t kMaxFiberBody = 256 * 1024;
+
+// A write of one resource (create, update, patch, delete) of a usual size: not a Bundle (POST to
+// the base) nor a POST _search, which may wait on other writers with their thread blocked.
 bool SingleResourceWrite(const Request& request, std::string_view base_path) {
+  if (request.body().size() > kMaxFiberBody) return false;
   if (request.method() != http::verb::post) return true;
   std::string_view path = ToStd(request.target());
   path = path.substr(0, path.find('?'));
@@ -169,7 +176,11 @@ bool SingleResourceWrite(const Request& request, std::string_view base_path) {
   path.remove_prefix(base_path.size());
   while (path.starts_with('/')) path.remove_prefix(1);
   while (path.ends_with('/')) path.remove_suffix(1);
-  return !path.empty() && !path.ends_with("_search");
+  // Segments are percent-decoded later: `%5F` is `_`.
+  const auto search = [path](std::string_view underscore) {
+    return path.ends_with(std::string(underscore) + "search");
+  };
+  return !path.empty() && !search("_") && !search("%5F") && !search("%5f");
 }
 
 // IMF-fixdate (RFC 9110 section 5.6.7), which HTTP/1.1 origin servers must send as Date.

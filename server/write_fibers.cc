@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <exception>
 #include <new>
+#include <system_error>
 #include <utility>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -145,22 +146,34 @@ class FiberTask final : public storage::Suspendable {
   FiberTask(net::io_context& home, StackPool& stacks, std::function<void()> work)
       : home_(home), stacks_(stacks), work_(std::move(work)), running_(home.get_executor()) {}
 
-  // Runs the fiber until it first suspends or ends. REQUIRES: on the home thread.
-  void Start() {
-    fiber_ = ctx::fiber(std::allocator_arg, PooledStack{&stacks_, &stack_},
-                        [this](ctx::fiber&& back) {
-                          FinishSwitch(nullptr, &thread_bottom_, &thread_size_);
-                          back_ = std::move(back);
-                          try {
-                            work_();
-                          } catch (...) {  // `work` must catch everything; a fiber may not throw
-                            std::fprintf(stderr, "fhir-server: a write fiber threw\n");
-                          }
-                          work_ = nullptr;
-                          StartSwitch(nullptr, thread_bottom_, thread_size_);  // the fiber ends
-                          return std::move(back_);
-                        });
+  // Runs the fiber until it first suspends or ends; false when no fiber could be made (no
+  // memory for its stack), `work` then untouched. REQUIRES: on the home thread.
+  bool Start() {
+    try {
+      fiber_ = ctx::fiber(std::allocator_arg, PooledStack{&stacks_, &stack_},
+                          [this](ctx::fiber&& back) {
+                            FinishSwitch(nullptr, &thread_bottom_, &thread_size_);
+                            back_ = std::move(back);
+                            try {
+                              work_();
+                            } catch (...) {  // `work` must catch everything
+                              std::fprintf(stderr, "fhir-server: a write fiber threw\n");
+                            }
+                            work_ = nullptr;
+                            StartSwitch(nullptr, thread_bottom_, thread_size_);  // it ends
+                            return std::move(back_);
+                          });
+    } catch (const std::bad_alloc&) {
+      return false;
+    }
     Run();
+    return true;
+  }
+
+  // The work of a fiber that could not start (which then keeps its thread no longer).
+  std::function<void()> TakeWork() {
+    running_.reset();
+    return std::move(work_);
   }
 
   void Suspend() override {
@@ -231,7 +244,15 @@ void WriteFibers::Spawn(std::function<void()> work) {
   Worker& worker = *workers_[next_.fetch_add(1, std::memory_order_relaxed) % workers_.size()];
   net::post(worker.io, [&worker, work = std::move(work)]() mutable {
     auto task = std::make_shared<FiberTask>(worker.io, worker.stacks, std::move(work));
-    task->Start();
+    if (task->Start()) return;
+    // Out of memory for a stack: the request still gets its answer, from a plain thread (its
+    // waits block that thread, which no fiber depends on); never from this one.
+    std::fprintf(stderr, "fhir-server: no memory for a write fiber; using a thread\n");
+    try {
+      std::thread(task->TakeWork()).detach();
+    } catch (const std::system_error& e) {
+      std::fprintf(stderr, "fhir-server: a write was dropped: %s\n", e.what());
+    }
   });
 }
 

@@ -21,9 +21,12 @@ namespace server {
 // resumed on the thread that started it, so thread-local state stays valid.
 //
 // Work run here must not block its thread on anything that another fiber of the same thread
-// has to do first; a group commit's wait is the only wait of a single-resource write that
-// depends on other writers, and it suspends. Bundles (which hold the write gate for a whole
-// transaction) stay on threads of their own.
+// has to do first: the waits of a single-resource write that depend on other writers (the
+// write gate, the group commit, room in the audit queue) suspend. Nor should it run long
+// without waiting: the other fibers of its thread wait meanwhile, and so does the write gate
+// when it is handed to one of them. Bundles (which hold the write gate for a whole
+// transaction) and large bodies stay on threads of their own (server/http_server.cc). Should
+// a fiber's stack find no memory, its work runs on a new thread.
 class WriteFibers {
  public:
   explicit WriteFibers(int threads);

@@ -28,6 +28,7 @@
 #include "server/capability.h"
 #include "server/config.h"
 #include "server/handler.h"
+#include "storage/suspension.h"
 
 namespace server {
 namespace {
@@ -320,6 +321,41 @@ TEST_CASE("HttpServer turns a handler exception into 500") {
   CHECK(IssueCode(response) == "exception");
   CHECK(response.body().find("boom") == std::string::npos);  // internals stay in the log
   CHECK(capture.Text().find("boom") != std::string::npos);
+}
+
+// Creates, updates, patches and deletes of a usual size run on write fibers; Bundles, POST
+// _search and large bodies on threads of their own, reads on the I/O threads.
+TEST_CASE("HttpServer runs single-resource writes on fibers, and the other requests not") {
+  auto server = StartServer(TestConfig(), [](const Request& request) {
+    Response response(http::status::ok, request.version());
+    response.body() = storage::CurrentSuspendable() != nullptr ? "fiber" : "thread";
+    response.prepare_payload();
+    return response;
+  });
+  Client client(server->port());
+  const auto where = [&client](http::verb method, std::string_view target, std::size_t body) {
+    Request request(method, beast::string_view(target.data(), target.size()), 11);
+    request.set(http::field::host, "127.0.0.1");
+    request.body() = std::string(body, 'x');
+    request.prepare_payload();
+    client.Send(request);
+    const Response response = client.Receive();
+    REQUIRE(response.result() == http::status::ok);
+    return response.body();
+  };
+  CHECK(where(http::verb::post, "/fhir/Patient", 100) == "fiber");
+  CHECK(where(http::verb::put, "/fhir/Patient/a", 100) == "fiber");
+  CHECK(where(http::verb::put, "/fhir/Patient?identifier=s|1", 100) == "fiber");
+  CHECK(where(http::verb::patch, "/fhir/Patient/a", 100) == "fiber");
+  CHECK(where(http::verb::delete_, "/fhir/Patient/a", 0) == "fiber");
+  CHECK(where(http::verb::post, "/fhir", 100) == "thread");
+  CHECK(where(http::verb::post, "/fhir/", 100) == "thread");
+  CHECK(where(http::verb::post, "/fhir/Patient/_search", 100) == "thread");
+  CHECK(where(http::verb::post, "/fhir/Patient/%5Fsearch?x=1", 100) == "thread");
+  CHECK(where(http::verb::post, "/fhir/_search", 100) == "thread");
+  CHECK(where(http::verb::post, "/fhir/Patient", 300 * 1024) == "thread");
+  CHECK(where(http::verb::put, "/fhir/Patient/a", 300 * 1024) == "thread");
+  CHECK(where(http::verb::get, "/fhir/Patient/a", 0) == "thread");
 }
 
 TEST_CASE("HttpServer::Stop returns promptly with idle clients connected") {
