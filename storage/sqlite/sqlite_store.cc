@@ -1033,17 +1033,23 @@ class SqliteWriteTransaction final : public WriteTransaction {
                                             std::to_string(current) + ")");
   }
 
+  // Binds the columns `current` and `versions` share: type, id, version, last_updated, deleted.
+  static void BindVersionHead(Statement& statement, const StoredVersion& v) {
+    statement.Bind(v.type);
+    statement.Bind(v.id);
+    statement.Bind(v.version);
+    statement.Bind(v.last_updated);
+    statement.Bind(std::int64_t{v.deleted ? 1 : 0});
+  }
+
   // The `current` row of a new resource (its `seq` follows in Write, once the version has one);
   // returns its rid, or 0 when the resource has a row already (nothing is written then).
   Result<std::int64_t> InsertCurrent(const StoredVersion& v) {
-    FHIR_ASSIGN_OR_RETURN(Statement insert,
-                          connection_.Prepare("INSERT OR IGNORE INTO current(type, id, version, seq,"
-                                              " last_updated, deleted) VALUES(?, ?, ?, 0, ?, ?)"));
-    insert.Bind(v.type);
-    insert.Bind(v.id);
-    insert.Bind(v.version);
-    insert.Bind(v.last_updated);
-    insert.Bind(std::int64_t{v.deleted ? 1 : 0});
+    FHIR_ASSIGN_OR_RETURN(
+        Statement insert,
+        connection_.Prepare("INSERT OR IGNORE INTO current(type, id, version, last_updated,"
+                            " deleted, seq) VALUES(?, ?, ?, ?, ?, 0)"));
+    BindVersionHead(insert, v);
     FHIR_RETURN_IF_ERROR(insert.Run());
     if (sqlite3_changes(connection_.db()) == 0) return std::int64_t{0};
     return sqlite3_last_insert_rowid(connection_.db());
@@ -1058,11 +1064,7 @@ class SqliteWriteTransaction final : public WriteTransaction {
           Statement insert,
           connection_.Prepare("INSERT INTO versions(type, id, version, last_updated, deleted, json,"
                               " rid) VALUES(?, ?, ?, ?, ?, ?, ?)"));
-      insert.Bind(v.type);
-      insert.Bind(v.id);
-      insert.Bind(v.version);
-      insert.Bind(v.last_updated);
-      insert.Bind(std::int64_t{v.deleted ? 1 : 0});
+      BindVersionHead(insert, v);
       insert.BindBlob(v.json);
       insert.Bind(rid);
       FHIR_RETURN_IF_ERROR(insert.Run());
