@@ -36,6 +36,8 @@ TEST_CASE("ParseConfig without arguments gives the defaults") {
   CHECK(c.public_base_url.empty());
   CHECK(c.db_path == "fhir.db");
   CHECK(c.threads == 0);
+  CHECK(c.write_fiber_threads == 4);
+  CHECK(c.write_threads == 32);
   CHECK(c.max_body_bytes == 16u * 1024 * 1024);
   CHECK(c.max_header_bytes == 16u * 1024);
   CHECK(c.read_timeout_seconds == 30);
@@ -46,8 +48,9 @@ TEST_CASE("ParseConfig without arguments gives the defaults") {
 TEST_CASE("ParseConfig reads every flag, as '--flag value' or '--flag=value'") {
   const ConfigParse parsed =
       Parse({"--host", "0.0.0.0", "--port=0", "--base-url", "/api/r4/", "--db", "/tmp/x.db",
-             "--threads=3", "--max-body-bytes", "1000", "--max-header-bytes=2048", "--read-timeout",
-             "5", "--idle-timeout=7", "--access-log", "off"});
+             "--threads=3", "--write-fiber-threads", "2", "--write-threads=8", "--max-body-bytes",
+             "1000", "--max-header-bytes=2048", "--read-timeout", "5", "--idle-timeout=7",
+             "--access-log", "off"});
   REQUIRE_MESSAGE(parsed.error.empty(), parsed.error);
   const Config& c = parsed.config;
   CHECK(c.host == "0.0.0.0");
@@ -56,6 +59,8 @@ TEST_CASE("ParseConfig reads every flag, as '--flag value' or '--flag=value'") {
   CHECK(c.db_path == "/tmp/x.db");
   CHECK_FALSE(c.sync_full);
   CHECK(c.threads == 3);
+  CHECK(c.write_fiber_threads == 2);
+  CHECK(c.write_threads == 8);
   CHECK(c.max_body_bytes == 1000);
   CHECK(c.max_header_bytes == 2048);
   CHECK(c.read_timeout_seconds == 5);
@@ -69,6 +74,8 @@ TEST_CASE("ParseConfig reads every variable") {
                                         {"FHIR_BASE_URL", "https://example.org/fhir/r4"},
                                         {"FHIR_DB", "env.db"},
                                         {"FHIR_THREADS", "2"},
+                                        {"FHIR_WRITE_FIBER_THREADS", "6"},
+                                        {"FHIR_WRITE_THREADS", "5"},
                                         {"FHIR_MAX_BODY_BYTES", "123"},
                                         {"FHIR_MAX_HEADER_BYTES", "4096"},
                                         {"FHIR_READ_TIMEOUT", "11"},
@@ -82,6 +89,8 @@ TEST_CASE("ParseConfig reads every variable") {
   CHECK(c.public_base_url == "https://example.org/fhir/r4");
   CHECK(c.db_path == "env.db");
   CHECK(c.threads == 2);
+  CHECK(c.write_fiber_threads == 6);
+  CHECK(c.write_threads == 5);
   CHECK(c.max_body_bytes == 123);
   CHECK(c.max_header_bytes == 4096);
   CHECK(c.read_timeout_seconds == 11);
@@ -139,6 +148,10 @@ TEST_CASE("Bad flags and values give an error naming them") {
       {{"--port", ""}, "--port ''"},
       {{"--port"}, "--port needs a value"},
       {{"--threads", "1025"}, "--threads '1025'"},
+      {{"--write-fiber-threads", "0"},
+       "--write-fiber-threads '0': expected a whole number from 1 to 256"},
+      {{"--write-fiber-threads", "257"}, "--write-fiber-threads '257'"},
+      {{"--write-threads", "0"}, "--write-threads '0'"},
       {{"--max-body-bytes", "0"}, "--max-body-bytes '0'"},
       {{"--max-header-bytes=100"}, "--max-header-bytes '100'"},
       {{"--read-timeout", "0"}, "--read-timeout '0'"},
@@ -201,6 +214,10 @@ TEST_CASE("Usage documents every flag and variable") {
                            "FHIR_SYNC",
                            "--threads",
                            "FHIR_THREADS",
+                           "--write-fiber-threads",
+                           "FHIR_WRITE_FIBER_THREADS",
+                           "--write-threads",
+                           "FHIR_WRITE_THREADS",
                            "--max-body-bytes",
                            "FHIR_MAX_BODY_BYTES",
                            "--max-header-bytes",
