@@ -176,11 +176,11 @@ bool SingleResourceWrite(const Request& request, std::string_view base_path) {
   path.remove_prefix(base_path.size());
   while (path.starts_with('/')) path.remove_prefix(1);
   while (path.ends_with('/')) path.remove_suffix(1);
+  if (path.empty()) return false;
+  if (!path.ends_with("search")) return true;
+  path.remove_suffix(std::string_view("search").size());
   // Segments are percent-decoded later: `%5F` is `_`.
-  const auto search = [path](std::string_view underscore) {
-    return path.ends_with(std::string(underscore) + "search");
-  };
-  return !path.empty() && !search("_") && !search("%5F") && !search("%5f");
+  return !path.ends_with('_') && !path.ends_with("%5F") && !path.ends_with("%5f");
 }
 
 // IMF-fixdate (RFC 9110 section 5.6.7), which HTTP/1.1 origin servers must send as Date.

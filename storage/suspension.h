@@ -32,36 +32,72 @@ Suspendable* CurrentSuspendable();
 // Set by the fiber scheduler around running a fiber (null when it returns to the thread).
 void SetCurrentSuspendable(Suspendable* fiber);
 
-// Fibers waiting for a condition guarded by a mutex, beside the condition variable its threads
-// wait on. The code that changes the condition calls ResumeAll() with the mutex held, and
-// notifies the condition variable.
-class SuspendedFibers {
+// A condition variable whose waiters may be fibers: a thread blocks, a fiber is suspended.
+// The mutex guarding the condition is held by Wait's lock and around NotifyAll.
+class Condition {
  public:
-  // Waits until `ready()`: suspends the calling fiber, or blocks the thread on `cv`.
-  // REQUIRES: `lock` holds the mutex guarding the condition.
+  // Waits until `ready()`. REQUIRES: `lock` holds the mutex guarding the condition.
   template <class Ready>
-  void Wait(std::unique_lock<std::mutex>& lock, std::condition_variable& cv, Ready ready) {
+  void Wait(std::unique_lock<std::mutex>& lock, Ready ready) {
     while (!ready()) {
       Suspendable* fiber = CurrentSuspendable();
       if (fiber == nullptr) {
-        cv.wait(lock);
+        cv_.wait(lock);
         continue;
       }
-      waiting_.push_back(fiber->shared_from_this());
+      fibers_.push_back(fiber->shared_from_this());
       lock.unlock();
       fiber->Suspend();
       lock.lock();
     }
   }
 
-  // Resumes the waiting fibers. REQUIRES: the mutex held.
-  void ResumeAll() {
-    for (const std::shared_ptr<Suspendable>& fiber : waiting_) fiber->Resume();
-    waiting_.clear();
+  // Wakes every waiter. REQUIRES: the mutex held.
+  void NotifyAll() {
+    for (const std::shared_ptr<Suspendable>& fiber : fibers_) fiber->Resume();
+    fibers_.clear();
+    cv_.notify_all();
   }
 
  private:
-  std::vector<std::shared_ptr<Suspendable>> waiting_;
+  std::condition_variable cv_;
+  std::vector<std::shared_ptr<Suspendable>> fibers_;  // guarded by the condition's mutex
+};
+
+// The one waiter of an event: the fiber, or else the thread, that made it. Wake() needs no
+// mutex held, so that a waker can wake after releasing it.
+class Waiter {
+ public:
+  Waiter() {
+    if (Suspendable* fiber = CurrentSuspendable()) fiber_ = fiber->shared_from_this();
+  }
+
+  // Waits until `ready()`. REQUIRES: `lock` holds the mutex guarding the condition; called by
+  // the waiter.
+  template <class Ready>
+  void Wait(std::unique_lock<std::mutex>& lock, Ready ready) {
+    if (fiber_ == nullptr) {
+      cv_.wait(lock, ready);
+      return;
+    }
+    while (!ready()) {
+      lock.unlock();
+      fiber_->Suspend();
+      lock.lock();
+    }
+  }
+
+  void Wake() {
+    if (fiber_ != nullptr) {
+      fiber_->Resume();
+    } else {
+      cv_.notify_one();
+    }
+  }
+
+ private:
+  std::shared_ptr<Suspendable> fiber_;
+  std::condition_variable cv_;
 };
 
 }  // namespace storage

@@ -567,8 +567,7 @@ void AuditLog::Submit(Event event) {
   }
   std::unique_lock lock(mutex_);
   if (stopping_) return;
-  progress_fibers_.Wait(lock, progress_,
-                        [this] { return queue_.size() < options_.max_queue || stopping_; });
+  progress_.Wait(lock, [this] { return queue_.size() < options_.max_queue || stopping_; });
   queue_.push_back(std::move(event));
   ++submitted_;
   last_submit_ = std::chrono::steady_clock::now();
@@ -580,8 +579,7 @@ void AuditLog::Flush() {
   const std::uint64_t target = submitted_;
   ++flush_waiters_;
   wake_.notify_one();
-  progress_fibers_.Wait(lock, progress_,
-                        [&] { return (done_ >= target && journal_empty_) || finished_; });
+  progress_.Wait(lock, [&] { return (done_ >= target && journal_empty_) || finished_; });
   --flush_waiters_;
 }
 
@@ -589,10 +587,9 @@ void AuditLog::Stop() {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
-    progress_fibers_.ResumeAll();
+    progress_.NotifyAll();
   }
   wake_.notify_one();
-  progress_.notify_all();
   if (writer_.joinable()) writer_.join();
 }
 
@@ -631,9 +628,8 @@ void AuditLog::Run() {
       queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
       last = stopping_;
       materialize = journal_due();
-      progress_fibers_.ResumeAll();  // room in the queue
+      progress_.NotifyAll();  // room in the queue
     }
-    progress_.notify_all();
     if (!batch.empty()) Journal(batch);
     batch.clear();
     if (materialize) MaterializeOldest();
@@ -641,12 +637,11 @@ void AuditLog::Run() {
       std::lock_guard lock(mutex_);
       if (queue_.empty() && journal_empty_) {
         finished_ = true;
-        progress_fibers_.ResumeAll();
+        progress_.NotifyAll();
         break;
       }
     }
   }
-  progress_.notify_all();
 }
 
 void AuditLog::Journal(std::vector<Event>& events) {
@@ -735,8 +730,7 @@ void AuditLog::MaterializeOldest() {
   backlog_ -= std::min(backlog_, stored + bad);
   // Also after a failure, so that Flush() and Stop() do not wait for what cannot be done now.
   if (empty || !status.ok()) journal_empty_ = true;
-  progress_fibers_.ResumeAll();
-  progress_.notify_all();
+  progress_.NotifyAll();
 }
 
 std::optional<storage::StoredVersion> AuditLog::JournaledVersion(std::string_view line) const {

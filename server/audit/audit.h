@@ -159,8 +159,7 @@ class AuditLog {
   LogOptions options_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;      // the writer: work or stop
-  std::condition_variable progress_;  // Flush() and a full queue: a batch ended ...
-  storage::SuspendedFibers progress_fibers_;  // ... for threads, and for fibers (guarded)
+  storage::Condition progress_;  // Flush() and a full queue: a batch ended
   std::deque<Event> queue_;
   std::uint64_t submitted_ = 0;  // events accepted so far
   std::uint64_t done_ = 0;       // events written or failed so far

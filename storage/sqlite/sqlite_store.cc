@@ -843,24 +843,15 @@ struct CommitGroup {
 };
 
 // One Store::WriteShared call: queued until the gate's holder runs it. Guarded by the store's
-// write_mu_; Wake() wakes its caller when it is done or the gate is handed to it.
+// write_mu_; `waiter` (its caller's thread or fiber) is woken when it is done or the gate is
+// handed to it.
 struct Submission {
   const std::function<bool(WriteTransaction&)>* work = nullptr;
-  std::condition_variable cv;  // the caller's thread waits on it ...
-  std::shared_ptr<Suspendable> fiber;  // ... or, when set, the caller's fiber is suspended
+  Waiter waiter;
   bool holder = false;  // the gate was handed to the caller's thread: it runs the queue
   bool done = false;
   Status status;               // the commit's outcome (Ok when `work` returned false)
   std::exception_ptr thrown;   // what `work` threw, rethrown on the caller's thread
-
-  // Lets the caller see what changed. With or without write_mu_ held.
-  void Wake() {
-    if (fiber != nullptr) {
-      fiber->Resume();
-    } else {
-      cv.notify_one();
-    }
-  }
 };
 
 // Members after which a group commits even though writers wait: bounds a member's wait.
@@ -1303,7 +1294,6 @@ class SqliteStore final : public Store {
     auto shared = std::make_shared<Submission>();
     Submission& submission = *shared;
     submission.work = &work;
-    if (Suspendable* fiber = CurrentSuspendable()) submission.fiber = fiber->shared_from_this();
     std::unique_lock<std::mutex> lock(write_mu_);
     queue_.push_back(shared);  // `shared` keeps it alive until this call returns
     if (!writing_ && waiting_ == 0) {  // a BeginWrite woken for the gate goes first
@@ -1314,15 +1304,7 @@ class SqliteStore final : public Store {
     }
     const auto ready = [&] { return submission.done || submission.holder; };
     while (true) {
-      if (submission.fiber != nullptr) {
-        while (!ready()) {
-          lock.unlock();
-          submission.fiber->Suspend();
-          lock.lock();
-        }
-      } else {
-        submission.cv.wait(lock, ready);
-      }
+      submission.waiter.Wait(lock, ready);
       if (submission.done) break;
       // Handed the gate (or found it free): run the queue. A holder may leave it to a BeginWrite
       // before running its own call, and be handed the gate again later.
@@ -1541,7 +1523,7 @@ class SqliteStore final : public Store {
     for (const std::shared_ptr<Submission>& member : group_->shared) {
       member->status = group_->status;
       member->done = true;
-      if (wake == nullptr) member->Wake();
+      if (wake == nullptr) member->waiter.Wake();
     }
     if (wake != nullptr) *wake = std::move(group_->shared);
     group_.reset();
@@ -1564,7 +1546,7 @@ class SqliteStore final : public Store {
     FinishGroupLocked(std::move(status), &wake);
     if (wake.empty()) return;
     lock.unlock();
-    for (const std::shared_ptr<Submission>& member : wake) member->Wake();
+    for (const std::shared_ptr<Submission>& member : wake) member->waiter.Wake();
     lock.lock();
   }
 
@@ -1600,7 +1582,7 @@ class SqliteStore final : public Store {
   void LeaveGateLocked() {
     if (!queue_.empty() && waiting_ == 0) {
       queue_.front()->holder = true;
-      queue_.front()->Wake();
+      queue_.front()->waiter.Wake();
       return;
     }
     writing_ = false;
@@ -1626,7 +1608,7 @@ class SqliteStore final : public Store {
           if (GroupFullLocked()) CommitOpenGroup(lock);
         } else {
           next->done = true;
-          next->Wake();
+          next->waiter.Wake();
         }
       }
       EndGroupUnlessJoined(lock);
