@@ -1,17 +1,12 @@
 #include "server/bundle_processor.h"
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
-#include <cstdint>
-#include <condition_variable>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -30,6 +25,7 @@
 #include "server/rest_service.h"
 #include "server/rest_util.h"
 #include "server/search/search_interaction.h"
+#include "server/version_preparer.h"
 
 namespace server {
 namespace {
@@ -170,78 +166,6 @@ RestRequest EntryRequest(const RestRequest& outer, const Entry& e, bool hand_ove
   return r;
 }
 
-// Prepares the resources a transaction creates (PrepareVersion: JSON and index entries, a sixth
-// of a Synthea Bundle's time in the store's write gate) on a thread of its own, in the order
-// the entries will be applied, while the gate's holder writes the ones already prepared: the
-// gate is held for the longer of the two instead of their sum. An entry the thread has not
-// started yet when the holder needs it is prepared by the holder (Get): a new thread takes a
-// while to get a core on a busy machine, and waiting for it cost 2 ms of gate time per Synthea
-// Bundle. Below kMinEntries a thread is not worth it. Every entry passed in must stay untouched
-// by others until Get returns it.
-class Preparer {
- public:
-  static constexpr std::size_t kMinEntries = 16;
-
-  explicit Preparer(std::vector<fhir::Resource*> resources)
-      : resources_(std::move(resources)),
-        prepared_(resources_.size()),
-        state_(resources_.size()) {
-    if (resources_.size() >= kMinEntries) thread_ = std::thread([this] { Run(); });
-  }
-  Preparer(const Preparer&) = delete;
-  Preparer& operator=(const Preparer&) = delete;
-  ~Preparer() {
-    stop_.store(true, std::memory_order_relaxed);
-    if (thread_.joinable()) thread_.join();
-  }
-
-  // The i-th resource prepared as version 1, or null when it is not prepared here (few
-  // entries): the interaction prepares it itself.
-  PreparedVersion* Get(std::size_t i) {
-    if (!thread_.joinable()) return nullptr;
-    if (Claim(i)) {
-      prepared_[i] = PrepareVersion(*resources_[i], 1);
-      state_[i].store(kReady, std::memory_order_release);
-      return &prepared_[i];
-    }
-    if (state_[i].load(std::memory_order_acquire) != kReady) {
-      std::unique_lock<std::mutex> lock(mu_);
-      ready_cv_.wait(lock, [&] { return state_[i].load(std::memory_order_acquire) == kReady; });
-    }
-    return &prepared_[i];
-  }
-
- private:
-  enum : std::uint8_t { kFree, kClaimed, kReady };
-
-  // Whether the caller gets to prepare entry i (nobody has started it).
-  bool Claim(std::size_t i) {
-    std::uint8_t free = kFree;
-    return state_[i].compare_exchange_strong(free, kClaimed, std::memory_order_acquire);
-  }
-
-  void Run() {
-    for (std::size_t i = 0; i < resources_.size(); ++i) {
-      if (stop_.load(std::memory_order_relaxed)) return;
-      if (!Claim(i)) continue;  // the gate's holder got there first
-      prepared_[i] = PrepareVersion(*resources_[i], 1);
-      {
-        std::lock_guard<std::mutex> lock(mu_);  // a waiter checks the state under mu_
-        state_[i].store(kReady, std::memory_order_release);
-      }
-      ready_cv_.notify_one();
-    }
-  }
-
-  std::vector<fhir::Resource*> resources_;
-  std::vector<PreparedVersion> prepared_;  // [i] written by the one that claimed it
-  std::vector<std::atomic<std::uint8_t>> state_;  // kFree -> kClaimed -> kReady
-  std::mutex mu_;
-  std::condition_variable ready_cv_;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-};
-
 class TransactionRunner {
  public:
   // Why an entry cannot be run: the HTTP status and the issues.
@@ -280,7 +204,7 @@ class TransactionRunner {
         creating.push_back(e->entry->resource.get());
       }
     }
-    preparer_ = std::make_unique<Preparer>(std::move(creating));
+    preparer_ = std::make_unique<VersionPreparer>(std::move(creating));
     for (Entry* e : order) {
       if (existing_.count(e->index)) {
         e->response = service_.HandleIn(ReadRequest(existing_[e->index]), txn_);
@@ -459,7 +383,7 @@ class TransactionRunner {
   std::unique_ptr<auth::AccessControl> access_;
   // What the entries no longer need, freed with the runner, after the commit: outside the write
   // gate (freeing a Synthea Bundle's models and index entries was a twelfth of its gate time).
-  std::unique_ptr<Preparer> preparer_;
+  std::unique_ptr<VersionPreparer> preparer_;
   std::vector<std::unique_ptr<fhir::Resource>> spent_;
 };
 

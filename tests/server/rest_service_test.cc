@@ -382,7 +382,7 @@ TEST_CASE("transaction: duplicate fullUrls, a resource written twice, unresolved
 }
 
 // A transaction creating many resources has them prepared (JSON, index entries) on a thread of
-// its own while the earlier ones are written (bundle_processor's Preparer, from 16 entries on;
+// its own while the earlier ones are written (server/version_preparer.h, from 16 entries on;
 // the writing thread prepares those the other has not started, usually the first few): each is
 // stored as version 1 with its references rewritten and is found by its index entries; one
 // failing entry after them still rolls every one back.
