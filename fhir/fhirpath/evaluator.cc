@@ -31,9 +31,17 @@ namespace {
 using Kind = Value::Kind;
 
 // Bounds on what one evaluation may build, so that an expression (e.g. in a FHIRPath Patch
-// from a client) cannot exhaust memory or time: repeat() and string growth.
+// from a client) cannot exhaust memory or time: repeat() and string growth; the items and the
+// text of any one collection a node yields (`aggregate($total.combine($total))` doubles its
+// collection at each item); and the work of the whole evaluation, counted in nodes evaluated,
+// items yielded and, for the functions that compare every item with every other (distinct(),
+// union, intersect() ...), comparisons. R4's search parameters and invariants stay far below:
+// the bounds are for expressions written to exhaust the server.
 constexpr std::size_t kMaxRepeatItems = 5000;
 constexpr std::size_t kMaxStringBytes = 1 << 20;
+constexpr std::size_t kMaxCollectionItems = 1'000'000;
+constexpr std::size_t kMaxCollectionTextBytes = 64 << 20;
+constexpr std::size_t kMaxWork = 20'000'000;
 
 Status ExecError(std::string message) {
   return Status(IssueType::kProcessing, "FHIRPath evaluation error: " + std::move(message));
@@ -89,10 +97,39 @@ class Evaluator {
     }
     Result<Collection> result = EvalNode(node, scope);
     --depth_;
+    if (!result.ok()) return result;
+    FHIR_RETURN_IF_ERROR(CheckYield(*result));
     return result;
   }
 
  private:
+  // Counts `units` of work against kMaxWork.
+  Status Charge(std::size_t units) {
+    work_ += units;
+    if (work_ > kMaxWork) {
+      return ExecError("the expression takes too much work to evaluate (more than " +
+                       std::to_string(kMaxWork) + " steps)");
+    }
+    return Status::Ok();
+  }
+
+  // A node's result: within the bounds of one collection, and counted as work.
+  Status CheckYield(const Collection& c) {
+    if (c.size() > kMaxCollectionItems) {
+      return ExecError("the expression yields more than " + std::to_string(kMaxCollectionItems) +
+                       " items");
+    }
+    std::size_t text = 0;
+    for (const Value& v : c) {
+      if (v.kind() != Kind::kElement) text += v.text().size() + v.unit().size();
+    }
+    if (text > kMaxCollectionTextBytes) {
+      return ExecError("the expression yields more than " +
+                       std::to_string(kMaxCollectionTextBytes >> 20) + " MiB of text");
+    }
+    return Charge(1 + c.size());
+  }
+
   Result<Collection> EvalNode(const Node& node, const Scope& scope);
   Result<Collection> EvalIdentifier(const Node& node, const Scope& scope);
   Result<Collection> EvalMember(const Collection& input, const Node& node);
@@ -149,6 +186,7 @@ class Evaluator {
   std::vector<std::pair<std::string, Collection>> defined_;
   std::optional<Temporal> now_;
   int depth_ = 0;
+  std::size_t work_ = 0;  // Charge()
 };
 
 // Singleton evaluation of a collection as a boolean: empty -> nullopt; one Boolean -> it; one
@@ -331,6 +369,7 @@ Result<Collection> Evaluator::EvalBinary(const Node& node, const Scope& scope) {
         continue;
       }
       FHIR_ASSIGN_OR_RETURN(Collection c, Eval(**it, scope));
+      FHIR_RETURN_IF_ERROR(Charge(c.size() * (out.size() + c.size())));
       for (const Value& v : c) AppendDistinct(out, v);
     }
     return out;
@@ -1369,6 +1408,7 @@ Result<Collection> Evaluator::CallFunction(const Node& node, const Collection& i
       FHIR_ASSIGN_OR_RETURN(Collection other, Arg(node, 1, scope));
       const Collection& sub = node.fn == Fn::kSubsetOf ? input : other;
       const Collection& super = node.fn == Fn::kSubsetOf ? other : input;
+      FHIR_RETURN_IF_ERROR(Charge(sub.size() * super.size()));
       for (const Value& v : sub) {
         if (!Contains(super, v)) return BoolResult(false);
       }
@@ -1377,11 +1417,13 @@ Result<Collection> Evaluator::CallFunction(const Node& node, const Collection& i
     case Fn::kCount:
       return Collection{Value::Integer(static_cast<std::int64_t>(input.size()))};
     case Fn::kDistinct: {
+      FHIR_RETURN_IF_ERROR(Charge(input.size() * input.size()));
       Collection out;
       for (const Value& v : input) AppendDistinct(out, v);
       return out;
     }
     case Fn::kIsDistinct: {
+      FHIR_RETURN_IF_ERROR(Charge(input.size() * input.size()));
       Collection out;
       for (const Value& v : input) AppendDistinct(out, v);
       return BoolResult(out.size() == input.size());
@@ -1426,6 +1468,7 @@ Result<Collection> Evaluator::CallFunction(const Node& node, const Collection& i
     }
     case Fn::kIntersect: {
       FHIR_ASSIGN_OR_RETURN(Collection other, Arg(node, 1, scope));
+      FHIR_RETURN_IF_ERROR(Charge(input.size() * (other.size() + input.size())));
       Collection out;
       for (const Value& v : input) {
         if (Contains(other, v)) AppendDistinct(out, v);
@@ -1434,6 +1477,7 @@ Result<Collection> Evaluator::CallFunction(const Node& node, const Collection& i
     }
     case Fn::kExclude: {
       FHIR_ASSIGN_OR_RETURN(Collection other, Arg(node, 1, scope));
+      FHIR_RETURN_IF_ERROR(Charge(input.size() * other.size()));
       Collection out;
       for (const Value& v : input) {
         if (!Contains(other, v)) out.push_back(v);
@@ -1442,6 +1486,8 @@ Result<Collection> Evaluator::CallFunction(const Node& node, const Collection& i
     }
     case Fn::kUnion: {
       FHIR_ASSIGN_OR_RETURN(Collection other, Arg(node, 1, scope));
+      const std::size_t n = input.size() + other.size();
+      FHIR_RETURN_IF_ERROR(Charge(n * n));
       Collection out;
       for (const Value& v : input) AppendDistinct(out, v);
       for (const Value& v : other) AppendDistinct(out, v);

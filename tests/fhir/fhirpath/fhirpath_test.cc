@@ -484,6 +484,49 @@ TEST_CASE("runaway expressions stop with an error") {
   CHECK(Texts(Eval(*patient, "name.repeat(given).count()")) == Strings{"System.Integer:3"});
 }
 
+// Expressions a client can send (FHIRPath Patch paths) that would take the server's memory or
+// its time: each stops with an error saying which bound it hit, before it takes either.
+TEST_CASE("expressions that grow without bound stop at the evaluation's bounds") {
+  auto patient = Load(kPatient);
+  const std::string thirty = "(1|2|3|4|5|6|7|8|9|10|11|12|13|14|15|16|17|18|19|20|21|22|23|24|25|"
+                             "26|27|28|29|30)";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      // The collection doubles at each of 30 items: 2^30 items.
+      {thirty + ".aggregate($total.combine($total), 1).count()", "items"},
+      // Items double and their text triples at each step, each string under the 1 MiB bound.
+      {thirty + ".aggregate($total.combine($total.select($this & $this)), 'abcdefghij').count()",
+       "text"},
+      // distinct() over 2^19 items: 2^38 comparisons.
+      {thirty + ".aggregate(iif($total.count() < 500000, $total.combine($total), $total), 1)"
+                ".distinct().count()",
+       "work"},
+      // Nested lambdas: 30^5 evaluations of the innermost one.
+      {thirty + ".where(" + thirty + ".where(" + thirty + ".where(" + thirty + ".where(" + thirty +
+           ".where($this > 0).exists()).exists()).exists()).exists()).count()",
+       "work"},
+  };
+  for (const auto& c : cases) {
+    const std::string& text = c.first;
+    const std::string& bound = c.second;
+    auto parsed = Parse(text);
+    REQUIRE_MESSAGE(parsed.ok(), text);
+    auto result = Evaluate(*parsed.value(), *patient);
+    REQUIRE_MESSAGE(!result.ok(), text);
+    CHECK(result.status().type() == IssueType::kProcessing);
+    const std::string& message = result.status().diagnostics();
+    CHECK_MESSAGE(message.find("FHIRPath evaluation error") == 0, message);
+    if (bound == "items") CHECK_MESSAGE(message.find("items") != std::string::npos, message);
+    if (bound == "work") CHECK_MESSAGE(message.find("work") != std::string::npos, message);
+    if (bound == "text") CHECK_MESSAGE(message.find("MiB of text") != std::string::npos, message);
+  }
+  // Big but bounded collections still evaluate.
+  CHECK(Texts(Eval(*patient, thirty + ".aggregate(iif($total.count() < 100000, "
+                                      "$total.combine($total), $total), 1).count()")) ==
+        Strings{"System.Integer:131072"});
+  CHECK(Texts(Eval(*patient, thirty + ".select(" + thirty + ").distinct().count()")) ==
+        Strings{"System.Integer:30"});
+}
+
 }  // namespace
 }  // namespace fhir::fhirpath
 
