@@ -8,9 +8,11 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "fhir/fhirpath/ast.h"
@@ -109,6 +111,54 @@ class Evaluator {
     if (work_ > kMaxWork) {
       return ExecError("the expression takes too much work to evaluate (more than " +
                        std::to_string(kMaxWork) + " steps)");
+    }
+    return Status::Ok();
+  }
+
+  // The keys of what a union holds so far, with Environment::union_by_identity (filled once
+  // the union is large; small ones compare in place).
+  using IdentitySet = std::unordered_set<std::string>;
+
+  // With Environment::union_by_identity: the same element, or the same kind and text.
+  static bool SameIdentity(const Value& a, const Value& b) {
+    if (a.kind() != b.kind()) return false;
+    if (a.kind() == Kind::kElement) return a.object() == b.object();
+    return a.text() == b.text() && a.unit() == b.unit();
+  }
+  static std::string IdentityKey(const Value& v) {
+    std::string key(1, static_cast<char>(v.kind()));
+    if (v.kind() == Kind::kElement) {
+      const auto address = reinterpret_cast<std::uintptr_t>(v.object());
+      key.append(reinterpret_cast<const char*>(&address), sizeof address);
+    } else {
+      key += v.text();
+      key += '\0';
+      key += v.unit();
+    }
+    return key;
+  }
+
+  // Appends to `out` the items of `c` it does not hold yet (a union's step).
+  Status AppendUnion(Collection& out, const Collection& c, IdentitySet& seen) {
+    if (!env_.union_by_identity) {
+      FHIR_RETURN_IF_ERROR(Charge(c.size() * (out.size() + c.size())));
+      for (const Value& v : c) AppendDistinct(out, v);
+      return Status::Ok();
+    }
+    constexpr std::size_t kCompareInPlace = 64;
+    FHIR_RETURN_IF_ERROR(Charge(c.size()));
+    for (const Value& v : c) {
+      if (seen.empty() && out.size() < kCompareInPlace) {
+        if (std::none_of(out.begin(), out.end(),
+                         [&](const Value& held) { return SameIdentity(held, v); })) {
+          out.push_back(v);
+        }
+        continue;
+      }
+      if (seen.empty()) {
+        for (const Value& held : out) seen.insert(IdentityKey(held));
+      }
+      if (seen.insert(IdentityKey(v)).second) out.push_back(v);
     }
     return Status::Ok();
   }
@@ -363,14 +413,14 @@ Result<Collection> Evaluator::EvalBinary(const Node& node, const Scope& scope) {
     }
     operands.push_back(left);
     Collection out;
+    IdentitySet seen;
     for (auto it = operands.rbegin(); it != operands.rend(); ++it) {
       // `Account.subject | ActivityDefinition.subject | ...`: skip the paths for other types.
       if ((*it)->root_type != nullptr && !env_.strict && !FocusHasType(scope, (*it)->root_type)) {
         continue;
       }
       FHIR_ASSIGN_OR_RETURN(Collection c, Eval(**it, scope));
-      FHIR_RETURN_IF_ERROR(Charge(c.size() * (out.size() + c.size())));
-      for (const Value& v : c) AppendDistinct(out, v);
+      FHIR_RETURN_IF_ERROR(AppendUnion(out, c, seen));
     }
     return out;
   }
@@ -1486,11 +1536,10 @@ Result<Collection> Evaluator::CallFunction(const Node& node, const Collection& i
     }
     case Fn::kUnion: {
       FHIR_ASSIGN_OR_RETURN(Collection other, Arg(node, 1, scope));
-      const std::size_t n = input.size() + other.size();
-      FHIR_RETURN_IF_ERROR(Charge(n * n));
       Collection out;
-      for (const Value& v : input) AppendDistinct(out, v);
-      for (const Value& v : other) AppendDistinct(out, v);
+      IdentitySet seen;
+      FHIR_RETURN_IF_ERROR(AppendUnion(out, input, seen));
+      FHIR_RETURN_IF_ERROR(AppendUnion(out, other, seen));
       return out;
     }
     case Fn::kCombine: {

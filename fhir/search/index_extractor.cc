@@ -463,6 +463,7 @@ void AddComposite(const BoundParam& param, const Resource& resource,
                   const fhirpath::Collection& elements, IndexEntries& out) {
   fhirpath::Environment environment;
   environment.resource = &resource;
+  environment.union_by_identity = true;
   for (const fhirpath::Value& element : elements) {
     std::vector<std::vector<CompositePart>> values;
     for (const BoundComponent& component : param.components) {
@@ -562,6 +563,8 @@ IndexEntries ExtractIndexEntries(const Resource& resource) {
   IndexEntries out;
   Extractor extractor(out);
   const TypeInfo& type = resource.type_info();
+  fhirpath::Environment indexing;
+  indexing.union_by_identity = true;
   for (const BoundParam& param : SearchRegistry::Get().ForType(type.name)) {
     if (param.expression.empty() || !param.own_rows) continue;
     const SearchParamType kind = param.def->type;
@@ -572,7 +575,7 @@ IndexEntries ExtractIndexEntries(const Resource& resource) {
     // An expression the engine cannot parse or evaluate indexes nothing rather than refusing
     // the write; the FHIRPath tests check that every R4 expression parses and evaluates.
     if (param.parsed == nullptr) continue;
-    Result<fhirpath::Collection> values = fhirpath::Evaluate(*param.parsed, resource);
+    Result<fhirpath::Collection> values = fhirpath::Evaluate(*param.parsed, resource, indexing);
     if (!values.ok()) continue;
     if (kind == SearchParamType::kComposite) {
       AddComposite(param, resource, *values, out);
