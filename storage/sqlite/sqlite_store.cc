@@ -10,6 +10,7 @@
 #include <limits>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -210,6 +211,24 @@ Status SqliteError(sqlite3* db, int rc, std::string_view what) {
   return Status(IssueType::kException, std::move(message));
 }
 
+// A statement SQLite refuses to prepare for its size (a search with hundreds of OR values or
+// repeated parameters, a chain of three or more hops: the parser's stack, the depth of an
+// expression, the number of variables): the client's request is too costly (HTTP 400), not a
+// failure of the server. Nothing else.
+std::optional<Status> PastSqlLimit(sqlite3* db, int rc) {
+  if ((rc & 0xff) != SQLITE_ERROR && (rc & 0xff) != SQLITE_TOOBIG) return std::nullopt;
+  const std::string_view message = sqlite3_errmsg(db);
+  for (std::string_view limit : {"parser stack overflow", "Expression tree is too large",
+                                 "too many SQL variables", "too many terms in compound SELECT",
+                                 "tables in a join", "string or blob too big"}) {
+    if (message.find(limit) == std::string_view::npos) continue;
+    return Status(IssueType::kTooCostly,
+                  "The search is too complex for the store (SQLite: " + std::string(message) +
+                      "); use fewer values or repeated parameters, or fewer chained hops");
+  }
+  return std::nullopt;
+}
+
 // A prepared statement checked out of a Connection's cache (or, when the cached one is in use, a
 // private copy). Values are bound in the order of the `?` placeholders. The destructor resets the
 // statement, so no statement keeps a read snapshot or a bound pointer alive between calls.
@@ -338,6 +357,7 @@ class Connection {
                                 SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
     if (rc != SQLITE_OK) {
       sqlite3_finalize(stmt);
+      if (std::optional<Status> limit = PastSqlLimit(db_, rc)) return *limit;
       return SqliteError(db_, rc, "preparing `" + sql + "`");
     }
     if (it != cache_.end()) return Statement(stmt, nullptr);  // the cached one is busy

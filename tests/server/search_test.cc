@@ -1004,3 +1004,23 @@ TEST_CASE("search: an Observation with 5,000 components is indexed for each of t
   CHECK(f.Search("Observation?component-code-value-quantity=s|c2500$2500") == IdSet{"big"});
   CHECK(f.Search("Observation?combo-code=s|c3000") == IdSet{"big"});
 }
+
+// Searches SQLite cannot prepare for their size are the client's too costly request (400 with
+// too-costly), not a server failure: hundreds of OR values, a chain of three hops.
+TEST_CASE("search: a search past SQLite's limits is 400 too-costly") {
+  SearchFixture f;
+  std::string many;
+  for (int i = 0; i < 600; ++i) many += (i > 0 ? "," : "") + std::string("x") + std::to_string(i);
+  for (const std::string& query :
+       {"Patient?name=" + many,
+        std::string("Patient?organization.partof.partof.name=x")}) {
+    RestResponse r = f.Call("GET", query);
+    CHECK_MESSAGE(r.status == 400, query);
+    CHECK(At(r.body, "issue[0].code") == "too-costly");
+    CHECK(At(r.body, "issue[0].diagnostics").find("The search is too complex for the store") == 0);
+    CHECK(r.body.find("SELECT") == std::string::npos);
+  }
+  // Below the limits the same kinds of search answer.
+  CHECK(f.Search("Patient?name=anna,x1,x2,x3") == IdSet{"p1"});
+  CHECK(f.Search("Patient?organization.partof.name=x").empty());
+}
