@@ -466,13 +466,26 @@ class Compiler {
                       bool equal, std::string& sql, Binds& binds) {
     if (criterion.any.empty()) return Status(IssueType::kValue, "a criterion without values");
     ParamFilter(query, t, criterion.param, equal, sql, binds);
-    sql += " AND (";
-    for (std::size_t i = 0; i < criterion.any.size(); ++i) {
-      if (i > 0) sql += " OR ";
-      sql += "(";
-      FHIR_RETURN_IF_ERROR(MatchSql(criterion.any[i], t, sql, binds));
-      sql += ")";
-    }
+    const bool several = criterion.any.size() > 1;
+    sql += several ? " AND (" : " AND ";
+    FHIR_RETURN_IF_ERROR(AnyMatchSql(criterion.any, 0, criterion.any.size(), t, sql, binds));
+    if (several) sql += ")";
+    return Status::Ok();
+  }
+
+  // The OR of matches [from, to), as a balanced tree: SQLite limits the depth of an expression
+  // (1,000) and its parser's stack (100 entries), and a chain `a OR b OR c ...` of 450 values
+  // passed the one, as did three hops of a chain with their parentheses the other. One match
+  // goes without parentheses (a match is a conjunction, or parenthesised itself); the caller
+  // puts several in parentheses.
+  Status AnyMatchSql(const std::vector<Match>& any, std::size_t from, std::size_t to,
+                     const std::string& t, std::string& sql, Binds& binds) {
+    if (to - from == 1) return MatchSql(any[from], t, sql, binds);
+    const std::size_t middle = from + (to - from) / 2;
+    sql += "(";
+    FHIR_RETURN_IF_ERROR(AnyMatchSql(any, from, middle, t, sql, binds));
+    sql += ") OR (";
+    FHIR_RETURN_IF_ERROR(AnyMatchSql(any, middle, to, t, sql, binds));
     sql += ")";
     return Status::Ok();
   }
@@ -694,10 +707,20 @@ class Compiler {
           return Status(IssueType::kNotSupported, "a chained parameter needs its target type");
         }
         const std::string c2 = Alias("c");
-        sql += t + ".target_type = ? AND " + t + ".target_id IN (SELECT " + c2 +
-               ".id FROM current " + c2 + " WHERE ";
+        sql += t + ".target_type = ? AND " + t + ".target_id IN (SELECT " + c2 + ".id FROM ";
         binds.emplace_back(m.chain->type);
-        FHIR_RETURN_IF_ERROR(Conditions(*m.chain, c2, sql, binds));
+        if (const Criterion* alone = CountedAlone(*m.chain)) {
+          // One criterion: the targets are the resources of its index rows (which are of
+          // current, non-deleted resources of the type), one subquery a hop instead of two,
+          // so that SQLite's parser (a stack of 100 entries) takes chains of five hops.
+          const std::string t2 = Alias("t");
+          sql += std::string(TableName(alone->table)) + " " + t2 + " JOIN current " + c2 + " ON " + c2 +
+                 ".rid = " + t2 + ".rid WHERE ";
+          FHIR_RETURN_IF_ERROR(IndexRowsSql(*m.chain, *alone, t2, /*equal=*/true, sql, binds));
+        } else {
+          sql += "current " + c2 + " WHERE ";
+          FHIR_RETURN_IF_ERROR(Conditions(*m.chain, c2, sql, binds));
+        }
         sql += ")";
         break;
       }
