@@ -2,14 +2,17 @@
 
 #include <algorithm>
 #include <chrono>
+#include <climits>
 #include <map>
 #include <memory>
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
+#include <openssl/evp.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -129,6 +132,20 @@ bool HandsOverResource(const Entry& e) {
   return static_cast<bool>(e.entry->resource) && (e.method == "POST" || e.method == "PUT");
 }
 
+// `in` decoded from base64 (OpenSSL's decoder), or nullopt when it is not base64.
+std::optional<std::string> DecodeBase64(std::string_view in) {
+  if (in.size() % 4 != 0 || in.size() > static_cast<std::size_t>(INT_MAX)) return std::nullopt;
+  std::string out(in.size() / 4 * 3, '\0');
+  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(in.data()),
+                                static_cast<int>(in.size()));
+  if (n < 0) return std::nullopt;
+  // EVP_DecodeBlock counts the padding as decoded bytes.
+  const std::size_t padding = in.ends_with("==") ? 2 : in.ends_with("=") ? 1 : 0;
+  out.resize(static_cast<std::size_t>(n) - padding);
+  return out;
+}
+
 // Builds the RestRequest of one entry. `url` is relative to the base ("Patient/1?x=y").
 // The entry's resource becomes the body unless `hand_over` (see HandsOverResource).
 RestRequest EntryRequest(const RestRequest& outer, const Entry& e, bool hand_over = false) {
@@ -157,10 +174,13 @@ RestRequest EntryRequest(const RestRequest& outer, const Entry& e, bool hand_ove
     if (!hand_over) r.body = fhir::json::Write(*e.entry->resource);
     r.content_type = "application/fhir+json";
     if (e.method == "PATCH" && e.entry->resource->type_info().name == "Binary") {
-      // JSON Patch travels as a Binary resource in Bundles (http.html#patch).
+      // JSON Patch travels as a Binary resource in Bundles (http.html#patch), its document
+      // base64-encoded in `data` (left as it is when it is not base64: the patch then fails
+      // as not JSON).
       auto* binary = static_cast<fhir::Binary*>(e.entry->resource.get());
       r.content_type = binary->content_type.value.value_or("");
       r.body = binary->data.value.value_or("");
+      if (std::optional<std::string> decoded = DecodeBase64(r.body)) r.body = std::move(*decoded);
     }
   }
   return r;
@@ -247,6 +267,15 @@ class TransactionRunner {
       std::string full_url = entry.full_url.value.value_or("");
       if (e.method == "POST" && entry.resource) {
         std::string type(entry.resource->type_info().name);
+        const std::string_view url_type =
+            std::string_view(e.url).substr(0, e.url.find_first_of("/?"));
+        if (url_type != type) {
+          return Fail(e, 400,
+                      fhir::Status(IssueType::kInvalid,
+                                   "The entry's resource is a " + type + ", but its request.url " +
+                                       "creates a " + std::string(url_type),
+                                   "Bundle.entry[" + std::to_string(e.index) + "].resource"));
+        }
         const auto& req = *entry.request;
         if (req.if_none_exist.value) {
           auto ids = search::FindMatches(txn_, type, ParseQuery(*req.if_none_exist.value),

@@ -534,3 +534,59 @@ TEST_CASE("concurrent If-Match updates lose no update") {
   RestResponse history = f.Call("GET", "Patient/c1/_history?_count=1000");
   CHECK(At(history.body, "total") == std::to_string(1 + kThreads * kUpdatesEach));
 }
+
+namespace {
+
+// A JSON Patch entry of a Bundle is a Binary whose `data` is the patch document in base64
+// (http.html#patch).
+TEST_CASE("transaction: a JSON Patch entry as a base64 Binary") {
+  Fixture f;
+  REQUIRE(f.Call("PUT", "Patient/bp", R"({"resourceType":"Patient","id":"bp"})").status == 201);
+  // [{"op":"add","path":"/active","value":true}]
+  const std::string patch =
+      R"({"resourceType":"Binary","contentType":"application/json-patch+json",)"
+      R"("data":"W3sib3AiOiJhZGQiLCJwYXRoIjoiL2FjdGl2ZSIsInZhbHVlIjp0cnVlfV0="})";
+  RestResponse r = f.Call("POST", "",
+                          R"({"resourceType":"Bundle","type":"transaction","entry":[{"resource":)" +
+                              patch + R"(,"request":{"method":"PATCH","url":"Patient/bp"}}]})");
+  REQUIRE_MESSAGE(r.status == 200, r.body);
+  CHECK(At(r.body, "entry[0].response.status") == "200 OK");
+  RestResponse read = f.Call("GET", "Patient/bp");
+  CHECK(At(read.body, "active") == "true");
+  CHECK(At(read.body, "meta.versionId") == "2");
+  // Not base64: the patch is not JSON, and nothing changes.
+  RestResponse bad = f.Call(
+      "POST", "",
+      R"({"resourceType":"Bundle","type":"transaction","entry":[{"resource":{"resourceType":"Binary",)"
+      R"("contentType":"application/json-patch+json","data":"W3s"},)"
+      R"("request":{"method":"PATCH","url":"Patient/bp"}}]})");
+  CHECK(bad.status == 400);
+  CHECK(At(f.Call("GET", "Patient/bp").body, "meta.versionId") == "2");
+}
+
+// A POST entry creates the type its request.url names: a Patient posted to Observation is
+// refused, and the transaction with it.
+TEST_CASE("transaction: a POST entry whose resource is not of its url's type is 400") {
+  Fixture f;
+  RestResponse r = f.Call(
+      "POST", "",
+      R"({"resourceType":"Bundle","type":"transaction","entry":[)"
+      R"({"resource":{"resourceType":"Patient","gender":"male"},"request":{"method":"POST","url":"Patient"}},)"
+      R"({"resource":{"resourceType":"Patient"},"request":{"method":"POST","url":"Observation"}}]})");
+  CHECK(r.status == 400);
+  CHECK(At(r.body, "issue[0].code") == "invalid");
+  CHECK(At(r.body, "issue[0].diagnostics") ==
+        "The entry's resource is a Patient, but its request.url creates a Observation");
+  CHECK(At(r.body, "issue[0].expression[0]") == "Bundle.entry[1].resource");
+  CHECK(At(f.Call("GET", "Patient").body, "total") == "0");
+  CHECK(At(f.Call("GET", "Observation").body, "total") == "0");
+  // In a batch, that entry alone fails.
+  RestResponse batch = f.Call(
+      "POST", "",
+      R"({"resourceType":"Bundle","type":"batch","entry":[)"
+      R"({"resource":{"resourceType":"Patient"},"request":{"method":"POST","url":"Observation"}}]})");
+  CHECK(batch.status == 200);
+  CHECK(At(batch.body, "entry[0].response.status").rfind("400", 0) == 0);
+}
+
+}  // namespace
