@@ -93,6 +93,17 @@ std::string ResponseEntry(const RestResponse& r, bool with_resource) {
   return std::string(buffer.GetString(), buffer.GetSize());
 }
 
+// The answers of one Bundle's entries together stay under this many bytes: a batch of 2,000
+// searches (`GET Patient?_revinclude=*&_count=1000`, 17 MB each) grew the server's memory
+// without bound. Past it, a batch answers its remaining entries too-costly without running them,
+// and a transaction fails.
+constexpr std::size_t kMaxBundleAnswerBytes = std::size_t{64} << 20;
+
+std::string AnswersTooLarge(std::size_t index) {
+  return "Entry " + std::to_string(index) + " was not run: the answers of the entries before it "
+         "exceed " + std::to_string(kMaxBundleAnswerBytes >> 20) + " MiB";
+}
+
 struct Entry {
   std::size_t index;  // position in the Bundle
   fhir::Bundle::Entry* entry;
@@ -245,6 +256,10 @@ class TransactionRunner {
       }
       if (e->response.status >= 400) return e->response;
       if (auto failed = CheckWrittenOnce(*e, request)) return failed;
+      answered_ += e->response.body.size();
+      if (answered_ > kMaxBundleAnswerBytes) {
+        return Fail(*e, 400, fhir::Status(IssueType::kTooCostly, AnswersTooLarge(e->index + 1)));
+      }
     }
     return std::nullopt;
   }
@@ -409,6 +424,7 @@ class TransactionRunner {
   std::map<std::string, std::string> conditional_;   // conditional reference -> Type/id
   std::map<std::string, std::size_t> written_;       // Type/id written -> the entry that did
   std::set<std::size_t> created_;
+  std::size_t answered_ = 0;  // bytes of the entries' answers so far
   std::unique_ptr<auth::AccessControl> access_;
   // What the entries no longer need, freed with the runner, after the commit: outside the write
   // gate (freeing a Synthea Bundle's models and index entries was a twelfth of its gate time).
@@ -507,10 +523,16 @@ RestResponse ProcessBundle(RestService& service, const RestRequest& request, boo
   RestResponse out;
   audit::AuditLog* const audit_log = service.options().audit;  // each entry is audited
   if (type == "batch") {
+    std::size_t answered = 0;
     for (Entry& e : entries) {
-      e.response = forbidden[e.index].empty()
-                       ? service.Handle(EntryRequest(request, e))
-                       : ErrorResponse(403, IssueType::kForbidden, forbidden[e.index]);
+      if (answered > kMaxBundleAnswerBytes) {
+        e.response = ErrorResponse(400, IssueType::kTooCostly, AnswersTooLarge(e.index));
+      } else {
+        e.response = forbidden[e.index].empty()
+                         ? service.Handle(EntryRequest(request, e))
+                         : ErrorResponse(403, IssueType::kForbidden, forbidden[e.index]);
+      }
+      answered += e.response.body.size();
       if (audit_log) audit_log->Submit(audit::EntryEvent(request, e.method, e.url, e.response));
     }
     out.body = BundleResponse("batch-response", entries, representation);

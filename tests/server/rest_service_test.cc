@@ -589,4 +589,33 @@ TEST_CASE("transaction: a POST entry whose resource is not of its url's type is 
   CHECK(At(batch.body, "entry[0].response.status").rfind("400", 0) == 0);
 }
 
+
+// The answers of one Bundle stay under 64 MiB: a batch answers the entries past it too-costly
+// without running them; a transaction fails whole.
+TEST_CASE("batch and transaction: answers past 64 MiB are not built") {
+  Fixture f;
+  const std::string family(900 * 1024, 'a');
+  REQUIRE(f.Call("PUT", "Patient/big",
+                 R"({"resourceType":"Patient","id":"big","name":[{"family":")" + family + R"("}]})")
+              .status == 201);
+  auto bundle = [](const std::string& type) {
+    std::string b = R"({"resourceType":"Bundle","type":")" + type + R"(","entry":[)";
+    for (int i = 0; i < 80; ++i) {
+      b += std::string(i > 0 ? "," : "") + R"({"request":{"method":"GET","url":"Patient/big"}})";
+    }
+    return b + "]}";
+  };
+  RestResponse batch = f.Call("POST", "", bundle("batch"));
+  REQUIRE(batch.status == 200);
+  CHECK(At(batch.body, "entry[0].response.status") == "200 OK");
+  CHECK(At(batch.body, "entry[79].response.status").rfind("400", 0) == 0);
+  CHECK(At(batch.body, "entry[79].response.outcome.issue[0].code") == "too-costly");
+  CHECK(At(batch.body, "entry[79].response.outcome.issue[0].diagnostics") ==
+        "Entry 79 was not run: the answers of the entries before it exceed 64 MiB");
+  CHECK(batch.body.size() < (std::size_t{70} << 20));
+  RestResponse transaction = f.Call("POST", "", bundle("transaction"));
+  CHECK(transaction.status == 400);
+  CHECK(At(transaction.body, "issue[0].code") == "too-costly");
+}
+
 }  // namespace
