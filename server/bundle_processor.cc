@@ -292,7 +292,17 @@ class TransactionRunner {
                                    "Bundle.entry[" + std::to_string(e.index) + "].resource"));
         }
         const auto& req = *entry.request;
+        std::string criteria;  // type?ifNoneExist
         if (req.if_none_exist.value) {
+          criteria = type + "?" + *req.if_none_exist.value;
+          // An earlier entry creates with the same criteria: this one is that resource (two
+          // entries must not create the same resource twice).
+          if (auto same = conditional_creates_.find(criteria); same != conditional_creates_.end()) {
+            existing_[e.index] = same->second;
+            if (!full_url.empty()) ids_[full_url] = same->second;
+            e.method = "PUT";  // ordered as the creating entry (now a PUT), after it
+            continue;
+          }
           auto ids = search::FindMatches(txn_, type, ParseQuery(*req.if_none_exist.value),
                                          access_.get());
           if (!ids.ok()) return Fail(e, ErrorResponse(ids.status()).status, ids.status());
@@ -312,6 +322,7 @@ class TransactionRunner {
         }
         std::string id = NewResourceId(type);
         entry.resource->id = id;
+        if (!criteria.empty()) conditional_creates_.emplace(criteria, type + "/" + id);
         e.method = "PUT";
         e.url = type + "/" + id;
         created_.insert(e.index);
@@ -422,6 +433,7 @@ class TransactionRunner {
   std::map<std::string, std::string> ids_;           // fullUrl -> Type/id
   std::map<std::size_t, std::string> existing_;      // entry index -> Type/id found
   std::map<std::string, std::string> conditional_;   // conditional reference -> Type/id
+  std::map<std::string, std::string> conditional_creates_;  // type?ifNoneExist -> Type/id made
   std::map<std::string, std::size_t> written_;       // Type/id written -> the entry that did
   std::set<std::size_t> created_;
   std::size_t answered_ = 0;  // bytes of the entries' answers so far

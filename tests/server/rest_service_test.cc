@@ -618,4 +618,36 @@ TEST_CASE("batch and transaction: answers past 64 MiB are not built") {
   CHECK(At(transaction.body, "issue[0].code") == "too-costly");
 }
 
+
+// Two entries of one transaction that create with the same ifNoneExist make one resource: the
+// second is answered with the first's, and references to either fullUrl point at it.
+TEST_CASE("transaction: entries with the same ifNoneExist create one resource") {
+  Fixture f;
+  const std::string create =
+      R"({"resource":{"resourceType":"Patient","identifier":[{"system":"dup","value":"1"}]},)"
+      R"("request":{"method":"POST","url":"Patient","ifNoneExist":"identifier=dup|1"}})";
+  RestResponse r = f.Call(
+      "POST", "",
+      R"({"resourceType":"Bundle","type":"transaction","entry":[)"
+      R"({"fullUrl":"urn:uuid:00000000-0000-4000-8000-00000000000a",)" + create.substr(1) + "," +
+          R"({"fullUrl":"urn:uuid:00000000-0000-4000-8000-00000000000b",)" + create.substr(1) +
+          R"(,{"resource":{"resourceType":"Observation","status":"final","code":{"text":"x"},)"
+          R"("subject":{"reference":"urn:uuid:00000000-0000-4000-8000-00000000000b"}},)"
+          R"("request":{"method":"POST","url":"Observation"}}]})");
+  REQUIRE_MESSAGE(r.status == 200, r.body);
+  CHECK(At(r.body, "entry[0].response.status") == "201 Created");
+  CHECK(At(r.body, "entry[1].response.status") == "200 OK");
+  RestResponse patients = f.Call("GET", "Patient?identifier=dup|1");
+  CHECK(At(patients.body, "total") == "1");
+  const std::string id = At(patients.body, "entry[0].resource.id");
+  RestResponse observations = f.Call("GET", "Observation?subject=Patient/" + id);
+  CHECK(At(observations.body, "total") == "1");
+  // A later transaction with the same criteria finds it in the store.
+  RestResponse again = f.Call("POST", "",
+                              R"({"resourceType":"Bundle","type":"transaction","entry":[)" +
+                                  create + "]}");
+  CHECK(At(again.body, "entry[0].response.status") == "200 OK");
+  CHECK(At(f.Call("GET", "Patient?identifier=dup|1").body, "total") == "1");
+}
+
 }  // namespace
