@@ -6,9 +6,9 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <cstdint>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -41,8 +41,8 @@ using Kind = Value::Kind;
 // the bounds are for expressions written to exhaust the server.
 constexpr std::size_t kMaxRepeatItems = 5000;
 constexpr std::size_t kMaxStringBytes = 1 << 20;
-constexpr std::size_t kMaxCollectionItems = 1'000'000;
-constexpr std::size_t kMaxCollectionTextBytes = 64 << 20;
+constexpr std::size_t kMaxCollectionItems = 250'000;
+constexpr std::size_t kMaxCollectionTextBytes = 32 << 20;
 constexpr std::size_t kMaxWork = 20'000'000;
 
 Status ExecError(std::string message) {
@@ -1403,6 +1403,12 @@ Result<Collection> Evaluator::CallFunction(const Node& node, const Collection& i
       for (std::size_t i = 0; i < input.size(); ++i) {
         FHIR_ASSIGN_OR_RETURN(Collection r,
                               EvalLambda(*node.args[1], input[i], static_cast<std::int64_t>(i)));
+        // Checked as it grows, not only once whole (CheckYield): a million items per item
+        // would fill memory before the work bound ends the loop.
+        if (out.size() + r.size() > kMaxCollectionItems) {
+          return ExecError("the expression yields more than " +
+                           std::to_string(kMaxCollectionItems) + " items");
+        }
         out.insert(out.end(), r.begin(), r.end());
       }
       return out;
