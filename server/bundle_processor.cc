@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <climits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -12,10 +11,10 @@
 #include <utility>
 #include <vector>
 
-#include <openssl/evp.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "fhir/base/base64.h"
 #include "fhir/json/parser.h"
 #include "fhir/json/writer.h"
 #include "fhir/model/registry.h"
@@ -143,20 +142,6 @@ bool HandsOverResource(const Entry& e) {
   return static_cast<bool>(e.entry->resource) && (e.method == "POST" || e.method == "PUT");
 }
 
-// `in` decoded from base64 (OpenSSL's decoder), or nullopt when it is not base64.
-std::optional<std::string> DecodeBase64(std::string_view in) {
-  if (in.size() % 4 != 0 || in.size() > static_cast<std::size_t>(INT_MAX)) return std::nullopt;
-  std::string out(in.size() / 4 * 3, '\0');
-  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(in.data()),
-                                static_cast<int>(in.size()));
-  if (n < 0) return std::nullopt;
-  // EVP_DecodeBlock counts the padding as decoded bytes.
-  const std::size_t padding = in.ends_with("==") ? 2 : in.ends_with("=") ? 1 : 0;
-  out.resize(static_cast<std::size_t>(n) - padding);
-  return out;
-}
-
 // Builds the RestRequest of one entry. `url` is relative to the base ("Patient/1?x=y").
 // The entry's resource becomes the body unless `hand_over` (see HandsOverResource).
 RestRequest EntryRequest(const RestRequest& outer, const Entry& e, bool hand_over = false) {
@@ -191,7 +176,9 @@ RestRequest EntryRequest(const RestRequest& outer, const Entry& e, bool hand_ove
       auto* binary = static_cast<fhir::Binary*>(e.entry->resource.get());
       r.content_type = binary->content_type.value.value_or("");
       r.body = binary->data.value.value_or("");
-      if (std::optional<std::string> decoded = DecodeBase64(r.body)) r.body = std::move(*decoded);
+      if (std::optional<std::string> decoded = fhir::Base64Decode(r.body)) {
+        r.body = std::move(*decoded);
+      }
     }
   }
   return r;

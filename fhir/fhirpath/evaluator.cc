@@ -15,6 +15,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "fhir/base/base64.h"
 #include "fhir/fhirpath/ast.h"
 #include "fhir/fhirpath/fhirpath.h"
 #include "fhir/fhirpath/model_access.h"

@@ -10,9 +10,7 @@
 
 namespace fhir::fhirpath::internal {
 
-// encode()/decode(): base64 (`url`: the URL-safe alphabet), hex digits.
-std::string Base64Encode(std::string_view in, bool url);
-std::optional<std::string> Base64Decode(std::string_view in);
+// encode()/decode(): hex digits (base64: fhir/base/base64.h).
 int HexDigit(char c);  // -1 if `c` is not a hex digit
 
 // FHIRPath regexes (matches(), replaceMatches()) run on RE2, in time linear in the text whatever

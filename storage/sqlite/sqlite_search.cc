@@ -712,10 +712,10 @@ class Compiler {
         if (const Criterion* alone = CountedAlone(*m.chain)) {
           // One criterion: the targets are the resources of its index rows (which are of
           // current, non-deleted resources of the type), one subquery a hop instead of two,
-          // so that SQLite's parser (a stack of 100 entries) takes chains of five hops.
+          // so that SQLite's parser (a stack of 100 entries) takes chains of six hops.
           const std::string t2 = Alias("t");
-          sql += std::string(TableName(alone->table)) + " " + t2 + " JOIN current " + c2 + " ON " + c2 +
-                 ".rid = " + t2 + ".rid WHERE ";
+          sql += std::string(TableName(alone->table)) + " " + t2 + " JOIN current " + c2 +
+                 " ON " + c2 + ".rid = " + t2 + ".rid WHERE ";
           FHIR_RETURN_IF_ERROR(IndexRowsSql(*m.chain, *alone, t2, /*equal=*/true, sql, binds));
         } else {
           sql += "current " + c2 + " WHERE ";

@@ -211,10 +211,10 @@ Status SqliteError(sqlite3* db, int rc, std::string_view what) {
   return Status(IssueType::kException, std::move(message));
 }
 
-// A statement SQLite refuses to prepare for its size (a search with hundreds of OR values or
-// repeated parameters, a chain of three or more hops: the parser's stack, the depth of an
-// expression, the number of variables): the client's request is too costly (HTTP 400), not a
-// failure of the server. Nothing else.
+// A statement SQLite refuses to prepare for its size (a search with about 1,000 repeated
+// parameters, a chain of seven hops: the parser's stack, the depth of an expression, the number
+// of variables): the client's request is too costly (HTTP 400), not a failure of the server.
+// Nothing else.
 std::optional<Status> PastSqlLimit(sqlite3* db, int rc) {
   if ((rc & 0xff) != SQLITE_ERROR && (rc & 0xff) != SQLITE_TOOBIG) return std::nullopt;
   const std::string_view message = sqlite3_errmsg(db);
